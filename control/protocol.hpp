@@ -1,0 +1,36 @@
+#pragma once
+// The control protocol between the daemon and its clients (ecifs-runc, its hooks,
+// ecifsctl). One request per line, one reply per line, both JSON objects, over the
+// Unix stream socket; only root peers are served.
+//
+//   {"op":"prepare","id":ID,"root_uid":U,"root_gid":G}
+//        -> {"ok":true,"mount":DIR,"views":[{"source":PATH,"destination":PATH},...]}
+//   {"op":"start","id":ID,"pid":PID}        -> {"ok":true}
+//   {"op":"remove","id":ID}                 -> {"ok":true}
+//   {"op":"list"}                           -> {"ok":true,"containers":[{...}]}
+//   {"op":"inspect","id":ID}                -> {"ok":true,"container":{...}}
+//   anything else                           -> {"ok":false,"error":MESSAGE}
+#include <stdexcept>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+namespace ecifs::control {
+
+inline constexpr const char* default_socket_path = "/run/ecifs/ecifs.sock";
+inline constexpr const char* socket_env = "ECIFS_SOCKET";
+// A request line longer than this is refused and the connection closed.
+inline constexpr std::size_t max_message_bytes = 64 * 1024;
+
+// $ECIFS_SOCKET, or the default.
+std::string socket_path_from_env();
+
+struct ControlError : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+// Send one request and wait for its reply. Throws ControlError with a message fit for
+// a user ("ecifs daemon is not running (no socket at ...)", or the daemon's error).
+nlohmann::json request(const std::string& socket_path, const nlohmann::json& req);
+
+}  // namespace ecifs::control

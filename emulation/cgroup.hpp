@@ -1,0 +1,79 @@
+#pragma once
+// The container's cgroup, read the same way on cgroup v1 and v2.
+//
+// Every limit is the tightest of the container's cgroup and all its ancestors up to
+// the hierarchy's root; a missing file or "max" means no limit at that level.
+#include <sys/types.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace ecifs::emulation {
+
+enum class CgroupVersion { v1, v2 };
+
+// Where one controller's files for one cgroup live.
+struct CgroupDir {
+    CgroupVersion version = CgroupVersion::v2;
+    std::filesystem::path mount_root;  // where the hierarchy is mounted, e.g. /sys/fs/cgroup/memory
+    std::filesystem::path relative;    // the cgroup inside it, e.g. /docker/abc ("/" for the root)
+
+    std::filesystem::path dir() const;  // mount_root + relative
+    // dir() and every ancestor up to and including mount_root, leaf first.
+    std::vector<std::filesystem::path> self_and_ancestors() const;
+};
+
+// One directory per controller the views need. On a pure v2 host all are the same
+// directory; on a hybrid host each v1 controller has its own hierarchy.
+struct CgroupPaths {
+    std::optional<CgroupDir> memory, cpu, cpuacct, cpuset, blkio, pids;
+};
+
+// Resolve a process's cgroup directories from <proc_root>/<pid>/cgroup and the
+// mount table <proc_root>/self/mountinfo. Throws std::runtime_error with a clear
+// message if the process is gone or no hierarchy can be found.
+CgroupPaths resolve_cgroup_paths(pid_t pid, const std::filesystem::path& proc_root = "/proc");
+
+// A sorted set of CPU numbers, parsed from and printed as the kernel's list format ("0-3,6").
+using CpuList = std::vector<int>;
+CpuList parse_cpu_list(std::string_view text);
+std::string format_cpu_list(const CpuList& cpus);
+
+// Memory figures normalised across v1 (total_* keys of memory.stat) and v2.
+struct MemoryStat {
+    uint64_t anon = 0, file = 0;
+    uint64_t active_anon = 0, inactive_anon = 0, active_file = 0, inactive_file = 0;
+    uint64_t unevictable = 0, shmem = 0, file_mapped = 0, file_dirty = 0, file_writeback = 0;
+    uint64_t slab_reclaimable = 0, slab_unreclaimable = 0;
+};
+
+class Cgroup {
+public:
+    Cgroup() = default;
+    explicit Cgroup(CgroupPaths paths);
+
+    const CgroupPaths& paths() const { return paths_; }
+
+    // Bytes; nullopt when neither the cgroup nor any ancestor sets a limit.
+    std::optional<uint64_t> memory_limit() const;
+    std::optional<uint64_t> memory_usage() const;  // v2 memory.current, v1 usage_in_bytes
+    MemoryStat memory_stat() const;
+    // Swap: v2 memory.swap.max/current; v1 memsw minus memory. nullopt = no limit / unknown.
+    std::optional<uint64_t> swap_limit() const;
+    std::optional<uint64_t> swap_usage() const;
+
+    // CPU bandwidth in CPUs (quota / period), tightest of all levels; nullopt = unlimited.
+    std::optional<double> cpu_quota() const;
+    // The effective cpuset; nullopt when the cpuset controller is not available.
+    std::optional<CpuList> cpuset() const;
+    // Total CPU time consumed, nanoseconds (v2 cpu.stat usage_usec, v1 cpuacct.usage).
+    std::optional<uint64_t> cpu_usage_ns() const;
+
+private:
+    CgroupPaths paths_;
+};
+
+}  // namespace ecifs::emulation

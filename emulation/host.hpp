@@ -1,0 +1,28 @@
+#pragma once
+// Facts about the host kernel, read from its own procfs and sysfs. The roots are
+// parameters so unit tests can point them at fixture trees.
+#include <sys/types.h>
+
+#include <filesystem>
+#include <string>
+
+#include "emulation/cgroup.hpp"
+
+namespace ecifs::emulation {
+
+struct Host {
+    std::filesystem::path proc_root = "/proc";
+    std::filesystem::path sys_root = "/sys";
+
+    // The whole text of <proc_root>/<relative>; throws std::system_error on failure.
+    std::string read_proc(const std::string& relative) const;
+    double uptime_seconds() const;               // first field of /proc/uptime
+    CpuList online_cpus() const;                 // /sys/devices/system/cpu/online
+    // Boot-relative start time of a process in seconds (/proc/PID/stat field 22).
+    double process_start_seconds(pid_t pid) const;
+};
+
+// The host the daemon runs on.
+const Host& real_host();
+
+}  // namespace ecifs::emulation

@@ -1,0 +1,41 @@
+#pragma once
+// The contract between the FUSE core and the per-file emulation.
+//
+// A handler family declares its files once, as rows of FileEntry. A generator is a
+// plain function of the container view that renders a whole file into a buffer (the
+// kernel's seq_file "show"); it knows no FUSE types, so tests call it directly.
+#include <sys/types.h>
+
+#include <span>
+#include <string>
+#include <string_view>
+
+namespace ecifs::emulation {
+class Container;
+}
+
+namespace ecifs::handlers {
+
+// Who is asking: the container (the mount is the identity) and the calling process,
+// whose pid is used only to reach the caller's own namespaces.
+struct Context {
+    const emulation::Container& container;
+    pid_t caller = 0;
+};
+
+// Render the whole file into `out`. Returns 0 or a positive errno.
+using Generator = int (*)(const Context&, std::string& out);
+// Validate and apply a write of the whole file. Returns 0 or a positive errno.
+using Writer = int (*)(const Context&, std::string_view data);
+
+struct FileEntry {
+    std::string_view path;  // relative to the mount root, e.g. "proc/meminfo"
+    mode_t mode;            // permission bits, as the kernel shows them
+    Generator generate;
+    Writer write = nullptr;
+};
+
+// Every emulated file, in one table (handlers/registry.cpp).
+std::span<const FileEntry> file_table();
+
+}  // namespace ecifs::handlers
