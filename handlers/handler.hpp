@@ -39,3 +39,11 @@ struct FileEntry {
 std::span<const FileEntry> file_table();
 
 }  // namespace ecifs::handlers
+
+namespace ecifs::handlers {
+
+// The paths of the mount that are placed into the container, each at "/" + path
+// (a file or a whole subtree). The daemon reports them on prepare; the shim places them.
+std::span<const std::string_view> view_mounts();
+
+}  // namespace ecifs::handlers

@@ -1,0 +1,28 @@
+// The path table: every emulated file, one row each. Adding a view is one row here and
+// one generator in its family's file.
+#include <array>
+
+#include "handlers/families.hpp"
+
+namespace ecifs::handlers {
+
+namespace {
+
+constexpr FileEntry files[] = {
+    {"proc/meminfo", 0444, show_meminfo},
+    {"proc/uptime", 0444, show_uptime},
+    {"sys/devices/system/cpu/online", 0444, show_cpu_online},
+};
+
+constexpr std::string_view mounts[] = {
+    "proc/meminfo",
+    "proc/uptime",
+    "sys/devices/system/cpu/online",
+};
+
+}  // namespace
+
+std::span<const FileEntry> file_table() { return files; }
+std::span<const std::string_view> view_mounts() { return mounts; }
+
+}  // namespace ecifs::handlers
