@@ -1,0 +1,78 @@
+// ecifs: the daemon. Parses flags, sets up logging, binds everything (so errors reach
+// the shell), detaches unless --foreground, and serves until SIGTERM/SIGINT.
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <thread>
+
+#include <CLI/CLI.hpp>
+#include <spdlog/sinks/basic_file_sink.h>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "daemon/daemon.hpp"
+#include "ecifs_version.hpp"
+
+namespace {
+
+// Fork, let the parent exit, start a new session, and point stdio at /dev/null.
+void detach(boost::asio::io_context& io) {
+    io.notify_fork(boost::asio::io_context::fork_prepare);
+    pid_t pid = ::fork();
+    if (pid < 0) throw std::runtime_error("fork failed");
+    if (pid > 0) std::_Exit(0);
+    io.notify_fork(boost::asio::io_context::fork_child);
+    ::setsid();
+    if (int null = ::open("/dev/null", O_RDWR); null >= 0) {
+        ::dup2(null, 0), ::dup2(null, 1), ::dup2(null, 2);
+        if (null > 2) ::close(null);
+    }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    ecifs::daemon::Options options;
+    bool foreground = false;
+    std::string log_level = "info";
+    std::string log_file;
+    options.threads = std::max(2u, std::thread::hardware_concurrency());
+
+    CLI::App app{"ecifs: per-container emulated /proc and /sys views over FUSE"};
+    app.set_version_flag("--version", std::string("ecifs ") + ECIFS_VERSION);
+    app.add_flag("--foreground,-f", foreground, "Stay in the foreground and log to stderr (for debugging)");
+    app.add_option("--state-dir", options.state_dir, "Where container mounts and state live")
+        ->capture_default_str();
+    app.add_option("--socket", options.socket_path, "The control socket")->capture_default_str();
+    app.add_option("--threads", options.threads, "Threads serving every mount and socket")
+        ->check(CLI::Range(1u, 256u))
+        ->capture_default_str();
+    app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off")
+        ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
+        ->capture_default_str();
+    app.add_option("--log-file", log_file, "Log file when detached (default: STATE_DIR/ecifs.log)");
+    CLI11_PARSE(app, argc, argv);
+
+    ::signal(SIGPIPE, SIG_IGN);
+    try {
+        if (foreground) {
+            spdlog::set_default_logger(spdlog::stderr_logger_mt("ecifs"));
+        } else {
+            std::filesystem::create_directories(options.state_dir);
+            if (log_file.empty()) log_file = (options.state_dir / "ecifs.log").string();
+            spdlog::set_default_logger(spdlog::basic_logger_mt("ecifs", log_file));
+            spdlog::flush_on(spdlog::level::info);
+        }
+        spdlog::set_level(spdlog::level::from_str(log_level));
+        ecifs::daemon::Daemon daemon(options);
+        if (!foreground) detach(daemon.io());
+        daemon.run();
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "ecifs: %s\n", e.what());
+        spdlog::error("{}", e.what());
+        return 1;
+    }
+    return 0;
+}

@@ -1,0 +1,157 @@
+#include "control/server.hpp"
+
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include <boost/asio/read_until.hpp>
+#include <boost/asio/write.hpp>
+#include <fmt/core.h>
+#include <spdlog/spdlog.h>
+
+#include "control/protocol.hpp"
+
+namespace ecifs::control {
+
+using boost::asio::local::stream_protocol;
+
+class Connection : public std::enable_shared_from_this<Connection> {
+public:
+    Connection(Server& server, stream_protocol::socket socket) : server_(server), socket_(std::move(socket)) {
+        ucred cred{};
+        socklen_t len = sizeof cred;
+        if (::getsockopt(socket_.native_handle(), SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0)
+            peer_ = Peer{cred.pid, cred.uid};
+        else
+            peer_ = Peer{0, static_cast<uid_t>(-1)};
+    }
+
+    void start() { read_next(); }
+    void close() {
+        boost::system::error_code ignored;
+        socket_.close(ignored);
+    }
+
+private:
+    void read_next() {
+        boost::asio::async_read_until(
+            socket_, boost::asio::dynamic_buffer(input_, max_message_bytes + 1), '\n',
+            [self = shared_from_this()](const boost::system::error_code& ec, std::size_t n) { self->on_line(ec, n); });
+    }
+
+    void on_line(const boost::system::error_code& ec, std::size_t n) {
+        if (ec == boost::asio::error::not_found) {
+            // The line outgrew the limit: refuse it and drop the connection.
+            return reply(R"({"ok":false,"error":"request too large"})", /*then_close=*/true);
+        }
+        if (ec) return server_.forget(shared_from_this());
+        std::string line = input_.substr(0, n - 1);
+        input_.erase(0, n);
+        reply(server_.answer(line, peer_), false);
+    }
+
+    void reply(std::string text, bool then_close) {
+        output_ = std::move(text) + "\n";
+        boost::asio::async_write(socket_, boost::asio::buffer(output_),
+                                 [self = shared_from_this(), then_close](const boost::system::error_code& ec, std::size_t) {
+                                     if (ec || then_close) return self->server_.forget(self);
+                                     self->read_next();
+                                 });
+    }
+
+    Server& server_;
+    stream_protocol::socket socket_;
+    Peer peer_;
+    std::string input_, output_;
+};
+
+namespace {
+
+bool another_daemon_answers(boost::asio::io_context& io, const std::filesystem::path& path) {
+    stream_protocol::socket probe(io);
+    boost::system::error_code ec;
+    probe.connect(stream_protocol::endpoint(path.string()), ec);
+    return !ec;
+}
+
+}  // namespace
+
+Server::Server(boost::asio::io_context& io, std::filesystem::path socket_path, Handler handler)
+    : io_(io), socket_path_(std::move(socket_path)), handler_(std::move(handler)), acceptor_(io) {
+    std::filesystem::create_directories(socket_path_.parent_path());
+    if (std::filesystem::exists(std::filesystem::symlink_status(socket_path_))) {
+        if (another_daemon_answers(io, socket_path_))
+            throw std::runtime_error(fmt::format("another ecifs daemon is already listening on {}", socket_path_.string()));
+        std::filesystem::remove(socket_path_);
+    }
+    stream_protocol::endpoint endpoint(socket_path_.string());
+    acceptor_.open(endpoint.protocol());
+    acceptor_.bind(endpoint);
+    // Anyone may connect; only root peers are served (SO_PEERCRED), and the others are
+    // told why instead of seeing a bare EACCES.
+    ::chmod(socket_path_.c_str(), 0666);
+    acceptor_.listen();
+}
+
+Server::~Server() { stop(); }
+
+void Server::start() { accept_next(); }
+
+void Server::accept_next() {
+    acceptor_.async_accept([this](const boost::system::error_code& ec, stream_protocol::socket socket) {
+        if (ec == boost::asio::error::operation_aborted) return;
+        if (!ec) {
+            auto connection = std::make_shared<Connection>(*this, std::move(socket));
+            std::lock_guard lock(mutex_);
+            if (stopped_) return;
+            connections_.insert(connection);
+            connection->start();
+        } else {
+            spdlog::warn("control socket: accept: {}", ec.message());
+        }
+        accept_next();
+    });
+}
+
+void Server::forget(const std::shared_ptr<Connection>& connection) {
+    connection->close();
+    std::lock_guard lock(mutex_);
+    connections_.erase(connection);
+}
+
+void Server::stop() {
+    std::set<std::shared_ptr<Connection>> open;
+    {
+        std::lock_guard lock(mutex_);
+        if (stopped_) return;
+        stopped_ = true;
+        open.swap(connections_);
+    }
+    boost::system::error_code ignored;
+    acceptor_.close(ignored);
+    for (const auto& connection : open) connection->close();
+    std::error_code not_there;
+    std::filesystem::remove(socket_path_, not_there);
+}
+
+std::string Server::answer(const std::string& line, const Peer& peer) const {
+    // Replies may quote the request's bytes: never let invalid UTF-8 throw.
+    auto dump = [](const nlohmann::json& j) { return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace); };
+    auto error = [&](const std::string& message) { return dump({{"ok", false}, {"error", message}}); };
+    if (peer.uid != 0) {
+        spdlog::warn("control socket: refused a request from uid {} (pid {})", peer.uid, peer.pid);
+        return error("permission denied: only root may use the ecifs control socket");
+    }
+    nlohmann::json request = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (request.is_discarded() || !request.is_object() || !request.contains("op") || !request["op"].is_string())
+        return error("malformed request: expected a JSON object with a string \"op\"");
+    try {
+        nlohmann::json reply = handler_(request, peer);
+        reply["ok"] = true;
+        return dump(reply);
+    } catch (const std::exception& e) {
+        spdlog::info("control: {} refused: {}", request["op"].get<std::string>(), e.what());
+        return error(e.what());
+    }
+}
+
+}  // namespace ecifs::control

@@ -1,0 +1,247 @@
+#include "daemon/daemon.hpp"
+
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <stdexcept>
+#include <thread>
+#include <vector>
+
+#include <fmt/core.h>
+#include <spdlog/spdlog.h>
+
+#include "handlers/handler.hpp"
+
+namespace ecifs::daemon {
+
+namespace {
+
+using nlohmann::json;
+
+// runc's rule for container IDs; it also keeps an ID a safe single path component.
+void check_container_id(const std::string& id) {
+    bool valid = !id.empty() && id.size() <= 1024 && id != "." && id != ".." &&
+                 std::all_of(id.begin(), id.end(), [](unsigned char c) {
+                     return std::isalnum(c) || c == '_' || c == '+' || c == '-' || c == '.';
+                 });
+    if (!valid) throw std::invalid_argument("invalid container id (allowed: letters, digits, _ + - .)");
+}
+
+std::string required_id(const json& request) {
+    if (!request.contains("id") || !request["id"].is_string()) throw std::invalid_argument("missing string \"id\"");
+    std::string id = request["id"].get<std::string>();
+    check_container_id(id);
+    return id;
+}
+
+template <typename T>
+T optional_unsigned(const json& request, const char* key, T fallback) {
+    if (!request.contains(key)) return fallback;
+    const json& value = request[key];
+    if (!value.is_number_unsigned() || value.get<uint64_t>() > std::numeric_limits<T>::max())
+        throw std::invalid_argument(fmt::format("\"{}\" must be a non-negative integer", key));
+    return value.get<T>();
+}
+
+pid_t required_pid(const json& request, const char* key) {
+    pid_t pid = optional_unsigned<pid_t>(request, key, 0);
+    if (pid <= 0) throw std::invalid_argument(fmt::format("missing positive integer \"{}\"", key));
+    return pid;
+}
+
+json optional_number(const std::optional<uint64_t>& value) { return value ? json(*value) : json(nullptr); }
+
+}  // namespace
+
+Daemon::Daemon(Options options) : options_(std::move(options)), io_(static_cast<int>(options_.threads)), signals_(io_, SIGTERM, SIGINT) {
+    std::filesystem::create_directories(options_.state_dir / "containers");
+    // Containers' root users (often unprivileged on the host) must reach their mounts.
+    ::chmod(options_.state_dir.c_str(), 0711);
+    ::chmod((options_.state_dir / "containers").c_str(), 0711);
+    server_.emplace(io_, options_.socket_path,
+                    [this](const json& request, const control::Peer& peer) { return handle(request, peer); });
+    remove_stale_mounts();
+}
+
+Daemon::~Daemon() = default;
+
+void Daemon::run() {
+    signals_.async_wait([this](const boost::system::error_code& ec, int signal) {
+        if (ec) return;
+        spdlog::info("signal {}: shutting down", signal);
+        shutdown();
+    });
+    server_->start();
+    spdlog::info("ecifs serving on {} (state in {}, {} threads)", options_.socket_path.string(),
+                 options_.state_dir.string(), options_.threads);
+    std::vector<std::thread> pool;
+    for (unsigned i = 1; i < options_.threads; ++i) pool.emplace_back([this] { io_.run(); });
+    io_.run();
+    for (auto& thread : pool) thread.join();
+    spdlog::info("ecifs stopped");
+}
+
+void Daemon::shutdown() {
+    boost::system::error_code ignored;
+    signals_.cancel(ignored);
+    server_->stop();
+    std::map<std::string, Entry> all;
+    {
+        std::lock_guard lock(mutex_);
+        all.swap(containers_);
+    }
+    for (auto& [id, entry] : all) {
+        spdlog::info("container {}: unmounting", id);
+        entry.mount->stop();
+    }
+}
+
+// A previous daemon that died without cleaning up leaves dead FUSE mounts behind.
+void Daemon::remove_stale_mounts() {
+    for (const auto& dir : std::filesystem::directory_iterator(options_.state_dir / "containers")) {
+        ::umount2(dir.path().c_str(), MNT_DETACH);
+        if (::rmdir(dir.path().c_str()) == 0) spdlog::warn("removed stale mount {}", dir.path().string());
+    }
+}
+
+std::filesystem::path Daemon::container_dir(const std::string& id) const {
+    return options_.state_dir / "containers" / id;
+}
+
+json Daemon::handle(const json& request, const control::Peer&) {
+    const std::string op = request["op"].get<std::string>();
+    if (op == "prepare") return prepare(request);
+    if (op == "start") return start(request);
+    if (op == "remove") return remove(request);
+    if (op == "list") return list();
+    if (op == "inspect") return inspect(request);
+    throw std::invalid_argument(fmt::format("unknown op \"{}\"", op));
+}
+
+json Daemon::prepare(const json& request) {
+    const std::string id = required_id(request);
+    const uid_t root_uid = optional_unsigned<uid_t>(request, "root_uid", 0);
+    const gid_t root_gid = optional_unsigned<gid_t>(request, "root_gid", 0);
+    const pid_t creator = optional_unsigned<pid_t>(request, "creator_pid", 0);
+    std::lock_guard lock(mutex_);
+    if (containers_.count(id)) throw std::invalid_argument(fmt::format("container {} is already prepared", id));
+    Entry entry;
+    entry.container = std::make_shared<emulation::Container>(id, root_uid, root_gid);
+    entry.mount = fs::FuseMount::create(io_, container_dir(id), entry.container);
+    entry.mount->start();
+    // Until the runtime reports the init pid, the container lives as long as its creator.
+    if (creator > 0) {
+        try {
+            entry.watch = watch(id, creator);
+        } catch (const std::exception&) {
+            entry.mount->stop();
+            throw std::invalid_argument(fmt::format("creator pid {} does not exist", creator));
+        }
+    }
+    json views = json::array();
+    for (std::string_view path : handlers::view_mounts())
+        views.push_back({{"source", (container_dir(id) / path).string()}, {"destination", "/" + std::string(path)}});
+    containers_.emplace(id, std::move(entry));
+    spdlog::info("container {}: prepared, mounted at {}", id, container_dir(id).string());
+    return {{"mount", container_dir(id).string()}, {"views", views}};
+}
+
+json Daemon::start(const json& request) {
+    const std::string id = required_id(request);
+    const pid_t pid = required_pid(request, "pid");
+    std::lock_guard lock(mutex_);
+    auto it = containers_.find(id);
+    if (it == containers_.end()) throw std::invalid_argument(fmt::format("unknown container {}", id));
+    if (it->second.started) throw std::invalid_argument(fmt::format("container {} is already started", id));
+    emulation::InitFacts facts;
+    facts.pid = pid;
+    facts.cgroup = emulation::Cgroup(emulation::resolve_cgroup_paths(pid));
+    facts.start_seconds = it->second.container->host().process_start_seconds(pid);
+    it->second.watch = watch(id, pid);
+    it->second.container->set_init(std::move(facts));
+    it->second.started = true;
+    spdlog::info("container {}: started, init pid {}", id, pid);
+    return json::object();
+}
+
+json Daemon::remove(const json& request) {
+    const std::string id = required_id(request);
+    {
+        std::lock_guard lock(mutex_);
+        if (!containers_.count(id)) throw std::invalid_argument(fmt::format("unknown container {}", id));
+    }
+    forget(id);
+    return json::object();
+}
+
+std::unique_ptr<PidWatch> Daemon::watch(const std::string& id, pid_t pid) {
+    return std::make_unique<PidWatch>(io_, pid, [this, id, pid] {
+        spdlog::info("container {}: pid {} exited", id, pid);
+        forget(id, pid);
+    });
+}
+
+// Unmount and drop a container. With `only_if_watching`, only if that pid is still
+// the one the entry watches (a stale exit notice must not remove a newer entry).
+void Daemon::forget(const std::string& id, pid_t only_if_watching) {
+    Entry entry;
+    {
+        std::lock_guard lock(mutex_);
+        auto it = containers_.find(id);
+        if (it == containers_.end()) return;
+        if (only_if_watching && (!it->second.watch || it->second.watch->pid() != only_if_watching)) return;
+        entry = std::move(it->second);
+        containers_.erase(it);
+    }
+    entry.mount->stop();
+    spdlog::info("container {}: removed", id);
+}
+
+json Daemon::describe(const std::string& id, const Entry& entry) const {
+    json out = {{"id", id},
+                {"state", entry.started ? "running" : "prepared"},
+                {"mount", container_dir(id).string()},
+                {"root_uid", entry.container->root_uid()},
+                {"root_gid", entry.container->root_gid()}};
+    if (auto init = entry.container->init()) {
+        out["pid"] = init->pid;
+        const auto& cg = init->cgroup;
+        json dirs = json::object();
+        auto add = [&](const char* name, const std::optional<emulation::CgroupDir>& dir) {
+            if (dir) dirs[name] = dir->dir().string();
+        };
+        add("memory", cg.paths().memory);
+        add("cpu", cg.paths().cpu);
+        add("cpuset", cg.paths().cpuset);
+        out["cgroup"] = dirs;
+        out["memory_limit"] = optional_number(cg.memory_limit());
+        auto quota = cg.cpu_quota();
+        out["cpu_quota"] = quota ? json(*quota) : json(nullptr);
+        auto cpuset = cg.cpuset();
+        out["cpuset"] = cpuset ? json(emulation::format_cpu_list(*cpuset)) : json(nullptr);
+    }
+    return out;
+}
+
+json Daemon::list() {
+    std::lock_guard lock(mutex_);
+    json containers = json::array();
+    for (const auto& [id, entry] : containers_) {
+        json brief = {{"id", id}, {"state", entry.started ? "running" : "prepared"}};
+        if (auto init = entry.container->init()) brief["pid"] = init->pid;
+        containers.push_back(brief);
+    }
+    return {{"containers", containers}};
+}
+
+json Daemon::inspect(const json& request) {
+    const std::string id = required_id(request);
+    std::lock_guard lock(mutex_);
+    auto it = containers_.find(id);
+    if (it == containers_.end()) throw std::invalid_argument(fmt::format("unknown container {}", id));
+    return {{"container", describe(id, it->second)}};
+}
+
+}  // namespace ecifs::daemon

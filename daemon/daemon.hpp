@@ -1,0 +1,72 @@
+#pragma once
+// The daemon: the one io_context and its thread pool, the control socket, and the
+// containers it serves. Like the Asio examples' server: one owner of the loop, each
+// source re-arms itself, shutdown cancels the sources and run() returns.
+#include <sys/types.h>
+
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <nlohmann/json.hpp>
+
+#include "control/server.hpp"
+#include "daemon/pid_watch.hpp"
+#include "emulation/container.hpp"
+#include "fs/fuse_mount.hpp"
+
+namespace ecifs::daemon {
+
+struct Options {
+    std::filesystem::path state_dir = "/var/lib/ecifs";
+    std::filesystem::path socket_path = "/run/ecifs/ecifs.sock";
+    unsigned threads = 2;
+};
+
+class Daemon {
+public:
+    // Creates the state directory and binds the control socket; throws with a message
+    // fit for the shell.
+    explicit Daemon(Options options);
+    ~Daemon();
+
+    boost::asio::io_context& io() { return io_; }
+    // Serve until SIGTERM/SIGINT, then unmount everything and remove what we created.
+    void run();
+
+private:
+    struct Entry {
+        std::shared_ptr<emulation::Container> container;
+        std::shared_ptr<fs::FuseMount> mount;
+        std::unique_ptr<PidWatch> watch;  // the creating runtime until started, then init
+        bool started = false;
+    };
+
+    nlohmann::json handle(const nlohmann::json& request, const control::Peer& peer);
+    nlohmann::json prepare(const nlohmann::json& request);
+    nlohmann::json start(const nlohmann::json& request);
+    nlohmann::json remove(const nlohmann::json& request);
+    nlohmann::json list();
+    nlohmann::json inspect(const nlohmann::json& request);
+
+    std::unique_ptr<PidWatch> watch(const std::string& id, pid_t pid);
+    void forget(const std::string& id, pid_t only_if_watching = 0);
+    void shutdown();
+    void remove_stale_mounts();
+    std::filesystem::path container_dir(const std::string& id) const;
+    nlohmann::json describe(const std::string& id, const Entry& entry) const;
+
+    Options options_;
+    boost::asio::io_context io_;
+    boost::asio::signal_set signals_;
+    std::optional<control::Server> server_;
+    std::mutex mutex_;
+    std::map<std::string, Entry> containers_;
+};
+
+}  // namespace ecifs::daemon

@@ -1,0 +1,120 @@
+#include "fs/fuse_mount.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <fmt/core.h>
+#include <spdlog/spdlog.h>
+
+namespace ecifs::fs {
+
+namespace {
+
+// nosuid,nodev,noexec: nothing in a view is executable or a device. Inside a user
+// namespace these flags are locked, so whoever bind-mounts a view must repeat them.
+// allow_other: the container's processes are not the mounting user.
+// default_permissions: the kernel checks the modes and owners we report.
+constexpr const char* mount_options = "allow_other,default_permissions,nosuid,nodev,noexec,fsname=ecifs,subtype=ecifs";
+
+// The buffer a pool thread receives requests into, reused across requests and mounts
+// (every session has the same buffer size).
+struct ReceiveBuffer {
+    fuse_buf buf{};
+    ~ReceiveBuffer() { std::free(buf.mem); }
+};
+
+fuse_session* new_session(MountState* state) {
+    std::vector<std::string> words = {"ecifs", "-o", mount_options};
+    std::vector<char*> argv;
+    for (auto& w : words) argv.push_back(w.data());
+    fuse_args args = FUSE_ARGS_INIT(static_cast<int>(argv.size()), argv.data());
+    fuse_session* session = fuse_session_new(&args, &operations(), sizeof(fuse_lowlevel_ops), state);
+    fuse_opt_free_args(&args);
+    if (!session) throw std::runtime_error("fuse_session_new failed");
+    return session;
+}
+
+}  // namespace
+
+FuseMount::FuseMount(boost::asio::io_context& io, std::filesystem::path mountpoint,
+                     std::shared_ptr<const emulation::Container> container)
+    : mountpoint_(std::move(mountpoint)),
+      state_{std::move(container), NodeTable::instance(), {}},
+      descriptor_(io) {
+    clock_gettime(CLOCK_REALTIME, &state_.mounted_at);
+}
+
+std::shared_ptr<FuseMount> FuseMount::create(boost::asio::io_context& io, std::filesystem::path mountpoint,
+                                             std::shared_ptr<const emulation::Container> container) {
+    // The mountpoint must be reachable by the container's root to be bind-mounted.
+    if (::mkdir(mountpoint.c_str(), 0755) != 0 && errno != EEXIST)
+        throw std::runtime_error(fmt::format("mkdir {}: {}", mountpoint.string(), std::strerror(errno)));
+    std::shared_ptr<FuseMount> mount(new FuseMount(io, mountpoint, std::move(container)));
+    mount->session_ = new_session(&mount->state_);
+    if (fuse_session_mount(mount->session_, mountpoint.c_str()) != 0) {
+        ::rmdir(mountpoint.c_str());
+        throw std::runtime_error(fmt::format("cannot mount FUSE at {}", mountpoint.string()));
+    }
+    int fd = fuse_session_fd(mount->session_);
+    ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
+    mount->descriptor_.assign(fd);
+    return mount;
+}
+
+FuseMount::~FuseMount() {
+    stop();
+    if (session_) fuse_session_destroy(session_);
+}
+
+void FuseMount::start() {
+    std::shared_lock lock(io_mutex_);
+    arm();
+}
+
+void FuseMount::stop() {
+    std::unique_lock lock(io_mutex_);
+    if (closed_) return;
+    closed_ = true;
+    boost::system::error_code ignored;
+    descriptor_.cancel(ignored);
+    descriptor_.release();  // libfuse owns the fd and closes it on unmount
+    if (session_) fuse_session_unmount(session_);
+    if (::rmdir(mountpoint_.c_str()) != 0 && errno != ENOENT)
+        spdlog::warn("cannot remove {}: {}", mountpoint_.string(), std::strerror(errno));
+}
+
+// Called with io_mutex_ held (shared). At most one wait is outstanding at a time.
+void FuseMount::arm() {
+    if (closed_) return;
+    descriptor_.async_wait(boost::asio::posix::stream_descriptor::wait_read,
+                           [self = shared_from_this()](const boost::system::error_code& ec) {
+                               if (!ec) self->on_readable();
+                           });
+}
+
+void FuseMount::on_readable() {
+    thread_local ReceiveBuffer receive;
+    std::shared_lock lock(io_mutex_);
+    if (closed_) return;
+    int res = fuse_session_receive_buf(session_, &receive.buf);
+    if (res == -EAGAIN || res == -EINTR) return arm();  // another thread took it
+    if (res <= 0) {
+        // 0 or -ENODEV: the filesystem was unmounted behind our back.
+        if (res < 0 && res != -ENODEV)
+            spdlog::error("{}: receiving a FUSE request: {}", mountpoint_.string(), std::strerror(-res));
+        return;
+    }
+    arm();  // let another pool thread take the next request while this one works
+    fuse_session_process_buf(session_, &receive.buf);
+}
+
+}  // namespace ecifs::fs

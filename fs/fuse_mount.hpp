@@ -1,0 +1,50 @@
+#pragma once
+// One container's FUSE mount, served by the daemon's one io_context: the session's
+// /dev/fuse fd is an Asio descriptor, and a request is received and processed by
+// whichever pool thread sees it readable. No thread per mount.
+#include <fuse_lowlevel.h>
+
+#include <filesystem>
+#include <memory>
+#include <shared_mutex>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+
+#include "fs/operations.hpp"
+
+namespace ecifs::fs {
+
+class FuseMount : public std::enable_shared_from_this<FuseMount> {
+public:
+    // Creates `mountpoint` (one level) and mounts there. Throws std::runtime_error.
+    static std::shared_ptr<FuseMount> create(boost::asio::io_context& io, std::filesystem::path mountpoint,
+                                             std::shared_ptr<const emulation::Container> container);
+    ~FuseMount();
+    FuseMount(const FuseMount&) = delete;
+    FuseMount& operator=(const FuseMount&) = delete;
+
+    // Begin serving requests.
+    void start();
+    // Stop serving, unmount (lazily: a container still holding a bind copy then gets
+    // ENOTCONN) and remove the mountpoint. Waits for requests already being processed.
+    void stop();
+
+    const std::filesystem::path& mountpoint() const { return mountpoint_; }
+
+private:
+    FuseMount(boost::asio::io_context& io, std::filesystem::path mountpoint,
+              std::shared_ptr<const emulation::Container> container);
+    void arm();
+    void on_readable();
+
+    std::filesystem::path mountpoint_;
+    MountState state_;
+    fuse_session* session_ = nullptr;
+    boost::asio::posix::stream_descriptor descriptor_;
+    // Shared while a request is received and processed; exclusive to close the fd.
+    std::shared_mutex io_mutex_;
+    bool closed_ = false;
+};
+
+}  // namespace ecifs::fs
