@@ -1,0 +1,107 @@
+#!/bin/bash
+# The README's test command: install, build (normal and ASan+UBSan), run the unit tests
+# (ctest) in both builds, the integration tests (pytest, real FUSE mounts and runc
+# containers) against the normal build, and their `asan` subset against the ASan build.
+# Exits non-zero if any step failed; the last line is the summary.
+#
+#   SKIP_ASAN=1       skip the ASan build and its tests (quick local runs)
+#   PYTEST_ARGS="..." extra arguments for both pytest runs (e.g. "-x -k reading")
+set -uo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+repo=$PWD
+
+PYTHON=/usr/bin/python3  # Debian's python3 with python3-pytest, not a pyenv shim
+read -r -a pytest_extra <<< "${PYTEST_ARGS:-}"
+
+results=()
+failed=0
+started=$SECONDS
+
+# step NAME CMD...: run a step, record PASS/FAIL with its duration.
+step() {
+  local name=$1; shift
+  local t0=$SECONDS rc=0
+  echo
+  echo "=================== test.sh: $name"
+  "$@" || rc=$?
+  if (( rc == 0 )); then
+    results+=("PASS  $name ($((SECONDS - t0))s)")
+  else
+    results+=("FAIL  $name (exit $rc, $((SECONDS - t0))s)")
+    failed=$((failed + 1))
+  fi
+  return $rc
+}
+
+skip() {
+  results+=("FAIL  $1 (not run: $2)")
+  failed=$((failed + 1))
+}
+
+summary() {
+  echo
+  echo "=================== test.sh: summary ($((SECONDS - started))s)"
+  printf '  %s\n' "${results[@]}"
+  if (( failed == 0 )); then
+    echo "test.sh: PASSED (${#results[@]} steps)"
+  else
+    echo "test.sh: FAILED ($failed of ${#results[@]} steps)"
+  fi
+}
+
+ctest_run() {
+  ctest --test-dir "$1" --output-on-failure --no-tests=error --timeout 300 -j"$(nproc)"
+}
+
+pytest_run() {
+  local bin_dir=$1; shift
+  # timeout: a hung FUSE request must not hang CI; pytest's exit 5 (nothing collected)
+  # is a failure too.
+  ECIFS_BIN_DIR="$repo/$bin_dir" timeout -k 30 1200 \
+    "$PYTHON" -m pytest -p no:cacheprovider -v -rfE "$@" "${pytest_extra[@]}" tests/integration
+}
+
+if ! step "setup" bash scripts/setup.sh; then
+  summary
+  exit 1
+fi
+
+normal_built=0
+asan_built=0
+step "build (build/)" bash scripts/build.sh && normal_built=1
+if [[ "${SKIP_ASAN:-0}" != 1 ]]; then
+  SANITIZE=1 step "build ASan+UBSan (build-asan/)" bash scripts/build.sh && asan_built=1
+fi
+
+# Sanitizers: report everything, fail the process on any finding.
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:exitcode=23}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+
+if (( normal_built )); then
+  step "unit tests (build/)" ctest_run build
+else
+  skip "unit tests (build/)" "build failed"
+fi
+if [[ "${SKIP_ASAN:-0}" != 1 ]]; then
+  if (( asan_built )); then
+    step "unit tests (build-asan/)" ctest_run build-asan
+  else
+    skip "unit tests (build-asan/)" "build failed"
+  fi
+fi
+
+if (( normal_built )); then
+  step "integration tests (build/)" pytest_run build
+else
+  skip "integration tests (build/)" "build failed"
+fi
+if [[ "${SKIP_ASAN:-0}" != 1 ]]; then
+  if (( asan_built )); then
+    step "integration tests, asan subset (build-asan/)" pytest_run build-asan -m asan
+  else
+    skip "integration tests, asan subset (build-asan/)" "build failed"
+  fi
+fi
+
+summary
+(( failed == 0 ))

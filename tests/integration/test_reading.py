@@ -1,0 +1,305 @@
+"""Every way of reading gets the whole file, against a real mount (issue 2, "done
+means" 7). A pseudo-container: prepare + start with ecifsctl, init = a `sleep` of ours.
+
+meminfo carries host lines that change between two opens, so comparisons are made
+within one open (an open is one snapshot: the whole content, then pread from 0 on the
+same descriptor, must be the same bytes), and across opens on the file's shape."""
+from __future__ import annotations
+
+import os
+import re
+import stat
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import meminfo_field, run_as
+
+pytestmark = pytest.mark.asan
+
+FILES = ["proc/meminfo", "proc/uptime", "sys/devices/system/cpu/online"]
+DIRS = ["proc", "sys", "sys/devices", "sys/devices/system", "sys/devices/system/cpu"]
+BIG = 1 << 20
+
+
+def read_chunks(fd: int, size: int) -> bytes:
+    out = b""
+    while chunk := os.read(fd, size):
+        assert len(chunk) <= size
+        out += chunk
+    return out
+
+
+def snapshot(fd: int) -> bytes:
+    """The open's whole content, read again from offset 0."""
+    return os.pread(fd, BIG, 0)
+
+
+def check_shape(path: Path, data: bytes) -> None:
+    text = data.decode()
+    assert text.endswith("\n"), repr(text)
+    name = path.name
+    if name == "meminfo":
+        host_keys = [line.split(":")[0] for line in Path("/proc/meminfo").read_text().splitlines()]
+        assert [line.split(":")[0] for line in text.splitlines()] == host_keys
+        assert all(re.match(r"^[A-Za-z0-9_()]+:\s+\d+( kB)?$", line) for line in text.splitlines())
+        assert len(data) > 1000  # more than a first line: the whole file
+    elif name == "uptime":
+        assert re.fullmatch(r"\d+\.\d\d \d+\.\d\d\n", text), repr(text)
+    elif name == "online":
+        assert re.fullmatch(r"\d+(-\d+)?(,\d+(-\d+)?)*\n", text), repr(text)
+
+
+@pytest.fixture
+def files(pseudo):
+    return [pseudo.path(f) for f in FILES]
+
+
+def test_mount_is_where_prepare_said(daemon, pseudo):
+    assert pseudo.mount == daemon.containers_dir / pseudo.id
+    assert os.path.ismount(pseudo.mount)
+    assert all(p.exists() for p in (pseudo.path(f) for f in FILES))
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 4096, 65536], ids=lambda n: f"{n}B")
+def test_read_in_chunks(files, chunk):
+    for path in files:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            data = read_chunks(fd, chunk)
+            assert data == snapshot(fd), path
+            assert os.read(fd, chunk) == b""  # EOF stays EOF
+        finally:
+            os.close(fd)
+        check_shape(path, data)
+
+
+def test_one_big_read_and_python_read(files):
+    for path in files:
+        with open(path, "rb", buffering=0) as f:
+            data = f.read()
+            assert data == snapshot(f.fileno())
+        check_shape(path, data)
+        check_shape(path, path.read_bytes())
+
+
+def test_pread_at_offsets(files):
+    for path in files:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            whole = snapshot(fd)
+            n = len(whole)
+            assert n > 0
+            for off in {0, 1, n // 3, n // 2, n - 1}:
+                for size in (1, 10, 100, 4096):
+                    assert os.pread(fd, size, off) == whole[off:off + size], (path, off, size)
+            assert os.pread(fd, 100, n) == b""
+            assert os.pread(fd, 100, n + 1) == b""
+            assert os.pread(fd, 100, n + 100000) == b""
+            # pread does not move the file offset; read() still starts at 0.
+            assert read_chunks(fd, 65536) == whole
+        finally:
+            os.close(fd)
+
+
+def test_lseek_then_read(files):
+    path = files[0]
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        whole = snapshot(fd)
+        mid = len(whole) // 2
+        assert os.lseek(fd, mid, os.SEEK_SET) == mid
+        assert read_chunks(fd, 100) == whole[mid:]
+        os.lseek(fd, 0, os.SEEK_SET)
+        assert read_chunks(fd, 3) == whole
+    finally:
+        os.close(fd)
+
+
+@pytest.mark.parametrize("target", ["pipe", "file"])
+def test_sendfile(files, work_dir, target):
+    for path in files:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            if target == "pipe":
+                r, w = os.pipe()
+                try:
+                    total = 0
+                    while n := os.sendfile(w, fd, None, 65536):
+                        total += n
+                    os.close(w)
+                    w = -1
+                    got = read_chunks(r, 65536)
+                finally:
+                    os.close(r)
+                    if w >= 0:
+                        os.close(w)
+            else:
+                out_path = work_dir / f"sendfile-{os.getpid()}-{path.name}"
+                out = os.open(out_path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
+                try:
+                    total = 0
+                    while n := os.sendfile(out, fd, None, 65536):
+                        total += n
+                    got = os.pread(out, BIG, 0)
+                finally:
+                    os.close(out)
+                    os.unlink(out_path)
+            assert total == len(got)
+            assert got == snapshot(fd), path
+            # sendfile with an explicit offset: the tail from the middle.
+            r, w = os.pipe()
+            try:
+                mid = len(got) // 2
+                tail = b""
+                off = mid
+                while n := os.sendfile(w, fd, off, 65536):
+                    off += n
+                    tail += os.read(r, n)
+                assert tail == got[mid:]
+            finally:
+                os.close(r)
+                os.close(w)
+        finally:
+            os.close(fd)
+        check_shape(path, got)
+
+
+def test_splice(files):
+    for path in files:
+        fd = os.open(path, os.O_RDONLY)
+        r, w = os.pipe()
+        try:
+            got = b""
+            while n := os.splice(fd, w, 65536):
+                got += os.read(r, n)
+            assert got == snapshot(fd), path
+            got1 = b""
+            off = 0
+            while n := os.splice(fd, w, 1, offset_src=off):
+                off += n
+                got1 += os.read(r, n)
+            assert got1 == got, path
+        finally:
+            os.close(r)
+            os.close(w)
+            os.close(fd)
+        check_shape(path, got)
+
+
+@pytest.mark.parametrize("tool", [
+    ["busybox", "cat"],         # sendfile
+    ["cat"],                    # coreutils: read(2), 128 KiB
+    ["dd", "bs=1", "status=none"],
+    ["busybox", "head", "-c", "1000000"],
+])
+def test_tools(files, tool):
+    for path in files:
+        r = subprocess.run([*tool, str(path)] if tool[0] != "dd" else [*tool, f"if={path}"],
+                           capture_output=True, timeout=20)
+        assert r.returncode == 0, r.stderr
+        check_shape(path, r.stdout)
+
+
+def test_tools_see_consistent_meminfo(pseudo):
+    """busybox cat and one big read agree on the container's own figures."""
+    path = pseudo.path("proc/meminfo")
+    a = subprocess.run(["busybox", "cat", str(path)], capture_output=True, timeout=20).stdout
+    b = path.read_bytes()
+    assert meminfo_field(a.decode(), "MemTotal") == meminfo_field(b.decode(), "MemTotal")
+    assert len(a.splitlines()) == len(b.splitlines())
+
+
+def test_open_is_one_snapshot_and_next_open_is_fresh(pseudo):
+    path = pseudo.path("proc/uptime")
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        first = os.read(fd, 1)
+        time.sleep(1.2)
+        rest = read_chunks(fd, 65536)
+        held = first + rest
+        assert held == snapshot(fd)
+        fresh = path.read_bytes()
+        assert float(fresh.split()[0]) >= float(held.split()[0]) + 1.0, (held, fresh)
+    finally:
+        os.close(fd)
+
+
+def test_uptime_is_since_init_start(pseudo):
+    up = float(pseudo.path("proc/uptime").read_text().split()[0])
+    assert 0 <= up < 30
+
+
+def test_st_size_and_modes(pseudo):
+    for f in FILES:
+        st = os.stat(pseudo.path(f))
+        assert stat.S_ISREG(st.st_mode), f
+        assert stat.S_IMODE(st.st_mode) == 0o444, (f, oct(st.st_mode))
+        # procfs says 0, sysfs 4096; the content's length would do too.
+        assert st.st_size in (0, 4096, len(pseudo.path(f).read_bytes())), (f, st.st_size)
+    for d in DIRS:
+        st = os.stat(pseudo.path(d))
+        assert stat.S_ISDIR(st.st_mode), d
+        # procfs directories are 0555, sysfs directories 0755.
+        allowed = (0o555,) if d == "proc" else (0o555, 0o755)
+        assert stat.S_IMODE(st.st_mode) in allowed, (d, oct(st.st_mode))
+
+
+def test_directory_listing(pseudo):
+    assert {"proc", "sys"} <= set(os.listdir(pseudo.mount))
+    assert {"meminfo", "uptime"} <= set(os.listdir(pseudo.path("proc")))
+    assert "online" in os.listdir(pseudo.path("sys/devices/system/cpu"))
+    with os.scandir(pseudo.path("proc")) as it:
+        kinds = {e.name: e.is_file() for e in it}
+    assert kinds["meminfo"] and kinds["uptime"]
+    r = subprocess.run(["ls", "-la", str(pseudo.path("proc"))], capture_output=True, text=True,
+                       timeout=10)
+    assert r.returncode == 0 and "meminfo" in r.stdout, r.stdout + r.stderr
+
+
+def test_missing_entries_are_enoent(pseudo):
+    for rel in ("proc/nope", "sys/nope", "nope", "proc/meminfo/x"):
+        with pytest.raises((FileNotFoundError, NotADirectoryError)):
+            os.stat(pseudo.path(rel))
+
+
+def test_files_are_read_only(pseudo):
+    # Like procfs, opening for writing may succeed for root; writing must not.
+    for f in FILES:
+        try:
+            fd = os.open(pseudo.path(f), os.O_WRONLY)
+        except OSError:
+            continue
+        try:
+            with pytest.raises(OSError):
+                os.write(fd, b"1\n")
+        finally:
+            os.close(fd)
+    with pytest.raises(OSError):
+        os.open(pseudo.path("proc/newfile"), os.O_WRONLY | os.O_CREAT, 0o644)
+    with pytest.raises(OSError):
+        os.mkdir(pseudo.path("proc/newdir"))
+
+
+@pytest.mark.parametrize("ids", [(100000, 100000), (0, 0), (231072, 231073)])
+def test_ownership_is_the_containers_root(make_pseudo, ids):
+    p = make_pseudo(*ids)
+    for rel in FILES + DIRS:
+        st = os.stat(p.path(rel))
+        assert (st.st_uid, st.st_gid) == ids, (rel, st.st_uid, st.st_gid)
+
+
+def test_other_users_can_read(pseudo):
+    """The container's processes are not the daemon's user: the mount must let them in."""
+    path = str(pseudo.path("proc/meminfo"))
+    ours = Path(path).read_text()
+
+    def read():
+        with open(path) as f:
+            return f.read()
+
+    for uid in (100000, 65534):
+        text = run_as(uid, uid, read)
+        assert meminfo_field(text, "MemTotal") == meminfo_field(ours, "MemTotal")
