@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include <boost/asio/post.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <fmt/core.h>
 #include <spdlog/spdlog.h>
 
@@ -32,6 +34,12 @@ struct ReceiveBuffer {
     ~ReceiveBuffer() { std::free(buf.mem); }
 };
 
+// One thread for work that may block in the kernel (see MountState::run_blocking).
+boost::asio::thread_pool& blocking_pool() {
+    static boost::asio::thread_pool pool(1);
+    return pool;
+}
+
 fuse_session* new_session(MountState* state) {
     std::vector<std::string> words = {"ecifs", "-o", mount_options};
     std::vector<char*> argv;
@@ -48,7 +56,7 @@ fuse_session* new_session(MountState* state) {
 FuseMount::FuseMount(boost::asio::io_context& io, std::filesystem::path mountpoint,
                      std::shared_ptr<const emulation::Container> container)
     : mountpoint_(std::move(mountpoint)),
-      state_{std::move(container), NodeTable::instance(), {}},
+      state_{std::move(container), NodeTable::instance(), {}, nullptr, SizeFloors(NodeTable::instance().size()), {}},
       descriptor_(io) {
     clock_gettime(CLOCK_REALTIME, &state_.mounted_at);
 }
@@ -60,6 +68,15 @@ std::shared_ptr<FuseMount> FuseMount::create(boost::asio::io_context& io, std::f
         throw std::runtime_error(fmt::format("mkdir {}: {}", mountpoint.string(), std::strerror(errno)));
     std::shared_ptr<FuseMount> mount(new FuseMount(io, mountpoint, std::move(container)));
     mount->session_ = new_session(&mount->state_);
+    mount->state_.session = mount->session_;
+    mount->state_.run_blocking = [weak = std::weak_ptr<FuseMount>(mount)](std::function<void()> job) {
+        boost::asio::post(blocking_pool(), [weak, job = std::move(job)] {
+            auto self = weak.lock();
+            if (!self) return;
+            std::shared_lock lock(self->io_mutex_);
+            if (!self->closed_) job();  // once closed, the kernel has aborted the request
+        });
+    };
     if (fuse_session_mount(mount->session_, mountpoint.c_str()) != 0) {
         ::rmdir(mountpoint.c_str());
         throw std::runtime_error(fmt::format("cannot mount FUSE at {}", mountpoint.string()));

@@ -32,6 +32,7 @@ public:
     const Node* find(fuse_ino_t ino) const;
     const Node* child(const Node& dir, std::string_view name) const;
     const Node& root() const { return nodes_.front(); }
+    size_t size() const { return nodes_.size(); }
 
     // The table built from handlers::file_table(), shared by every mount.
     static const NodeTable& instance();

@@ -107,8 +107,22 @@ void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset, fuse_
     fuse_reply_buf(req, buffer.data(), used);
 }
 
+void reply_open(fuse_req_t req, fuse_file_info fi, std::unique_ptr<OpenFile> file) {
+    fi.fh = reinterpret_cast<uint64_t>(file.get());
+    if (fuse_reply_open(req, &fi) == 0) file.release();
+}
+
+// Store the snapshot's last byte: the kernel then extends i_size to its length.
+void extend_size(MountState& state, fuse_ino_t ino, const std::string& content, uint64_t shrinks_seen) {
+    fuse_bufvec last = FUSE_BUFVEC_INIT(1);
+    last.buf[0].mem = const_cast<char*>(content.data() + content.size() - 1);
+    int err = fuse_lowlevel_notify_store(state.session, ino, content.size() - 1, &last, fuse_buf_copy_flags{});
+    if (err == 0) state.size_floors.extended(ino, content.size(), shrinks_seen);
+    else spdlog::warn("container {}: cannot extend i_size of inode {}: {}", state.container->id(), ino, std::strerror(-err));
+}
+
 void do_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
-    const MountState& state = state_of(req);
+    MountState& state = state_of(req);
     const Node* node = node_or_reply(req, ino);
     if (!node) return;
     if (node->is_dir()) return (void)fuse_reply_err(req, EISDIR);
@@ -121,17 +135,23 @@ void do_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
             return (void)fuse_reply_err(req, err);
         }
     }
-    fi->fh = reinterpret_cast<uint64_t>(file.get());
     fi->direct_io = 1;  // st_size is 0: the kernel must ask us, not its page cache
     fi->noflush = 1;    // nothing to flush: saves a round trip on every close
-    if (fuse_reply_open(req, fi) == 0) file.release();
+    auto need = state.size_floors.need_extend(ino, file->content.size());
+    if (!need.extend) return reply_open(req, *fi, std::move(file));
+    state.run_blocking([&state, req, ino, need, info = *fi, file = std::shared_ptr<OpenFile>(std::move(file))]() mutable {
+        extend_size(state, ino, file->content, need.shrinks_seen);
+        reply_open(req, info, std::make_unique<OpenFile>(std::move(*file)));
+    });
 }
 
-void do_read(fuse_req_t req, fuse_ino_t, size_t size, off_t offset, fuse_file_info* fi) {
+void do_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset, fuse_file_info* fi) {
     const std::string& content = reinterpret_cast<OpenFile*>(fi->fh)->content;
     if (offset < 0) return (void)fuse_reply_err(req, EINVAL);
     size_t start = std::min(static_cast<size_t>(offset), content.size());
-    fuse_reply_buf(req, content.data() + start, std::min(size, content.size() - start));
+    size_t length = std::min(size, content.size() - start);
+    if (length < size) state_of(req).size_floors.may_shrink(ino, start + length);
+    fuse_reply_buf(req, content.data() + start, length);
 }
 
 void do_write(fuse_req_t req, fuse_ino_t ino, const char* data, size_t size, off_t, fuse_file_info*) {
@@ -169,6 +189,25 @@ fuse_lowlevel_ops make_operations() {
 }
 
 }  // namespace
+
+SizeFloors::Need SizeFloors::need_extend(fuse_ino_t ino, uint64_t length) {
+    std::lock_guard lock(mutex_);
+    return {length > floor_.at(ino), shrinks_.at(ino)};
+}
+
+// Raise the bound only if no short read (which may have shrunk i_size) was answered
+// since the need was computed.
+void SizeFloors::extended(fuse_ino_t ino, uint64_t length, uint64_t shrinks_seen) {
+    std::lock_guard lock(mutex_);
+    if (shrinks_.at(ino) == shrinks_seen) floor_[ino] = std::max(floor_[ino], length);
+}
+
+// Called before a short read is answered: the kernel may set i_size to `length`.
+void SizeFloors::may_shrink(fuse_ino_t ino, uint64_t length) {
+    std::lock_guard lock(mutex_);
+    floor_.at(ino) = std::min(floor_[ino], length);
+    ++shrinks_[ino];
+}
 
 const fuse_lowlevel_ops& operations() {
     static const fuse_lowlevel_ops ops = make_operations();
