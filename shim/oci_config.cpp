@@ -1,0 +1,323 @@
+#include "shim/oci_config.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+
+#include <fmt/core.h>
+
+namespace ecifs::shim {
+
+using nlohmann::json;
+
+namespace {
+
+constexpr const char* hook_path_env = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+// Destinations are compared as runc compares them: lexically cleaned
+// (Go's filepath.Clean: no "//", ".", ".." or trailing "/").
+std::string clean_path(std::string_view path) {
+    std::string s = std::filesystem::path(path).lexically_normal().string();
+    while (s.size() > 1 && s.back() == '/') s.pop_back();
+    return s;
+}
+
+// ---- user namespace ----------------------------------------------------------------
+
+bool has_user_namespace(const json& linux) {
+    const json* namespaces = linux.contains("namespaces") ? &linux["namespaces"] : nullptr;
+    if (!namespaces || !namespaces->is_array()) return false;
+    return std::any_of(namespaces->begin(), namespaces->end(), [](const json& ns) {
+        return ns.is_object() && ns.value("type", std::string()) == "user";
+    });
+}
+
+// The host id that container id 0 maps to in an OCI id mapping list.
+uint32_t host_id_of_root(const json& linux, const char* key) {
+    if (linux.contains(key) && linux[key].is_array()) {
+        for (const json& m : linux[key]) {
+            if (!m.is_object()) continue;
+            uint64_t container_id = m.value("containerID", uint64_t{1});
+            uint64_t size = m.value("size", uint64_t{0});
+            if (container_id == 0 && size > 0 && m.contains("hostID"))
+                return m["hostID"].get<uint32_t>();
+        }
+    }
+    throw OciError(fmt::format(
+        "config.json has a user namespace but linux.{} maps nothing to the container's root (0)", key));
+}
+
+// ---- what ecifs adds ---------------------------------------------------------------
+
+json bind_mount(const View& v) {
+    // The daemon's FUSE mount is nosuid,nodev,noexec; in a user namespace those flags
+    // are locked on the bind, so runc's remount must repeat them or fail with EPERM.
+    return {{"destination", v.destination},
+            {"type", "bind"},
+            {"source", v.source},
+            {"options", {"bind", "nosuid", "nodev", "noexec"}}};
+}
+
+json hook(const HookSetup& setup, std::string_view mode, const std::vector<std::string>& extra = {}) {
+    json args = {setup.self_exe, hook_word, mode};
+    for (const auto& a : extra) args.push_back(a);
+    return {{"path", setup.self_exe},
+            {"args", args},
+            {"env", {fmt::format("ECIFS_SOCKET={}", setup.socket), hook_path_env}}};
+}
+
+bool is_ecifs_hook(const json& h) {
+    if (!h.is_object() || !h.contains("args")) return false;
+    const json& args = h["args"];
+    return args.is_array() && args.size() >= 2 && args[1].is_string() && args[1] == hook_word;
+}
+
+json& array_at(json& object, const char* key) {
+    if (!object.contains(key)) object[key] = json::array();
+    if (!object[key].is_array()) throw OciError(fmt::format("config.json: '{}' is not an array", key));
+    return object[key];
+}
+
+json& object_at(json& object, const char* key) {
+    if (!object.contains(key)) object[key] = json::object();
+    if (!object[key].is_object()) throw OciError(fmt::format("config.json: '{}' is not an object", key));
+    return object[key];
+}
+
+void add_hook(json& config, const char* kind, json h) {
+    array_at(object_at(config, "hooks"), kind).push_back(std::move(h));
+}
+
+std::string root_path_of(const json& config) {
+    if (!config.contains("root") || !config["root"].is_object() || !config["root"].contains("path") ||
+        !config["root"]["path"].is_string())
+        throw OciError("config.json has no root.path");
+    return config["root"]["path"].get<std::string>();
+}
+
+// Drop readonlyPaths entries equal to a view's destination: runc would remount the
+// view read-only after placing it (and after the createContainer hooks), making an
+// emulated file such as /proc/sys read-only where ecifs means it to be writable.
+// Entries below or above a view (e.g. /proc/sys/kernel) and maskedPaths stay as they are.
+json drop_covered_readonly_paths(json& config, std::span<const View> views) {
+    json dropped = json::array();
+    if (!config.contains("linux") || !config["linux"].is_object()) return dropped;
+    json& linux = config["linux"];
+    if (!linux.contains("readonlyPaths") || !linux["readonlyPaths"].is_array()) return dropped;
+    json kept = json::array();
+    for (const json& p : linux["readonlyPaths"]) {
+        bool covered = p.is_string() && std::any_of(views.begin(), views.end(), [&](const View& v) {
+                           return clean_path(v.destination) == clean_path(p.get<std::string>());
+                       });
+        (covered ? dropped : kept).push_back(p);
+    }
+    linux["readonlyPaths"] = std::move(kept);
+    return dropped;
+}
+
+// ---- finding it again --------------------------------------------------------------
+
+json managed_record(const json& config) {
+    if (!config.contains("annotations") || !config["annotations"].is_object()) return json::object();
+    const json& annotations = config["annotations"];
+    auto it = annotations.find(managed_annotation);
+    if (it == annotations.end() || !it->is_string()) return json::object();
+    json record = json::parse(it->get<std::string>(), nullptr, false);
+    return record.is_object() ? record : json::object();
+}
+
+void remove_recorded_mounts(json& config, const json& record) {
+    if (!record.contains("mounts") || !config.contains("mounts") || !config["mounts"].is_array()) return;
+    json& mounts = config["mounts"];
+    for (const json& added : record["mounts"]) {
+        auto it = std::find_if(mounts.begin(), mounts.end(), [&](const json& m) {
+            return m.is_object() && m.value("type", "") == "bind" &&
+                   m.value("source", "") == added.value("source", "") &&
+                   m.value("destination", "") == added.value("destination", "");
+        });
+        if (it != mounts.end()) mounts.erase(it);
+    }
+}
+
+void restore_readonly_paths(json& config, const json& record) {
+    if (!record.contains("readonlyPaths") || record["readonlyPaths"].empty()) return;
+    json& paths = array_at(object_at(config, "linux"), "readonlyPaths");
+    for (const json& p : record["readonlyPaths"])
+        if (std::find(paths.begin(), paths.end(), p) == paths.end()) paths.push_back(p);
+}
+
+void remove_ecifs_hooks(json& config) {
+    if (!config.contains("hooks") || !config["hooks"].is_object()) return;
+    json& hooks = config["hooks"];
+    for (auto kind = hooks.begin(); kind != hooks.end();) {
+        if (kind->is_array()) {
+            json& list = *kind;
+            list.erase(std::remove_if(list.begin(), list.end(), is_ecifs_hook), list.end());
+        }
+        kind = kind->is_array() && kind->empty() ? hooks.erase(kind) : std::next(kind);
+    }
+    if (hooks.empty()) config.erase("hooks");
+}
+
+void remove_annotation(json& config) {
+    if (!config.contains("annotations") || !config["annotations"].is_object()) return;
+    config["annotations"].erase(std::string(managed_annotation));
+    if (config["annotations"].empty()) config.erase("annotations");
+}
+
+// ---- files -------------------------------------------------------------------------
+
+void write_all(int fd, std::string_view data) {
+    while (!data.empty()) {
+        ssize_t n = ::write(fd, data.data(), data.size());
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) throw OciError(fmt::format("writing config.json: {}", std::strerror(errno)));
+        data.remove_prefix(static_cast<size_t>(n));
+    }
+}
+
+void write_temp(int fd, const struct stat& original, std::string_view text) {
+    if (::fchmod(fd, original.st_mode & 07777) != 0)
+        throw OciError(fmt::format("chmod of new config.json: {}", std::strerror(errno)));
+    // Keep the owner where we may (as root); otherwise the file becomes ours.
+    if (::fchown(fd, original.st_uid, original.st_gid) != 0 && errno != EPERM)
+        throw OciError(fmt::format("chown of new config.json: {}", std::strerror(errno)));
+    write_all(fd, text);
+    if (::fsync(fd) != 0) throw OciError(fmt::format("fsync of new config.json: {}", std::strerror(errno)));
+}
+
+}  // namespace
+
+RootIds container_root_ids(const json& config) {
+    if (!config.contains("linux") || !config["linux"].is_object()) return {};
+    const json& linux = config["linux"];
+    if (!has_user_namespace(linux)) return {};
+    return {host_id_of_root(linux, "uidMappings"), host_id_of_root(linux, "gidMappings")};
+}
+
+std::vector<View> views_from_reply(const json& reply) {
+    if (!reply.contains("views") || !reply["views"].is_array())
+        throw OciError("the ecifs daemon's prepare reply has no list of views");
+    std::vector<View> views;
+    for (const json& v : reply["views"]) {
+        if (!v.is_object()) throw OciError(fmt::format("the ecifs daemon sent a malformed view: {}", v.dump()));
+        View view{v.value("source", ""), v.value("destination", "")};
+        if (view.source.empty() || view.source[0] != '/' || view.destination.empty() ||
+            view.destination[0] != '/')
+            throw OciError(fmt::format("the ecifs daemon sent a malformed view: {}", v.dump()));
+        views.push_back(std::move(view));
+    }
+    return views;
+}
+
+bool runc_accepts_bind(std::string_view destination) {
+    // runc 1.1 libcontainer/rootfs_linux.go checkProcMount: a mount inside /proc is an
+    // error unless it is exactly one of these. (Later runc versions add /proc/net/dev
+    // and /proc/sys/kernel/ns_last_pid; the hook places those as well, so the shorter
+    // list works with every version.)
+    static constexpr std::string_view accepted[] = {
+        "/proc/cpuinfo", "/proc/diskstats", "/proc/meminfo", "/proc/stat",
+        "/proc/swaps",   "/proc/uptime",    "/proc/loadavg", "/proc/slabinfo",
+    };
+    std::string dest = clean_path(destination);
+    if (dest != "/proc" && !dest.starts_with("/proc/")) return true;
+    return std::find(std::begin(accepted), std::end(accepted), dest) != std::end(accepted);
+}
+
+void remove_ecifs(json& config) {
+    json record = managed_record(config);
+    remove_recorded_mounts(config, record);
+    restore_readonly_paths(config, record);
+    remove_ecifs_hooks(config);
+    remove_annotation(config);
+}
+
+void apply_ecifs(json& config, std::span<const View> views, const HookSetup& setup) {
+    if (!config.is_object()) throw OciError("config.json is not a JSON object");
+    remove_ecifs(config);
+    json record = {{"mounts", json::array()}};
+    PlaceList to_place{root_path_of(config), {}};
+    json& mounts = array_at(config, "mounts");
+    for (const View& v : views) {
+        if (runc_accepts_bind(v.destination)) {
+            mounts.push_back(bind_mount(v));
+            record["mounts"].push_back({{"source", v.source}, {"destination", v.destination}});
+        } else {
+            to_place.views.push_back(v);
+        }
+    }
+    record["readonlyPaths"] = drop_covered_readonly_paths(config, views);
+    // createRuntime: runc runs it in the host's namespaces once the container's init
+    // exists, with the OCI state (id, pid) on stdin.
+    add_hook(config, "createRuntime", hook(setup, "start"));
+    // createContainer: runc runs it inside the container's mount namespace after the
+    // config mounts and before pivot_root: the place for the views under /proc.
+    if (!to_place.views.empty()) add_hook(config, "createContainer", hook(setup, "place", place_args(to_place)));
+    add_hook(config, "poststop", hook(setup, "poststop"));
+    object_at(config, "annotations")[std::string(managed_annotation)] = record.dump();
+}
+
+std::vector<std::string> place_args(const PlaceList& list) {
+    std::vector<std::string> args{list.root_path};
+    for (const View& v : list.views) {
+        args.push_back(v.source);
+        args.push_back(v.destination);
+    }
+    return args;
+}
+
+PlaceList parse_place_args(std::span<const std::string> args) {
+    if (args.empty() || args.size() % 2 != 1)
+        throw OciError("usage: ecifs-hook place ROOT_PATH SOURCE DESTINATION [SOURCE DESTINATION]...");
+    PlaceList list{args[0], {}};
+    for (size_t i = 1; i < args.size(); i += 2) {
+        if (args[i].empty() || args[i][0] != '/' || args[i + 1].empty() || args[i + 1][0] != '/')
+            throw OciError(fmt::format("place: paths must be absolute: '{}' '{}'", args[i], args[i + 1]));
+        list.views.push_back({args[i], args[i + 1]});
+    }
+    return list;
+}
+
+std::filesystem::path resolve_rootfs(const std::string& root_path, const std::filesystem::path& bundle) {
+    std::filesystem::path root(root_path);
+    return (root.is_absolute() ? root : bundle / root).lexically_normal();
+}
+
+json read_config(const std::filesystem::path& file) {
+    std::ifstream in(file);
+    if (!in) throw OciError(fmt::format("cannot read {}: {}", file.string(), std::strerror(errno)));
+    json config = json::parse(in, nullptr, false);
+    if (config.is_discarded() || !config.is_object())
+        throw OciError(fmt::format("{} is not a valid JSON object", file.string()));
+    return config;
+}
+
+void write_config_atomically(const std::filesystem::path& file, const json& config) {
+    struct stat original{};
+    if (::stat(file.c_str(), &original) != 0)
+        throw OciError(fmt::format("cannot stat {}: {}", file.string(), std::strerror(errno)));
+    std::string temp = (file.parent_path() / ("." + file.filename().string() + ".ecifs-XXXXXX")).string();
+    int fd = ::mkostemp(temp.data(), O_CLOEXEC);
+    if (fd < 0) throw OciError(fmt::format("cannot create a file beside {}: {}", file.string(), std::strerror(errno)));
+    try {
+        write_temp(fd, original, config.dump(1, '\t') + "\n");
+        if (::close(fd) != 0) {
+            fd = -1;
+            throw OciError(fmt::format("closing new config.json: {}", std::strerror(errno)));
+        }
+        fd = -1;
+        if (::rename(temp.c_str(), file.c_str()) != 0)
+            throw OciError(fmt::format("cannot replace {}: {}", file.string(), std::strerror(errno)));
+    } catch (...) {
+        if (fd >= 0) ::close(fd);
+        ::unlink(temp.c_str());
+        throw;
+    }
+}
+
+}  // namespace ecifs::shim

@@ -1,0 +1,84 @@
+#pragma once
+// Editing an OCI bundle's config.json so that runc places the container's ecifs views
+// and tells the daemon about the container's life.
+//
+// What ecifs adds, and how a later edit finds it again (a second `run` of the same
+// bundle must not add twice):
+//  - one mount per view that runc accepts as a config.json bind mount;
+//  - hooks whose args[1] is "ecifs-hook" (createRuntime "start", poststop
+//    "poststop", and createContainer "place" for the views runc refuses);
+//  - readonlyPaths entries equal to a view's destination are dropped;
+//  - the annotation io.ecifs.managed records the mounts added and the readonlyPaths
+//    dropped, so remove_ecifs() restores the config as it was before.
+#include <sys/types.h>
+
+#include <filesystem>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace ecifs::shim {
+
+struct OciError : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+inline constexpr std::string_view managed_annotation = "io.ecifs.managed";
+// args[1] of every hook ecifs adds: `ecifs-runc ecifs-hook MODE ...`.
+inline constexpr std::string_view hook_word = "ecifs-hook";
+
+// The host ids that the container's root (uid 0, gid 0) is. Without a user namespace
+// they are 0/0. Throws OciError for a user namespace that does not map 0.
+struct RootIds {
+    uid_t uid = 0;
+    gid_t gid = 0;
+};
+RootIds container_root_ids(const nlohmann::json& config);
+
+// One view from the daemon's prepare reply: a path inside the container's ecifs mount
+// and where it goes in the container.
+struct View {
+    std::string source;
+    std::string destination;
+    bool operator==(const View&) const = default;
+};
+// The "views" of a prepare reply. Throws OciError if malformed (paths not absolute).
+std::vector<View> views_from_reply(const nlohmann::json& reply);
+
+// Whether runc 1.1 accepts a config.json bind mount at this destination. runc refuses
+// every mount destination inside /proc except a fixed list (those LXCFS emulates);
+// those views are placed by the createContainer "place" hook instead.
+bool runc_accepts_bind(std::string_view destination);
+
+struct HookSetup {
+    std::string self_exe;  // absolute path of ecifs-runc, run by runc as the hook
+    std::string socket;    // the daemon's control socket, given as ECIFS_SOCKET
+};
+
+// Remove what an earlier apply_ecifs added, then add mounts and hooks for `views`.
+void apply_ecifs(nlohmann::json& config, std::span<const View> views, const HookSetup& hooks);
+// Remove everything apply_ecifs added; a config without ecifs entries is unchanged.
+void remove_ecifs(nlohmann::json& config);
+
+// The place hook's arguments after "place": root.path as written in config.json,
+// then source and destination of each view it places.
+struct PlaceList {
+    std::string root_path;
+    std::vector<View> views;
+};
+std::vector<std::string> place_args(const PlaceList& list);
+PlaceList parse_place_args(std::span<const std::string> args);  // throws OciError
+// root.path resolved as runc resolves it: relative to the bundle directory.
+std::filesystem::path resolve_rootfs(const std::string& root_path, const std::filesystem::path& bundle);
+
+// Read and parse config.json. Throws OciError.
+nlohmann::json read_config(const std::filesystem::path& file);
+// Replace `file` atomically (temporary file in the same directory, then rename),
+// keeping its permission bits and, where allowed, its owner. Throws OciError.
+void write_config_atomically(const std::filesystem::path& file, const nlohmann::json& config);
+
+}  // namespace ecifs::shim

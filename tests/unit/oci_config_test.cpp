@@ -1,0 +1,266 @@
+#include "shim/oci_config.hpp"
+
+#include <sys/stat.h>
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+namespace {
+
+namespace fs = std::filesystem;
+using namespace ecifs::shim;
+using nlohmann::json;
+
+// Real `runc spec` (rootful) and `runc spec --rootless` (made as uid 1000) output of runc 1.1.5.
+json rootful_spec() { return read_config(fs::path(ECIFS_FIXTURES_DIR) / "oci/runc-spec.json"); }
+json rootless_spec() { return read_config(fs::path(ECIFS_FIXTURES_DIR) / "oci/runc-spec-rootless-uid1000.json"); }
+
+const HookSetup setup{"/usr/local/bin/ecifs-runc", "/run/ecifs/ecifs.sock"};
+
+const std::vector<View> views = {
+    {"/run/ecifs/c1/mnt/proc/meminfo", "/proc/meminfo"},
+    {"/run/ecifs/c1/mnt/proc/sys", "/proc/sys"},
+    {"/run/ecifs/c1/mnt/sys/devices/system/cpu/online", "/sys/devices/system/cpu/online"},
+};
+
+const json* find_mount(const json& config, const std::string& destination) {
+    for (const json& m : config["mounts"])
+        if (m["destination"] == destination) return &m;
+    return nullptr;
+}
+
+std::vector<json> hooks_of(const json& config, const char* kind) {
+    if (!config.contains("hooks") || !config["hooks"].contains(kind)) return {};
+    return config["hooks"][kind].get<std::vector<json>>();
+}
+
+size_t count_destination(const json& config, const std::string& destination) {
+    return static_cast<size_t>(std::count_if(config["mounts"].begin(), config["mounts"].end(),
+                                             [&](const json& m) { return m["destination"] == destination; }));
+}
+
+TEST(OciConfig, RootIdsWithoutUserNamespace) {
+    RootIds ids = container_root_ids(rootful_spec());
+    EXPECT_EQ(ids.uid, 0u);
+    EXPECT_EQ(ids.gid, 0u);
+}
+
+TEST(OciConfig, RootIdsFromUserNamespaceMappings) {
+    RootIds ids = container_root_ids(rootless_spec());
+    EXPECT_EQ(ids.uid, 1000u);
+    EXPECT_EQ(ids.gid, 1000u);
+
+    json config = rootless_spec();
+    config["linux"]["uidMappings"] = json::array(
+        {{{"containerID", 1}, {"hostID", 5000}, {"size", 10}}, {{"containerID", 0}, {"hostID", 100000}, {"size", 1}}});
+    config["linux"]["gidMappings"] = json::array({{{"containerID", 0}, {"hostID", 200000}, {"size", 65536}}});
+    ids = container_root_ids(config);
+    EXPECT_EQ(ids.uid, 100000u);
+    EXPECT_EQ(ids.gid, 200000u);
+}
+
+TEST(OciConfig, UserNamespaceWithoutRootMappingIsAnError) {
+    json config = rootless_spec();
+    config["linux"].erase("gidMappings");
+    EXPECT_THROW(container_root_ids(config), OciError);
+}
+
+TEST(OciConfig, RuncAcceptsBindOnlyForItsProcList) {
+    EXPECT_TRUE(runc_accepts_bind("/proc/meminfo"));
+    EXPECT_TRUE(runc_accepts_bind("/proc/uptime"));
+    EXPECT_TRUE(runc_accepts_bind("/proc/slabinfo"));
+    EXPECT_TRUE(runc_accepts_bind("/proc//meminfo/"));
+    EXPECT_TRUE(runc_accepts_bind("/sys/devices/system/cpu/online"));
+    EXPECT_TRUE(runc_accepts_bind("/procfs"));
+    EXPECT_FALSE(runc_accepts_bind("/proc/sys"));
+    EXPECT_FALSE(runc_accepts_bind("/proc/sys/kernel/hostname"));
+    EXPECT_FALSE(runc_accepts_bind("/proc/pressure"));
+    EXPECT_FALSE(runc_accepts_bind("/proc"));
+    EXPECT_FALSE(runc_accepts_bind("/sys/../proc/sys"));
+}
+
+TEST(OciConfig, BindMountsWithLockedFlags) {
+    json config = rootless_spec();
+    apply_ecifs(config, views, setup);
+    const json* meminfo = find_mount(config, "/proc/meminfo");
+    ASSERT_NE(meminfo, nullptr);
+    EXPECT_EQ((*meminfo)["type"], "bind");
+    EXPECT_EQ((*meminfo)["source"], "/run/ecifs/c1/mnt/proc/meminfo");
+    EXPECT_EQ((*meminfo)["options"], json({"bind", "nosuid", "nodev", "noexec"}));
+    ASSERT_NE(find_mount(config, "/sys/devices/system/cpu/online"), nullptr);
+    // Placed after the /sys mount it covers: runc mounts in order.
+    EXPECT_EQ(config["mounts"].back()["destination"], "/sys/devices/system/cpu/online");
+    EXPECT_EQ(find_mount(config, "/proc/sys"), nullptr);
+}
+
+TEST(OciConfig, ProcSysGoesToThePlaceHook) {
+    json config = rootful_spec();
+    apply_ecifs(config, views, setup);
+    auto place = hooks_of(config, "createContainer");
+    ASSERT_EQ(place.size(), 1u);
+    EXPECT_EQ(place[0]["path"], setup.self_exe);
+    EXPECT_EQ(place[0]["args"],
+              json({setup.self_exe, "ecifs-hook", "place", "rootfs", "/run/ecifs/c1/mnt/proc/sys", "/proc/sys"}));
+    auto args = place[0]["args"].get<std::vector<std::string>>();
+    PlaceList list = parse_place_args(std::vector<std::string>(args.begin() + 3, args.end()));
+    EXPECT_EQ(list.root_path, "rootfs");
+    ASSERT_EQ(list.views.size(), 1u);
+    EXPECT_EQ(list.views[0], views[1]);
+}
+
+TEST(OciConfig, NoPlaceHookWhenRuncPlacesEverything) {
+    json config = rootful_spec();
+    apply_ecifs(config, std::vector<View>{views[0], views[2]}, setup);
+    EXPECT_TRUE(hooks_of(config, "createContainer").empty());
+}
+
+TEST(OciConfig, StartAndPoststopHooksWithEnvironment) {
+    json config = rootful_spec();
+    apply_ecifs(config, views, setup);
+    auto start = hooks_of(config, "createRuntime");
+    ASSERT_EQ(start.size(), 1u);
+    EXPECT_EQ(start[0]["path"], setup.self_exe);
+    EXPECT_EQ(start[0]["args"], json({setup.self_exe, "ecifs-hook", "start"}));
+    auto env = start[0]["env"].get<std::vector<std::string>>();
+    EXPECT_NE(std::find(env.begin(), env.end(), "ECIFS_SOCKET=/run/ecifs/ecifs.sock"), env.end());
+    EXPECT_TRUE(std::any_of(env.begin(), env.end(), [](const std::string& e) { return e.starts_with("PATH=/"); }));
+    auto poststop = hooks_of(config, "poststop");
+    ASSERT_EQ(poststop.size(), 1u);
+    EXPECT_EQ(poststop[0]["args"], json({setup.self_exe, "ecifs-hook", "poststop"}));
+}
+
+TEST(OciConfig, IdempotentOnSecondRun) {
+    json once = rootless_spec();
+    apply_ecifs(once, views, setup);
+    json twice = once;
+    apply_ecifs(twice, views, setup);
+    EXPECT_EQ(once, twice);
+    EXPECT_EQ(count_destination(twice, "/proc/meminfo"), 1u);
+    EXPECT_EQ(hooks_of(twice, "createRuntime").size(), 1u);
+}
+
+TEST(OciConfig, SecondRunWithOtherViewsReplacesTheFirst) {
+    json config = rootless_spec();
+    apply_ecifs(config, views, setup);
+    std::vector<View> other = {{"/run/ecifs/c2/mnt/proc/meminfo", "/proc/meminfo"}};
+    apply_ecifs(config, other, setup);
+    EXPECT_EQ(count_destination(config, "/proc/meminfo"), 1u);
+    EXPECT_EQ((*find_mount(config, "/proc/meminfo"))["source"], "/run/ecifs/c2/mnt/proc/meminfo");
+    EXPECT_EQ(find_mount(config, "/sys/devices/system/cpu/online"), nullptr);
+    EXPECT_TRUE(hooks_of(config, "createContainer").empty());
+    // /proc/sys is no longer a view: its readonlyPaths entry is back.
+    auto ro = config["linux"]["readonlyPaths"].get<std::vector<std::string>>();
+    EXPECT_NE(std::find(ro.begin(), ro.end(), "/proc/sys"), ro.end());
+}
+
+TEST(OciConfig, ExistingHooksAndMountsKept) {
+    json config = rootful_spec();
+    json theirs = {{"path", "/usr/bin/nvidia-hook"}, {"args", {"nvidia-hook", "prestart"}}};
+    config["hooks"]["createRuntime"] = json::array({theirs});
+    config["hooks"]["poststop"] = json::array({theirs});
+    config["mounts"].push_back({{"destination", "/data"}, {"type", "bind"}, {"source", "/srv"},
+                                {"options", {"rbind"}}});
+    apply_ecifs(config, views, setup);
+    apply_ecifs(config, views, setup);
+    auto start = hooks_of(config, "createRuntime");
+    ASSERT_EQ(start.size(), 2u);
+    EXPECT_EQ(start[0], theirs);  // theirs first, ours appended
+    EXPECT_EQ(start[1]["args"][1], "ecifs-hook");
+    ASSERT_EQ(hooks_of(config, "poststop").size(), 2u);
+    EXPECT_EQ(hooks_of(config, "poststop")[0], theirs);
+    EXPECT_EQ(count_destination(config, "/data"), 1u);
+}
+
+TEST(OciConfig, ReadonlyPathsCoveredByAViewAreDropped) {
+    json config = rootful_spec();
+    json masked = config["linux"]["maskedPaths"];
+    apply_ecifs(config, views, setup);
+    auto ro = config["linux"]["readonlyPaths"].get<std::vector<std::string>>();
+    EXPECT_EQ(std::find(ro.begin(), ro.end(), "/proc/sys"), ro.end());
+    EXPECT_NE(std::find(ro.begin(), ro.end(), "/proc/sysrq-trigger"), ro.end());
+    EXPECT_NE(std::find(ro.begin(), ro.end(), "/proc/bus"), ro.end());
+    EXPECT_EQ(config["linux"]["maskedPaths"], masked);
+}
+
+TEST(OciConfig, RemoveRestoresTheOriginal) {
+    json original = rootful_spec();
+    json config = original;
+    apply_ecifs(config, views, setup);
+    EXPECT_TRUE(config["annotations"].contains("io.ecifs.managed"));
+    remove_ecifs(config);
+    // A restored readonlyPaths entry comes back at the end.
+    auto sorted = [](json paths) {
+        auto v = paths.get<std::vector<std::string>>();
+        std::sort(v.begin(), v.end());
+        return v;
+    };
+    EXPECT_EQ(sorted(config["linux"]["readonlyPaths"]), sorted(original["linux"]["readonlyPaths"]));
+    config["linux"]["readonlyPaths"] = original["linux"]["readonlyPaths"];
+    EXPECT_EQ(config, original);
+}
+
+TEST(OciConfig, ViewsFromReply) {
+    json reply = json::parse(R"({"ok":true,"mount":"/run/ecifs/c1/mnt",
+        "views":[{"source":"/run/ecifs/c1/mnt/proc/uptime","destination":"/proc/uptime"}]})");
+    auto v = views_from_reply(reply);
+    ASSERT_EQ(v.size(), 1u);
+    EXPECT_EQ(v[0], (View{"/run/ecifs/c1/mnt/proc/uptime", "/proc/uptime"}));
+    EXPECT_THROW(views_from_reply(json::parse(R"({"ok":true})")), OciError);
+    EXPECT_THROW(views_from_reply(json::parse(R"({"views":[{"source":"rel","destination":"/proc/x"}]})")),
+                 OciError);
+}
+
+TEST(OciConfig, PlaceArgs) {
+    PlaceList list{"/abs/rootfs", {views[1]}};
+    auto args = place_args(list);
+    PlaceList back = parse_place_args(args);
+    EXPECT_EQ(back.root_path, list.root_path);
+    EXPECT_EQ(back.views, list.views);
+    EXPECT_THROW(parse_place_args(std::vector<std::string>{"rootfs", "/only-source"}), OciError);
+    EXPECT_EQ(resolve_rootfs("rootfs", "/b/c1"), fs::path("/b/c1/rootfs"));
+    EXPECT_EQ(resolve_rootfs("/var/lib/r", "/b/c1"), fs::path("/var/lib/r"));
+    EXPECT_EQ(resolve_rootfs("./rootfs/", "/b/c1"), fs::path("/b/c1/rootfs/"));
+}
+
+class TempDir {
+public:
+    TempDir() {
+        std::string templ = (fs::temp_directory_path() / "ecifs-oci-XXXXXX").string();
+        path_ = ::mkdtemp(templ.data());
+    }
+    ~TempDir() { fs::remove_all(path_); }
+    const fs::path& path() const { return path_; }
+private:
+    fs::path path_;
+};
+
+TEST(OciConfig, WriteAtomicallyKeepsMode) {
+    TempDir dir;
+    fs::path file = dir.path() / "config.json";
+    fs::copy_file(fs::path(ECIFS_FIXTURES_DIR) / "oci/runc-spec.json", file);
+    ASSERT_EQ(::chmod(file.c_str(), 0600), 0);
+    json config = read_config(file);
+    apply_ecifs(config, views, setup);
+    write_config_atomically(file, config);
+    struct stat st{};
+    ASSERT_EQ(::stat(file.c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 07777, 0600u);
+    EXPECT_EQ(read_config(file), config);
+    EXPECT_EQ(std::distance(fs::directory_iterator(dir.path()), fs::directory_iterator()), 1);  // no temp left
+}
+
+TEST(OciConfig, ReadConfigErrors) {
+    TempDir dir;
+    EXPECT_THROW(read_config(dir.path() / "missing.json"), OciError);
+    std::ofstream(dir.path() / "bad.json") << "{not json";
+    EXPECT_THROW(read_config(dir.path() / "bad.json"), OciError);
+    EXPECT_THROW(write_config_atomically(dir.path() / "missing.json", json::object()), OciError);
+}
+
+}  // namespace
