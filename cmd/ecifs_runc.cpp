@@ -1,0 +1,244 @@
+// ecifs-runc: a drop-in for runc. On create/run it asks the daemon to prepare the
+// container, adds the view mounts and the hooks to the bundle's config.json, then
+// execs the real runtime with the untouched argv. Everything else passes through.
+//
+//   ecifs-runc [runc's global flags] COMMAND ...    as runc
+//   ecifs-runc ecifs-hook start|poststop|place ...  run by runc as an OCI hook
+//   ecifs-runc ecifs-help                           the ECIFS_* variables
+#include <sys/mount.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <string>
+#include <vector>
+
+#include <fmt/chrono.h>
+#include <fmt/core.h>
+#include <nlohmann/json.hpp>
+
+#include "control/protocol.hpp"
+#include "shim/oci_config.hpp"
+#include "shim/runc_args.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+namespace control = ecifs::control;
+namespace shim = ecifs::shim;
+using nlohmann::json;
+
+constexpr const char* runtime_env = "ECIFS_RUNTIME";
+constexpr const char* default_runtime = "runc";
+
+// ---- errors --------------------------------------------------------------------------
+
+struct Failure : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+// Say it on stderr and, when the caller gave runc a --log file (containerd and Docker
+// do), there too in runc's format: that file is where they look for the reason.
+void report(const shim::RuncArgs& args, const std::string& message) {
+    std::cerr << "ecifs-runc: " << message << "\n";
+    if (args.log_file.empty()) return;
+    std::ofstream log(args.log_file, std::ios::app);
+    std::tm now = fmt::gmtime(std::chrono::system_clock::to_time_t(std::chrono::system_clock::now()));
+    std::string text = "ecifs-runc: " + message;
+    if (args.log_format == "json")
+        log << json{{"level", "error"}, {"msg", text}, {"time", fmt::format("{:%FT%TZ}", now)}}.dump() << "\n";
+    else
+        log << fmt::format("time=\"{:%FT%TZ}\" level=error msg={}\n", now, json(text).dump());
+}
+
+// ---- the real runtime ----------------------------------------------------------------
+
+std::string runtime_name() {
+    const char* env = std::getenv(runtime_env);
+    return env && *env ? env : default_runtime;
+}
+
+// The file execvp would run for `name`, or empty if none.
+fs::path find_program(const std::string& name) {
+    if (name.find('/') != std::string::npos) return name;
+    const char* path_env = std::getenv("PATH");
+    std::string dirs = path_env ? path_env : "/usr/local/bin:/usr/bin:/bin";
+    for (size_t start = 0; start <= dirs.size();) {
+        size_t end = dirs.find(':', start);
+        if (end == std::string::npos) end = dirs.size();
+        fs::path dir = dirs.substr(start, end - start);
+        fs::path candidate = (dir.empty() ? fs::path(".") : dir) / name;
+        if (::access(candidate.c_str(), X_OK) == 0 && !fs::is_directory(candidate)) return candidate;
+        start = end + 1;
+    }
+    return {};
+}
+
+// ecifs-runc installed as "runc" ahead of the real one would exec itself forever.
+void refuse_to_run_self(const std::string& runtime) {
+    fs::path found = find_program(runtime);
+    std::error_code ec;
+    if (!found.empty() && fs::equivalent(found, "/proc/self/exe", ec))
+        throw Failure(fmt::format("the runtime '{}' is ecifs-runc itself ({}); set {} to the real runc",
+                                  runtime, found.string(), runtime_env));
+}
+
+[[noreturn]] void exec_runtime(int argc, char** argv) {
+    std::string runtime = runtime_name();
+    refuse_to_run_self(runtime);
+    std::vector<char*> args(argv, argv + argc);
+    args[0] = runtime.data();
+    args.push_back(nullptr);
+    ::execvp(runtime.c_str(), args.data());
+    throw Failure(fmt::format("cannot run the runtime '{}': {}", runtime, std::strerror(errno)));
+}
+
+// ---- create / run ----------------------------------------------------------------------
+
+std::string self_exe() {
+    std::error_code ec;
+    fs::path self = fs::read_symlink("/proc/self/exe", ec);
+    if (ec) throw Failure(fmt::format("cannot read /proc/self/exe: {}", ec.message()));
+    return self.string();
+}
+
+fs::path bundle_dir(const shim::RuncArgs& args) {
+    return fs::absolute(args.bundle.empty() ? fs::path(".") : fs::path(args.bundle)).lexically_normal();
+}
+
+void prepare_container(const shim::RuncArgs& args) {
+    fs::path config_file = bundle_dir(args) / "config.json";
+    json config = shim::read_config(config_file);
+    shim::RootIds root = shim::container_root_ids(config);
+    std::string socket = control::socket_path_from_env();
+    json reply = control::request(socket, {{"op", "prepare"},
+                                           {"id", args.container_id},
+                                           {"root_uid", root.uid},
+                                           {"root_gid", root.gid}});
+    try {
+        shim::apply_ecifs(config, shim::views_from_reply(reply), {self_exe(), socket});
+        shim::write_config_atomically(config_file, config);
+    } catch (...) {
+        // The daemon prepared a container that will never start: let it forget it.
+        try {
+            control::request(socket, {{"op", "remove"}, {"id", args.container_id}});
+        } catch (const control::ControlError&) {
+        }
+        throw;
+    }
+}
+
+// ---- hooks -----------------------------------------------------------------------------
+
+// The OCI state runc writes on a hook's stdin: {"id","pid","bundle","status",...}.
+json read_state() {
+    std::string text{std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>()};
+    json state = json::parse(text, nullptr, false);
+    if (state.is_discarded() || !state.is_object() || !state.contains("id") || !state["id"].is_string())
+        throw Failure("the hook's stdin is not an OCI state with an id");
+    return state;
+}
+
+bool contains(const std::string& text, std::string_view word) { return text.find(word) != std::string::npos; }
+
+void hook_start(const json& state) {
+    int pid = state.value("pid", 0);
+    if (pid <= 0) throw Failure("the OCI state has no pid of the container's init");
+    control::request(control::socket_path_from_env(), {{"op", "start"}, {"id", state["id"]}, {"pid", pid}});
+}
+
+void hook_poststop(const json& state) {
+    try {
+        control::request(control::socket_path_from_env(), {{"op", "remove"}, {"id", state["id"]}});
+    } catch (const control::ControlError& e) {
+        std::string message = e.what();
+        // The daemon may have forgotten the container already, when its init died.
+        if (contains(message, "unknown container")) return;
+        // A failing poststop hook makes `runc delete` fail, and the container could not
+        // be deleted until the daemon returns; the daemon forgets dead containers when
+        // it starts again, so a missing daemon is only worth a warning here.
+        if (contains(message, "is not running")) {
+            std::cerr << "ecifs-runc: warning: " << message << "\n";
+            return;
+        }
+        throw;
+    }
+}
+
+// Runs inside the container's mount (and user) namespace, before pivot_root: the
+// container's /proc is mounted at <rootfs>/proc, so a bind there lands in its /proc.
+void bind_view(const shim::View& view, const fs::path& rootfs) {
+    fs::path target = rootfs / fs::path(view.destination).relative_path();
+    if (::mount(view.source.c_str(), target.c_str(), nullptr, MS_BIND, nullptr) != 0)
+        throw Failure(fmt::format("bind {} on {}: {}", view.source, target.string(), std::strerror(errno)));
+    // The source's nosuid,nodev,noexec are locked in a user namespace: repeat them.
+    unsigned long flags = MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NODEV | MS_NOEXEC;
+    if (::mount(nullptr, target.c_str(), nullptr, flags, nullptr) != 0)
+        throw Failure(fmt::format("remount {}: {}", target.string(), std::strerror(errno)));
+}
+
+// The list is in the hook's own args (see shim::place_args): no need to read the
+// bundle's config.json, which the container's root may not be allowed to read.
+void hook_place(const json& state, std::span<const std::string> args) {
+    shim::PlaceList list = shim::parse_place_args(args);
+    std::string bundle = state.value("bundle", "");
+    if (bundle.empty()) throw Failure("the OCI state has no bundle");
+    fs::path rootfs = shim::resolve_rootfs(list.root_path, bundle);
+    for (const shim::View& view : list.views) bind_view(view, rootfs);
+}
+
+int run_hook(std::span<const std::string> args) {
+    const std::string mode = args.empty() ? "" : args[0];
+    if (mode != "start" && mode != "poststop" && mode != "place")
+        throw Failure("usage: ecifs-runc ecifs-hook start|poststop|place");
+    json state = read_state();
+    if (mode == "start") hook_start(state);
+    else if (mode == "poststop") hook_poststop(state);
+    else hook_place(state, args.subspan(1));
+    return 0;
+}
+
+int print_ecifs_help() {
+    std::cout << "ecifs-runc: runc with ecifs views of /proc and /sys.\n"
+                 "Called exactly like runc; `ecifs-runc --help` prints the runtime's help.\n\n"
+                 "Environment:\n"
+                 "  ECIFS_RUNTIME  the real runtime to exec (default: runc)\n"
+              << "  ECIFS_SOCKET   the ecifs daemon's control socket (default: "
+              << control::default_socket_path << ")\n\n"
+              << "On create/run the bundle's config.json gets the view mounts and the\n"
+                 "'ecifs-hook' hooks (annotation io.ecifs.managed); the daemon must run.\n";
+    return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    std::vector<std::string> args(argv + 1, argv + argc);
+    shim::RuncArgs parsed;
+    try {
+        if (!args.empty() && args[0] == shim::hook_word) return run_hook(std::span(args).subspan(1));
+        if (!args.empty() && args[0] == "ecifs-help") return print_ecifs_help();
+        parsed = shim::parse_runc_args(args);
+        switch (parsed.action()) {
+        case shim::RuncArgs::Action::refuse:
+            throw Failure(fmt::format("cannot read this runc command line ({}); not starting a container "
+                                      "without ecifs",
+                                      parsed.error));
+        case shim::RuncArgs::Action::prepare_container:
+            prepare_container(parsed);
+            break;
+        case shim::RuncArgs::Action::pass_through:
+            break;
+        }
+        exec_runtime(argc, argv);
+    } catch (const std::exception& e) {
+        report(parsed, e.what());
+        return 1;
+    }
+}
