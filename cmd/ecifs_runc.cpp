@@ -120,7 +120,11 @@ void prepare_container(const shim::RuncArgs& args) {
     json reply = control::request(socket, {{"op", "prepare"},
                                            {"id", args.container_id},
                                            {"root_uid", root.uid},
-                                           {"root_gid", root.gid}});
+                                           {"root_gid", root.gid},
+                                           // We exec the runtime, so our pid is the creator's:
+                                           // if it exits before the init exists, the daemon forgets
+                                           // the container.
+                                           {"creator_pid", ::getpid()}});
     try {
         shim::apply_ecifs(config, shim::views_from_reply(reply), {self_exe(), socket});
         shim::write_config_atomically(config_file, config);
