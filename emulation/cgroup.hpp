@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace ecifs::emulation {
@@ -38,9 +39,14 @@ struct CgroupPaths {
 CgroupPaths resolve_cgroup_paths(pid_t pid, const std::filesystem::path& proc_root = "/proc");
 
 // A sorted set of CPU numbers, parsed from and printed as the kernel's list format ("0-3,6").
+// parse_cpu_list ignores surrounding whitespace and throws std::invalid_argument on junk.
 using CpuList = std::vector<int>;
 CpuList parse_cpu_list(std::string_view text);
 std::string format_cpu_list(const CpuList& cpus);
+
+// The whole text of a file, read until EOF (procfs and cgroupfs report sizes that are not
+// the content's); nullopt when it does not exist. Throws std::system_error otherwise.
+std::optional<std::string> read_file_if_exists(const std::filesystem::path& path);
 
 // Memory figures normalised across v1 (total_* keys of memory.stat) and v2.
 struct MemoryStat {

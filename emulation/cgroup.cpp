@@ -1,0 +1,446 @@
+// Reading a container's cgroup on v1, v2 and hybrid hosts.
+#include "emulation/cgroup.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <climits>
+#include <set>
+#include <stdexcept>
+#include <system_error>
+#include <unordered_map>
+
+#include <fmt/format.h>
+
+namespace ecifs::emulation {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string_view trim(std::string_view s) {
+    constexpr std::string_view space = " \t\n\r";
+    const auto first = s.find_first_not_of(space);
+    if (first == std::string_view::npos) return {};
+    return s.substr(first, s.find_last_not_of(space) - first + 1);
+}
+
+std::vector<std::string_view> split(std::string_view s, char sep) {
+    std::vector<std::string_view> parts;
+    for (size_t start = 0;;) {
+        const auto end = s.find(sep, start);
+        parts.push_back(s.substr(start, end - start));
+        if (end == std::string_view::npos) return parts;
+        start = end + 1;
+    }
+}
+
+// The whole of `s` as a number, or nullopt.
+template <class T>
+std::optional<T> to_number(std::string_view s) {
+    T value{};
+    const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
+    if (ec != std::errc{} || end != s.data() + s.size()) return std::nullopt;
+    return value;
+}
+
+[[noreturn]] void malformed(const fs::path& file, std::string_view text) {
+    throw std::runtime_error(fmt::format("{}: unexpected content '{}'", file.string(), trim(text)));
+}
+
+template <class T>
+T number_in(const fs::path& file, std::string_view text) {
+    const auto value = to_number<T>(trim(text));
+    if (!value) malformed(file, text);
+    return *value;
+}
+
+// The value of `key` in a flat-keyed file ("key value" lines, like memory.stat).
+std::optional<uint64_t> keyed_value(std::string_view text, std::string_view key) {
+    for (const auto line : split(text, '\n')) {
+        const auto space = line.find(' ');
+        if (space != std::string_view::npos && line.substr(0, space) == key)
+            return to_number<uint64_t>(trim(line.substr(space + 1)));
+    }
+    return std::nullopt;
+}
+
+std::optional<uint64_t> read_u64(const fs::path& file) {
+    const auto text = read_file_if_exists(file);
+    if (!text) return std::nullopt;
+    return number_in<uint64_t>(file, *text);
+}
+
+// v1 shows "no limit" as LONG_MAX rounded down to a page (9223372036854771712 with 4 KiB
+// pages); anything at or above it is no limit.
+uint64_t unlimited_bytes() {
+    static const uint64_t page = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+    return static_cast<uint64_t>(LONG_MAX) / page * page;
+}
+
+// One level's memory limit file: nullopt when missing, "max" or v1's "unlimited".
+std::optional<uint64_t> memory_limit_at(const fs::path& file) {
+    const auto text = read_file_if_exists(file);
+    if (!text || trim(*text) == "max") return std::nullopt;
+    const auto bytes = number_in<uint64_t>(file, *text);
+    if (bytes >= unlimited_bytes()) return std::nullopt;
+    return bytes;
+}
+
+template <class T>
+std::optional<T> tighter(std::optional<T> a, std::optional<T> b) {
+    if (!a) return b;
+    if (!b) return a;
+    return std::min(*a, *b);
+}
+
+// The tightest of a memory limit file over the cgroup and all its ancestors.
+std::optional<uint64_t> tightest_memory_limit(const CgroupDir& dir, std::string_view name) {
+    std::optional<uint64_t> limit;
+    for (const auto& level : dir.self_and_ancestors()) limit = tighter(limit, memory_limit_at(level / name));
+    return limit;
+}
+
+// One level's CPU bandwidth in CPUs; nullopt when unlimited or not set.
+std::optional<double> cpu_quota_at(CgroupVersion version, const fs::path& level) {
+    int64_t quota = -1;
+    uint64_t period = 0;
+    if (version == CgroupVersion::v2) {  // cpu.max: "max 100000" or "150000 100000"
+        const auto file = level / "cpu.max";
+        const auto text = read_file_if_exists(file);
+        if (!text) return std::nullopt;
+        const auto fields = split(trim(*text), ' ');
+        if (fields.size() != 2) malformed(file, *text);
+        if (fields[0] == "max") return std::nullopt;
+        quota = number_in<int64_t>(file, fields[0]);
+        period = number_in<uint64_t>(file, fields[1]);
+    } else {  // cpu.cfs_quota_us (-1 = none) and cpu.cfs_period_us
+        const auto quota_file = level / "cpu.cfs_quota_us";
+        const auto text = read_file_if_exists(quota_file);
+        if (!text) return std::nullopt;
+        quota = number_in<int64_t>(quota_file, *text);
+        period = read_u64(level / "cpu.cfs_period_us").value_or(0);
+    }
+    if (quota < 0 || period == 0) return std::nullopt;
+    return static_cast<double>(quota) / static_cast<double>(period);
+}
+
+// One level's effective cpuset; nullopt when the files are missing or empty.
+std::optional<CpuList> cpuset_at(CgroupVersion version, const fs::path& level) {
+    const auto names = version == CgroupVersion::v2
+                           ? std::vector<std::string_view>{"cpuset.cpus.effective"}
+                           : std::vector<std::string_view>{"cpuset.effective_cpus", "cpuset.cpus"};
+    for (const auto name : names) {
+        const auto text = read_file_if_exists(level / name);
+        if (!text || trim(*text).empty()) continue;
+        try {
+            return parse_cpu_list(*text);
+        } catch (const std::invalid_argument&) {
+            malformed(level / name, *text);
+        }
+    }
+    return std::nullopt;
+}
+
+// memory.stat keys: v2's own, v1's hierarchical total_* (empty: v1 has no such figure).
+struct StatKey {
+    std::string_view v2, v1;
+    uint64_t MemoryStat::*field;
+};
+constexpr StatKey stat_keys[] = {
+    {"anon", "total_rss", &MemoryStat::anon},
+    {"file", "total_cache", &MemoryStat::file},
+    {"active_anon", "total_active_anon", &MemoryStat::active_anon},
+    {"inactive_anon", "total_inactive_anon", &MemoryStat::inactive_anon},
+    {"active_file", "total_active_file", &MemoryStat::active_file},
+    {"inactive_file", "total_inactive_file", &MemoryStat::inactive_file},
+    {"unevictable", "total_unevictable", &MemoryStat::unevictable},
+    {"shmem", "total_shmem", &MemoryStat::shmem},
+    {"file_mapped", "total_mapped_file", &MemoryStat::file_mapped},
+    {"file_dirty", "total_dirty", &MemoryStat::file_dirty},
+    {"file_writeback", "total_writeback", &MemoryStat::file_writeback},
+    {"slab_reclaimable", "", &MemoryStat::slab_reclaimable},
+    {"slab_unreclaimable", "", &MemoryStat::slab_unreclaimable},
+};
+
+// ---- resolution ------------------------------------------------------------------
+
+struct Mount {
+    std::string root, point, fstype;
+    std::vector<std::string> super_options;
+};
+
+// mountinfo escapes space, tab, newline and backslash as \ooo.
+std::string unescape(std::string_view s) {
+    std::string out;
+    for (size_t i = 0; i < s.size(); ++i) {
+        int code = 0;
+        if (s[i] == '\\' && s.size() - i > 3) {
+            const auto digits = s.substr(i + 1, 3);
+            const auto [end, ec] = std::from_chars(digits.data(), digits.data() + 3, code, 8);
+            if (ec == std::errc{} && end == digits.data() + 3) {
+                out += static_cast<char>(code);
+                i += 3;
+                continue;
+            }
+        }
+        out += s[i];
+    }
+    return out;
+}
+
+std::vector<Mount> read_mountinfo(const fs::path& file) {
+    const auto text = read_file_if_exists(file);
+    if (!text) throw std::runtime_error(fmt::format("cannot find the mount table {}", file.string()));
+    std::vector<Mount> mounts;
+    for (const auto line : split(*text, '\n')) {
+        // id parent major:minor root mount-point options [optional...] - fstype source super-options
+        const auto fields = split(line, ' ');
+        const auto dash = std::find(fields.begin() + std::min<size_t>(fields.size(), 6), fields.end(), "-");
+        if (fields.size() < 6 || fields.end() - dash < 4) continue;
+        Mount& m = mounts.emplace_back();
+        m.root = unescape(fields[3]);
+        m.point = unescape(fields[4]);
+        m.fstype = std::string(dash[1]);
+        for (const auto option : split(dash[3], ',')) m.super_options.emplace_back(option);
+    }
+    return mounts;
+}
+
+// The cgroup of each v1 controller, and the v2 cgroup, from /proc/PID/cgroup.
+struct ProcCgroups {
+    std::unordered_map<std::string, std::string> v1;
+    std::optional<std::string> v2;
+};
+
+ProcCgroups read_proc_cgroup(const fs::path& file) {
+    const auto text = read_file_if_exists(file);
+    if (!text) throw std::runtime_error(fmt::format("the process is gone: no {}", file.string()));
+    ProcCgroups cgroups;
+    for (const auto line : split(*text, '\n')) {  // hierarchy-id:controllers:path
+        const auto first = line.find(':');
+        const auto second = line.find(':', first + 1);
+        if (first == std::string_view::npos || second == std::string_view::npos) continue;
+        const auto controllers = line.substr(first + 1, second - first - 1);
+        const std::string path(line.substr(second + 1));
+        if (line.substr(0, first) == "0" && controllers.empty()) {
+            cgroups.v2 = path;
+            continue;
+        }
+        for (const auto controller : split(controllers, ',')) cgroups.v1.emplace(controller, path);
+    }
+    return cgroups;
+}
+
+// Where `cgroup` lies inside a hierarchy mounted with `root` as its root; nullopt if outside.
+std::optional<fs::path> inside(std::string_view cgroup, std::string_view root) {
+    if (root == "/") return fs::path(cgroup);
+    if (cgroup == root) return fs::path("/");
+    if (cgroup.starts_with(root) && cgroup[root.size()] == '/') return fs::path(cgroup.substr(root.size()));
+    return std::nullopt;
+}
+
+// The mount of a hierarchy that holds `cgroup`; among several, the one closest to the
+// hierarchy's root, so that the most ancestors are visible.
+std::optional<CgroupDir> find_mount(const std::vector<Mount>& mounts, CgroupVersion version,
+                                    std::string_view controller, std::string_view cgroup) {
+    std::optional<CgroupDir> best;
+    size_t best_root = SIZE_MAX;
+    for (const auto& m : mounts) {
+        if (m.fstype != (version == CgroupVersion::v2 ? "cgroup2" : "cgroup")) continue;
+        const auto& opts = m.super_options;
+        if (version == CgroupVersion::v1 && std::find(opts.begin(), opts.end(), controller) == opts.end())
+            continue;
+        const auto relative = inside(cgroup, m.root);
+        if (!relative || m.root.size() >= best_root) continue;
+        best = CgroupDir{version, m.point, *relative};
+        best_root = m.root.size();
+    }
+    return best;
+}
+
+std::set<std::string, std::less<>> v2_controllers(const CgroupDir& v2) {
+    const auto text = read_file_if_exists(v2.mount_root / "cgroup.controllers");
+    std::set<std::string, std::less<>> names;
+    if (!text) return names;
+    for (const auto name : split(trim(*text), ' '))
+        if (!name.empty()) names.emplace(name);
+    return names;
+}
+
+}  // namespace
+
+std::optional<std::string> read_file_if_exists(const fs::path& path) {
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno == ENOENT || errno == ENOTDIR) return std::nullopt;
+        throw std::system_error(errno, std::generic_category(), path.string());
+    }
+    std::string text;
+    char buffer[4096];
+    for (;;) {
+        const ssize_t n = ::read(fd, buffer, sizeof buffer);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+            const int error = errno;
+            ::close(fd);
+            throw std::system_error(error, std::generic_category(), path.string());
+        }
+        if (n == 0) break;
+        text.append(buffer, static_cast<size_t>(n));
+    }
+    ::close(fd);
+    return text;
+}
+
+fs::path CgroupDir::dir() const {
+    const auto inner = relative.relative_path();
+    return inner.empty() ? mount_root : mount_root / inner;
+}
+
+std::vector<fs::path> CgroupDir::self_and_ancestors() const {
+    std::vector<fs::path> levels{mount_root};
+    for (const auto& part : relative.relative_path())
+        if (!part.empty()) levels.push_back(levels.back() / part);
+    std::reverse(levels.begin(), levels.end());
+    return levels;
+}
+
+CgroupPaths resolve_cgroup_paths(pid_t pid, const fs::path& proc_root) {
+    const auto cgroups = read_proc_cgroup(proc_root / std::to_string(pid) / "cgroup");
+    const auto mounts = read_mountinfo(proc_root / "self" / "mountinfo");
+    const auto v2 = cgroups.v2 ? find_mount(mounts, CgroupVersion::v2, "", *cgroups.v2) : std::nullopt;
+    const auto in_v2 = v2 ? v2_controllers(*v2) : std::set<std::string, std::less<>>{};
+
+    // A controller bound to a v1 hierarchy is read there; otherwise from v2 if it is
+    // enabled in the unified hierarchy (v2_name empty: v2 always has the files).
+    const auto pick = [&](const std::string& v1_name, std::string_view v2_name) -> std::optional<CgroupDir> {
+        if (const auto it = cgroups.v1.find(v1_name); it != cgroups.v1.end())
+            return find_mount(mounts, CgroupVersion::v1, v1_name, it->second);
+        if (v2 && (v2_name.empty() || in_v2.contains(v2_name))) return v2;
+        return std::nullopt;
+    };
+    CgroupPaths paths;
+    paths.memory = pick("memory", "memory");
+    paths.cpu = pick("cpu", "cpu");
+    paths.cpuacct = pick("cpuacct", "");  // v2's cpu.stat has usage_usec even without the cpu controller
+    paths.cpuset = pick("cpuset", "cpuset");
+    paths.blkio = pick("blkio", "io");
+    paths.pids = pick("pids", "pids");
+    if (!paths.memory && !paths.cpu && !paths.cpuacct && !paths.cpuset && !paths.blkio && !paths.pids)
+        throw std::runtime_error(fmt::format("no mounted cgroup hierarchy holds process {}", pid));
+    return paths;
+}
+
+CpuList parse_cpu_list(std::string_view text) {
+    constexpr int max_cpu = 1 << 16;  // far above the kernel's NR_CPUS; guards "0-999999999"
+    CpuList cpus;
+    const auto list = trim(text);
+    if (list.empty()) return cpus;
+    for (const auto item : split(list, ',')) {
+        const auto dash = item.find('-');
+        const auto first = to_number<int>(item.substr(0, dash));
+        const auto last = dash == std::string_view::npos ? first : to_number<int>(item.substr(dash + 1));
+        if (!first || !last || *first < 0 || *first > *last || *last >= max_cpu)
+            throw std::invalid_argument(fmt::format("bad CPU list '{}'", list));
+        for (int cpu = *first; cpu <= *last; ++cpu) cpus.push_back(cpu);
+    }
+    std::sort(cpus.begin(), cpus.end());
+    cpus.erase(std::unique(cpus.begin(), cpus.end()), cpus.end());
+    return cpus;
+}
+
+std::string format_cpu_list(const CpuList& cpus) {
+    std::string out;
+    for (size_t i = 0; i < cpus.size();) {
+        size_t end = i + 1;
+        while (end < cpus.size() && cpus[end] == cpus[end - 1] + 1) ++end;
+        if (!out.empty()) out += ',';
+        out += std::to_string(cpus[i]);
+        if (end - i > 1) out += fmt::format("-{}", cpus[end - 1]);
+        i = end;
+    }
+    return out;
+}
+
+Cgroup::Cgroup(CgroupPaths paths) : paths_(std::move(paths)) {}
+
+std::optional<uint64_t> Cgroup::memory_limit() const {
+    if (!paths_.memory) return std::nullopt;
+    const bool v2 = paths_.memory->version == CgroupVersion::v2;
+    return tightest_memory_limit(*paths_.memory, v2 ? "memory.max" : "memory.limit_in_bytes");
+}
+
+std::optional<uint64_t> Cgroup::memory_usage() const {
+    if (!paths_.memory) return std::nullopt;
+    const bool v2 = paths_.memory->version == CgroupVersion::v2;
+    return read_u64(paths_.memory->dir() / (v2 ? "memory.current" : "memory.usage_in_bytes"));
+}
+
+MemoryStat Cgroup::memory_stat() const {
+    MemoryStat stat;
+    if (!paths_.memory) return stat;
+    const bool v2 = paths_.memory->version == CgroupVersion::v2;
+    const auto text = read_file_if_exists(paths_.memory->dir() / "memory.stat");
+    if (!text) return stat;
+    for (const auto& key : stat_keys) {
+        const auto name = v2 ? key.v2 : key.v1;
+        if (!name.empty()) stat.*key.field = keyed_value(*text, name).value_or(0);
+    }
+    return stat;
+}
+
+std::optional<uint64_t> Cgroup::swap_limit() const {
+    if (!paths_.memory) return std::nullopt;
+    const auto& dir = *paths_.memory;
+    if (dir.version == CgroupVersion::v2) return tightest_memory_limit(dir, "memory.swap.max");
+    // v1 limits memory+swap together; the swap share is what memsw allows beyond memory.
+    const auto memsw = tightest_memory_limit(dir, "memory.memsw.limit_in_bytes");
+    if (!memsw) return std::nullopt;
+    const auto memory = memory_limit().value_or(0);
+    return *memsw > memory ? *memsw - memory : 0;
+}
+
+std::optional<uint64_t> Cgroup::swap_usage() const {
+    if (!paths_.memory) return std::nullopt;
+    const auto& dir = *paths_.memory;
+    if (dir.version == CgroupVersion::v2) return read_u64(dir.dir() / "memory.swap.current");
+    const auto memsw = read_u64(dir.dir() / "memory.memsw.usage_in_bytes");
+    const auto memory = memory_usage();
+    if (!memsw || !memory) return std::nullopt;
+    return *memsw > *memory ? *memsw - *memory : 0;
+}
+
+std::optional<double> Cgroup::cpu_quota() const {
+    if (!paths_.cpu) return std::nullopt;
+    std::optional<double> quota;
+    for (const auto& level : paths_.cpu->self_and_ancestors())
+        quota = tighter(quota, cpu_quota_at(paths_.cpu->version, level));
+    return quota;
+}
+
+std::optional<CpuList> Cgroup::cpuset() const {
+    if (!paths_.cpuset) return std::nullopt;
+    // The leaf's files are missing when the controller is not enabled for it (v2) and
+    // empty only for a cgroup that cannot hold tasks: the nearest ancestor's set applies.
+    for (const auto& level : paths_.cpuset->self_and_ancestors())
+        if (auto cpus = cpuset_at(paths_.cpuset->version, level)) return cpus;
+    return std::nullopt;
+}
+
+std::optional<uint64_t> Cgroup::cpu_usage_ns() const {
+    if (!paths_.cpuacct) return std::nullopt;
+    const auto dir = paths_.cpuacct->dir();
+    if (paths_.cpuacct->version == CgroupVersion::v1) return read_u64(dir / "cpuacct.usage");
+    const auto file = dir / "cpu.stat";
+    const auto text = read_file_if_exists(file);
+    if (!text) return std::nullopt;
+    const auto usec = keyed_value(*text, "usage_usec");
+    if (!usec) malformed(file, *text);
+    return *usec * 1000;
+}
+
+}  // namespace ecifs::emulation

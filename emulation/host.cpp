@@ -1,0 +1,63 @@
+// Host facts from the host's own procfs and sysfs.
+#include "emulation/host.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <stdexcept>
+#include <system_error>
+
+#include <fmt/format.h>
+
+namespace ecifs::emulation {
+
+namespace {
+
+std::string read_existing(const std::filesystem::path& path) {
+    auto text = read_file_if_exists(path);
+    if (!text) throw std::system_error(ENOENT, std::generic_category(), path.string());
+    return std::move(*text);
+}
+
+double leading_number(std::string_view text, const std::string& what) {
+    const auto start = text.find_first_not_of(" \t\n");
+    double value = 0;
+    const char* first = text.data() + (start == std::string_view::npos ? text.size() : start);
+    const auto [end, ec] = std::from_chars(first, text.data() + text.size(), value);
+    if (ec != std::errc{} || end == first) throw std::runtime_error(fmt::format("cannot parse {}", what));
+    return value;
+}
+
+}  // namespace
+
+std::string Host::read_proc(const std::string& relative) const { return read_existing(proc_root / relative); }
+
+double Host::uptime_seconds() const { return leading_number(read_proc("uptime"), (proc_root / "uptime").string()); }
+
+CpuList Host::online_cpus() const {
+    return parse_cpu_list(read_existing(sys_root / "devices/system/cpu/online"));
+}
+
+double Host::process_start_seconds(pid_t pid) const {
+    const auto relative = std::to_string(pid) + "/stat";
+    const auto text = read_proc(relative);
+    // "pid (comm) state ppid ...": comm may hold spaces and parentheses, so fields are
+    // counted from the last ')'. Field 22, starttime, is the 20th after it.
+    const auto paren = text.rfind(')');
+    std::string_view rest = paren == std::string::npos ? std::string_view{} : std::string_view(text).substr(paren + 1);
+    for (int field = 3; field < 22 && !rest.empty(); ++field) {
+        rest.remove_prefix(std::min(rest.find_first_not_of(' '), rest.size()));
+        rest.remove_prefix(std::min(rest.find(' '), rest.size()));
+    }
+    const auto what = (proc_root / relative).string() + " starttime";
+    return leading_number(rest, what) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+const Host& real_host() {
+    static const Host host;
+    return host;
+}
+
+}  // namespace ecifs::emulation
