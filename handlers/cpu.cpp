@@ -1,0 +1,39 @@
+// /sys/devices/system/cpu/online: the container's CPUs, renumbered from 0.
+#include "handlers/cpu.hpp"
+
+#include <cerrno>
+#include <cmath>
+#include <numeric>
+#include <stdexcept>
+
+#include "emulation/container.hpp"
+#include "handlers/families.hpp"
+#include "handlers/format.hpp"
+
+namespace ecifs::handlers {
+
+emulation::CpuList visible_cpus(const emulation::Cgroup& cgroup, const emulation::Host& host) {
+    auto cpus = cgroup.cpuset().value_or(emulation::CpuList{});
+    if (cpus.empty()) cpus = host.online_cpus();
+    if (cpus.empty()) throw std::runtime_error("the host has no online CPU");
+    if (const auto quota = cgroup.cpu_quota()) {
+        // 1.5 CPUs of bandwidth keep 2 CPUs busy at most; the tolerance absorbs
+        // quota/period rounding (300000/100000 must stay 3).
+        const auto n = static_cast<size_t>(std::max(1.0, std::ceil(*quota - 1e-9)));
+        if (n < cpus.size()) cpus.resize(n);
+    }
+    return cpus;
+}
+
+int show_cpu_online(const Context& ctx, std::string& out) {
+    return errno_on_exception("/sys/devices/system/cpu/online", [&] {
+        const auto init = ctx.container.init();
+        if (!init) return EIO;
+        emulation::CpuList renumbered(visible_cpus(init->cgroup, ctx.container.host()).size());
+        std::iota(renumbered.begin(), renumbered.end(), 0);
+        out = emulation::format_cpu_list(renumbered) + "\n";
+        return 0;
+    });
+}
+
+}  // namespace ecifs::handlers
