@@ -56,10 +56,8 @@ fuse_session* new_session(MountState* state) {
 FuseMount::FuseMount(boost::asio::io_context& io, std::filesystem::path mountpoint,
                      std::shared_ptr<const emulation::Container> container)
     : mountpoint_(std::move(mountpoint)),
-      state_{std::move(container), NodeTable::instance(), {}, nullptr, SizeFloors(NodeTable::instance().size()), {}},
-      descriptor_(io) {
-    clock_gettime(CLOCK_REALTIME, &state_.mounted_at);
-}
+      state_(std::move(container), NodeTable::instance()),
+      descriptor_(io) {}
 
 std::shared_ptr<FuseMount> FuseMount::create(boost::asio::io_context& io, std::filesystem::path mountpoint,
                                              std::shared_ptr<const emulation::Container> container) {

@@ -5,14 +5,19 @@
 
 namespace ecifs::fs {
 
-NodeTable::NodeTable(std::span<const handlers::FileEntry> files) {
-    nodes_.push_back(Node{.ino = FUSE_ROOT_ID, .parent = FUSE_ROOT_ID, .name = "", .file = nullptr, .children = {}});
+NodeTable::NodeTable(std::span<const handlers::FileEntry> files, std::span<const handlers::SubtreeEntry> subtrees) {
+    nodes_.push_back(Node{.ino = FUSE_ROOT_ID, .parent = FUSE_ROOT_ID, .name = "", .file = nullptr, .subtree = nullptr, .children = {}});
     for (const auto& file : files) add_path(file.path, &file);
+    for (const auto& entry : subtrees) {
+        fuse_ino_t ino = add_path(entry.path, nullptr);
+        if (!nodes_[ino - 1].children.empty()) throw std::logic_error("path table: files inside a subtree");
+        nodes_[ino - 1].subtree = entry.subtree;
+    }
     for (auto& node : nodes_) std::sort(node.children.begin(), node.children.end());
 }
 
 const NodeTable& NodeTable::instance() {
-    static const NodeTable table(handlers::file_table());
+    static const NodeTable table(handlers::file_table(), handlers::subtree_table());
     return table;
 }
 
@@ -39,7 +44,7 @@ fuse_ino_t NodeTable::add_path(std::string_view path, const handlers::FileEntry*
         for (const auto& [n, ino] : nodes_[dir - 1].children)
             if (n == name) existing = find(ino);
         if (existing) {
-            if (last || !existing->is_dir())
+            if ((last && file) || !existing->is_dir())
                 throw std::logic_error("path table: duplicate or file-as-directory: " + name);
             dir = existing->ino;
         } else {
@@ -52,7 +57,7 @@ fuse_ino_t NodeTable::add_path(std::string_view path, const handlers::FileEntry*
 fuse_ino_t NodeTable::add_child(fuse_ino_t parent, std::string name, const handlers::FileEntry* file) {
     fuse_ino_t ino = nodes_.size() + 1;
     nodes_[parent - 1].children.emplace_back(name, ino);
-    nodes_.push_back(Node{.ino = ino, .parent = parent, .name = std::move(name), .file = file, .children = {}});
+    nodes_.push_back(Node{.ino = ino, .parent = parent, .name = std::move(name), .file = file, .subtree = nullptr, .children = {}});
     return ino;
 }
 

@@ -1,7 +1,8 @@
 #pragma once
-// The shape of every mount: an immutable tree of directories and files built once
-// from the handlers' path table. Inode numbers are indexes into it, so a lookup is a
-// checked array access and a FORGET has nothing to release.
+// The static shape of every mount: an immutable tree of directories, files and
+// subtree roots built once from the handlers' tables. Inode numbers are indexes into
+// it, so a lookup is a checked array access and a FORGET has nothing to release.
+// Below a subtree root, nodes are made at run time (fs/dynamic_nodes.hpp).
 #include <fuse_lowlevel.h>
 
 #include <optional>
@@ -18,6 +19,7 @@ struct Node {
     fuse_ino_t parent = 0;
     std::string name;
     const handlers::FileEntry* file = nullptr;  // null for a directory
+    const handlers::Subtree* subtree = nullptr;  // set on a run-time subtree's root
     // Children sorted by name, as (name, ino); empty for a file.
     std::vector<std::pair<std::string, fuse_ino_t>> children;
 
@@ -26,7 +28,7 @@ struct Node {
 
 class NodeTable {
 public:
-    explicit NodeTable(std::span<const handlers::FileEntry> files);
+    NodeTable(std::span<const handlers::FileEntry> files, std::span<const handlers::SubtreeEntry> subtrees);
 
     // The node of `ino`, or null if no such inode exists.
     const Node* find(fuse_ino_t ino) const;

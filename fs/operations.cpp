@@ -5,7 +5,9 @@
 
 #include <cerrno>
 #include <cstring>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include <spdlog/spdlog.h>
 
@@ -13,9 +15,13 @@ namespace ecifs::fs {
 
 namespace {
 
-// The tree never changes while a mount lives, so the kernel may cache names and
-// attributes for long: every cached LOOKUP and GETATTR is a round trip saved.
-constexpr double cache_seconds = 3600.0;
+// The static tree never changes while a mount lives, so the kernel may cache its names
+// and attributes for long: every cached LOOKUP and GETATTR is a round trip saved.
+constexpr double static_cache_seconds = 3600.0;
+// Below a subtree the names depend on the caller's namespaces (an interface that
+// exists in one network namespace only), so the kernel may cache them only briefly;
+// an open of a name the caller's namespaces lack still fails with ENOENT.
+constexpr double dynamic_cache_seconds = 1.0;
 
 // One open file: its content rendered once at open, like the kernel's seq_file, so
 // later reads at any offset see one consistent snapshot.
@@ -23,11 +29,51 @@ struct OpenFile {
     std::string content;
 };
 
-MountState& state_of(fuse_req_t req) { return *static_cast<MountState*>(fuse_req_userdata(req)); }
+struct DirEntry {
+    std::string name;
+    fuse_ino_t ino;
+    struct stat attr;
+};
 
-struct stat attributes_of(const MountState& state, const Node& node) {
+// One open directory: its listing taken at opendir.
+struct OpenDir {
+    std::vector<DirEntry> entries;
+};
+
+MountState& state_of(fuse_req_t req) { return *static_cast<MountState*>(fuse_req_userdata(req)); }
+handlers::Context context_of(fuse_req_t req) { return {*state_of(req).container, fuse_req_ctx(req)->pid}; }
+
+// What an inode stands for: a node of the static table, or a path below a subtree root.
+struct Target {
+    fuse_ino_t ino = 0;
+    const Node* node = nullptr;  // the static node, or the subtree root of a dynamic one
+    bool dynamic = false;
+    std::string path;  // inside the subtree; "" for the subtree root itself
+
+    const handlers::Subtree* subtree() const { return node->subtree; }
+    bool in_subtree() const { return node->subtree != nullptr; }
+    double cache_seconds() const { return in_subtree() ? dynamic_cache_seconds : static_cache_seconds; }
+};
+
+std::optional<Target> resolve(const MountState& state, fuse_ino_t ino) {
+    if (const Node* node = state.nodes.find(ino)) return Target{ino, node, false, ""};
+    if (auto dyn = state.dynamic.find(ino)) return Target{ino, dyn->root, true, dyn->path};
+    return std::nullopt;
+}
+
+struct stat base_attributes(const MountState& state, fuse_ino_t ino) {
     struct stat st {};
-    st.st_ino = node.ino;
+    st.st_ino = ino;
+    st.st_uid = state.container->root_uid();
+    st.st_gid = state.container->root_gid();
+    st.st_size = 0;  // as procfs and sysfs report: the size is known only by reading
+    st.st_blksize = 4096;
+    st.st_atim = st.st_mtim = st.st_ctim = state.mounted_at;
+    return st;
+}
+
+struct stat static_attributes(const MountState& state, const Node& node) {
+    struct stat st = base_attributes(state, node.ino);
     if (node.is_dir()) {
         st.st_mode = S_IFDIR | 0555;
         st.st_nlink = 2;
@@ -37,31 +83,59 @@ struct stat attributes_of(const MountState& state, const Node& node) {
         st.st_mode = S_IFREG | node.file->mode;
         st.st_nlink = 1;
     }
-    st.st_uid = state.container->root_uid();
-    st.st_gid = state.container->root_gid();
-    st.st_size = 0;  // as procfs and sysfs report: the size is known only by reading
-    st.st_blksize = 4096;
-    st.st_atim = st.st_mtim = st.st_ctim = state.mounted_at;
     return st;
 }
 
-const Node* node_or_reply(fuse_req_t req, fuse_ino_t ino) {
-    const Node* node = state_of(req).nodes.find(ino);
-    if (!node) fuse_reply_err(req, ENOENT);
-    return node;
+struct stat info_attributes(const MountState& state, fuse_ino_t ino, const handlers::NodeInfo& info) {
+    struct stat st = base_attributes(state, ino);
+    st.st_mode = (info.is_dir ? S_IFDIR : S_IFREG) | info.mode;
+    st.st_nlink = info.is_dir ? 2 : 1;
+    return st;
+}
+
+// Attributes of any target; a subtree path is asked of its subtree (it may be gone).
+int attributes(fuse_req_t req, const Target& target, struct stat& out) {
+    const MountState& state = state_of(req);
+    if (!target.dynamic) {
+        out = static_attributes(state, *target.node);
+        return 0;
+    }
+    handlers::NodeInfo info;
+    if (int err = target.subtree()->stat(context_of(req), target.path, info)) return err;
+    out = info_attributes(state, target.ino, info);
+    return 0;
+}
+
+std::optional<Target> target_or_reply(fuse_req_t req, fuse_ino_t ino) {
+    auto target = resolve(state_of(req), ino);
+    if (!target) fuse_reply_err(req, ENOENT);
+    return target;
+}
+
+std::string join(const std::string& dir, std::string_view name) {
+    return dir.empty() ? std::string(name) : dir + '/' + std::string(name);
 }
 
 void do_lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
-    const MountState& state = state_of(req);
-    const Node* dir = node_or_reply(req, parent);
+    MountState& state = state_of(req);
+    auto dir = target_or_reply(req, parent);
     if (!dir) return;
-    if (!dir->is_dir()) return (void)fuse_reply_err(req, ENOTDIR);
-    const Node* node = state.nodes.child(*dir, name);
-    if (!node) return (void)fuse_reply_err(req, ENOENT);
     fuse_entry_param entry{};
-    entry.ino = node->ino;
-    entry.attr = attributes_of(state, *node);
-    entry.attr_timeout = entry.entry_timeout = cache_seconds;
+    if (!dir->in_subtree()) {
+        if (!dir->node->is_dir()) return (void)fuse_reply_err(req, ENOTDIR);
+        const Node* node = state.nodes.child(*dir->node, name);
+        if (!node) return (void)fuse_reply_err(req, ENOENT);
+        entry.ino = node->ino;
+        entry.attr = static_attributes(state, *node);
+        entry.attr_timeout = entry.entry_timeout = node->subtree ? dynamic_cache_seconds : static_cache_seconds;
+        return (void)fuse_reply_entry(req, &entry);
+    }
+    std::string path = join(dir->path, name);
+    handlers::NodeInfo info;
+    if (int err = dir->subtree()->stat(context_of(req), path, info)) return (void)fuse_reply_err(req, err);
+    entry.ino = state.dynamic.intern(*dir->node, path);
+    entry.attr = info_attributes(state, entry.ino, info);
+    entry.attr_timeout = entry.entry_timeout = dynamic_cache_seconds;
     fuse_reply_entry(req, &entry);
 }
 
@@ -69,42 +143,78 @@ void do_forget(fuse_req_t req, fuse_ino_t, uint64_t) { fuse_reply_none(req); }
 void do_forget_multi(fuse_req_t req, size_t, fuse_forget_data*) { fuse_reply_none(req); }
 
 void do_getattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
-    const Node* node = node_or_reply(req, ino);
-    if (!node) return;
-    struct stat st = attributes_of(state_of(req), *node);
-    fuse_reply_attr(req, &st, cache_seconds);
+    auto target = target_or_reply(req, ino);
+    if (!target) return;
+    struct stat st;
+    if (int err = attributes(req, *target, st)) return (void)fuse_reply_err(req, err);
+    fuse_reply_attr(req, &st, target->cache_seconds());
+}
+
+// As procfs' proc_sys_setattr: modes and owners are fixed; truncation (O_TRUNC before
+// a write) is accepted and changes nothing.
+void do_setattr(fuse_req_t req, fuse_ino_t ino, struct stat*, int to_set, fuse_file_info*) {
+    auto target = target_or_reply(req, ino);
+    if (!target) return;
+    if (to_set & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) return (void)fuse_reply_err(req, EPERM);
+    struct stat st;
+    if (int err = attributes(req, *target, st)) return (void)fuse_reply_err(req, err);
+    fuse_reply_attr(req, &st, target->cache_seconds());
+}
+
+int list_static(const MountState& state, const Node& dir, std::vector<DirEntry>& out) {
+    for (const auto& [name, ino] : dir.children) out.push_back({name, ino, static_attributes(state, *state.nodes.find(ino))});
+    return 0;
+}
+
+int list_subtree(fuse_req_t req, const Target& dir, std::vector<DirEntry>& out) {
+    MountState& state = state_of(req);
+    std::vector<std::pair<std::string, handlers::NodeInfo>> children;
+    if (int err = dir.subtree()->list(context_of(req), dir.path, children)) return err;
+    for (auto& [name, info] : children) {
+        fuse_ino_t ino = state.dynamic.intern(*dir.node, join(dir.path, name));
+        out.push_back({std::move(name), ino, info_attributes(state, ino, info)});
+    }
+    return 0;
 }
 
 void do_opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
-    const Node* node = node_or_reply(req, ino);
-    if (!node) return;
-    if (!node->is_dir()) return (void)fuse_reply_err(req, ENOTDIR);
-    fi->cache_readdir = 1;
-    fuse_reply_open(req, fi);
+    MountState& state = state_of(req);
+    auto dir = target_or_reply(req, ino);
+    if (!dir) return;
+    struct stat self;
+    if (int err = attributes(req, *dir, self)) return (void)fuse_reply_err(req, err);
+    if (!S_ISDIR(self.st_mode)) return (void)fuse_reply_err(req, ENOTDIR);
+    auto open = std::make_unique<OpenDir>();
+    // ".." of a path below a subtree is given as the subtree's root: the kernel does
+    // not use it (it knows the parent dentry), readers only see the name.
+    const fuse_ino_t parent_ino = dir->dynamic ? dir->node->ino : dir->node->parent;
+    open->entries.push_back({".", dir->ino, self});
+    open->entries.push_back({"..", parent_ino, static_attributes(state, *state.nodes.find(parent_ino))});
+    int err = dir->in_subtree() ? list_subtree(req, *dir, open->entries) : list_static(state, *dir->node, open->entries);
+    if (err) return (void)fuse_reply_err(req, err);
+    fi->fh = reinterpret_cast<uint64_t>(open.get());
+    if (fuse_reply_open(req, fi) == 0) open.release();
 }
 
-// Entries are ".", "..", then the children; an entry's offset is its index + 1.
-void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset, fuse_file_info*) {
-    const MountState& state = state_of(req);
-    const Node* dir = node_or_reply(req, ino);
-    if (!dir) return;
+// An entry's offset is its index + 1.
+void do_readdir(fuse_req_t req, fuse_ino_t, size_t size, off_t offset, fuse_file_info* fi) {
+    const auto& entries = reinterpret_cast<OpenDir*>(fi->fh)->entries;
     std::string buffer(size, '\0');
     size_t used = 0;
-    auto add = [&](const char* name, const Node& node, off_t next) {
-        struct stat st = attributes_of(state, node);
-        size_t len = fuse_add_direntry(req, buffer.data() + used, size - used, name, &st, next);
-        if (len > size - used) return false;
+    for (size_t i = static_cast<size_t>(std::max<off_t>(offset, 0)); i < entries.size(); ++i) {
+        struct stat st = entries[i].attr;
+        st.st_ino = entries[i].ino;
+        size_t len = fuse_add_direntry(req, buffer.data() + used, size - used, entries[i].name.c_str(), &st,
+                                       static_cast<off_t>(i + 1));
+        if (len > size - used) break;
         used += len;
-        return true;
-    };
-    const off_t count = 2 + static_cast<off_t>(dir->children.size());
-    for (off_t i = offset; i < count; ++i) {
-        bool fitted = i == 0   ? add(".", *dir, 1)
-                      : i == 1 ? add("..", *state.nodes.find(dir->parent), 2)
-                               : add(dir->children[i - 2].first.c_str(), *state.nodes.find(dir->children[i - 2].second), i + 1);
-        if (!fitted) break;
     }
     fuse_reply_buf(req, buffer.data(), used);
+}
+
+void do_releasedir(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
+    delete reinterpret_cast<OpenDir*>(fi->fh);
+    fuse_reply_err(req, 0);
 }
 
 void reply_open(fuse_req_t req, fuse_file_info fi, std::unique_ptr<OpenFile> file) {
@@ -117,21 +227,36 @@ void extend_size(MountState& state, fuse_ino_t ino, const std::string& content, 
     fuse_bufvec last = FUSE_BUFVEC_INIT(1);
     last.buf[0].mem = const_cast<char*>(content.data() + content.size() - 1);
     int err = fuse_lowlevel_notify_store(state.session, ino, content.size() - 1, &last, fuse_buf_copy_flags{});
-    if (err == 0) state.size_floors.extended(ino, content.size(), shrinks_seen);
-    else spdlog::warn("container {}: cannot extend i_size of inode {}: {}", state.container->id(), ino, std::strerror(-err));
+    if (err == 0)
+        state.size_floors.extended(ino, content.size(), shrinks_seen);
+    else
+        spdlog::warn("container {}: cannot extend i_size of inode {}: {}", state.container->id(), ino, std::strerror(-err));
+}
+
+// Render the file for reading: a static file's generator or the subtree's read.
+int render(fuse_req_t req, const Target& target, std::string& out) {
+    if (!target.dynamic) return target.node->file->generate(context_of(req), out);
+    return target.subtree()->read(context_of(req), target.path, out);
+}
+
+bool writable(const Target& target, const struct stat& attr) {
+    if (!target.dynamic) return target.node->file->write != nullptr;
+    return (attr.st_mode & 0222) != 0;
 }
 
 void do_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     MountState& state = state_of(req);
-    const Node* node = node_or_reply(req, ino);
-    if (!node) return;
-    if (node->is_dir()) return (void)fuse_reply_err(req, EISDIR);
-    if ((fi->flags & O_ACCMODE) != O_RDONLY && !node->file->write) return (void)fuse_reply_err(req, EACCES);
+    auto target = target_or_reply(req, ino);
+    if (!target) return;
+    struct stat attr;
+    if (int err = attributes(req, *target, attr)) return (void)fuse_reply_err(req, err);
+    if (S_ISDIR(attr.st_mode)) return (void)fuse_reply_err(req, EISDIR);
+    const int access = fi->flags & O_ACCMODE;
+    if (access != O_RDONLY && !writable(*target, attr)) return (void)fuse_reply_err(req, EACCES);
     auto file = std::make_unique<OpenFile>();
-    if ((fi->flags & O_ACCMODE) != O_WRONLY) {
-        handlers::Context ctx{*state.container, fuse_req_ctx(req)->pid};
-        if (int err = node->file->generate(ctx, file->content); err != 0) {
-            spdlog::debug("container {}: {} failed: {}", state.container->id(), node->file->path, std::strerror(err));
+    if (access != O_WRONLY) {
+        if (int err = render(req, *target, file->content)) {
+            spdlog::debug("container {}: reading inode {} failed: {}", state.container->id(), ino, std::strerror(err));
             return (void)fuse_reply_err(req, err);
         }
     }
@@ -154,14 +279,18 @@ void do_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset, fuse_fil
     fuse_reply_buf(req, content.data() + start, length);
 }
 
-void do_write(fuse_req_t req, fuse_ino_t ino, const char* data, size_t size, off_t, fuse_file_info*) {
-    const MountState& state = state_of(req);
-    const Node* node = node_or_reply(req, ino);
-    if (!node) return;
-    if (node->is_dir() || !node->file->write) return (void)fuse_reply_err(req, EACCES);
-    handlers::Context ctx{*state.container, fuse_req_ctx(req)->pid};
-    if (int err = node->file->write(ctx, std::string_view(data, size)); err != 0)
-        return (void)fuse_reply_err(req, err);
+// One write(2) is one whole value, as for the kernel's sysctl files. A write at a
+// non-zero offset is accepted and ignored, as the kernel does for numeric sysctls
+// (kernel.sysctl_writes_strict=1).
+void do_write(fuse_req_t req, fuse_ino_t ino, const char* data, size_t size, off_t offset, fuse_file_info*) {
+    auto target = target_or_reply(req, ino);
+    if (!target) return;
+    if (offset > 0) return (void)fuse_reply_write(req, size);
+    std::string_view value(data, size);
+    int err = !target->dynamic
+                  ? (target->node->file && target->node->file->write ? target->node->file->write(context_of(req), value) : EACCES)
+                  : target->subtree()->write(context_of(req), target->path, value);
+    if (err) return (void)fuse_reply_err(req, err);
     fuse_reply_write(req, size);
 }
 
@@ -178,8 +307,10 @@ fuse_lowlevel_ops make_operations() {
     ops.forget = do_forget;
     ops.forget_multi = do_forget_multi;
     ops.getattr = do_getattr;
+    ops.setattr = do_setattr;
     ops.opendir = do_opendir;
     ops.readdir = do_readdir;
+    ops.releasedir = do_releasedir;
     ops.open = do_open;
     ops.read = do_read;
     ops.write = do_write;
@@ -192,21 +323,24 @@ fuse_lowlevel_ops make_operations() {
 
 SizeFloors::Need SizeFloors::need_extend(fuse_ino_t ino, uint64_t length) {
     std::lock_guard lock(mutex_);
-    return {length > floor_.at(ino), shrinks_.at(ino)};
+    const Floor& floor = floors_[ino];
+    return {length > floor.size, floor.shrinks};
 }
 
 // Raise the bound only if no short read (which may have shrunk i_size) was answered
 // since the need was computed.
 void SizeFloors::extended(fuse_ino_t ino, uint64_t length, uint64_t shrinks_seen) {
     std::lock_guard lock(mutex_);
-    if (shrinks_.at(ino) == shrinks_seen) floor_[ino] = std::max(floor_[ino], length);
+    Floor& floor = floors_[ino];
+    if (floor.shrinks == shrinks_seen) floor.size = std::max(floor.size, length);
 }
 
 // Called before a short read is answered: the kernel may set i_size to `length`.
 void SizeFloors::may_shrink(fuse_ino_t ino, uint64_t length) {
     std::lock_guard lock(mutex_);
-    floor_.at(ino) = std::min(floor_[ino], length);
-    ++shrinks_[ino];
+    Floor& floor = floors_[ino];
+    floor.size = std::min(floor.size, length);
+    ++floor.shrinks;
 }
 
 const fuse_lowlevel_ops& operations() {

@@ -1,15 +1,16 @@
 #pragma once
-// The FUSE low-level operations: thin functions over the node table and the
-// handlers' generators. The session's userdata is a MountState.
+// The FUSE low-level operations: thin functions over the node tables and the
+// handlers. The session's userdata is a MountState.
 #include <fuse_lowlevel.h>
 
 #include <ctime>
 #include <functional>
 #include <memory>
 #include <mutex>
-#include <vector>
+#include <unordered_map>
 
 #include "emulation/container.hpp"
+#include "fs/dynamic_nodes.hpp"
 #include "fs/node_table.hpp"
 
 namespace ecifs::fs {
@@ -21,7 +22,6 @@ namespace ecifs::fs {
 // read shrinks it again. Tracking a lower bound lets most opens skip the notification.
 class SizeFloors {
 public:
-    explicit SizeFloors(size_t nodes) : floor_(nodes + 1, 0), shrinks_(nodes + 1, 0) {}
     struct Need {
         bool extend = false;
         uint64_t shrinks_seen = 0;
@@ -31,13 +31,22 @@ public:
     void may_shrink(fuse_ino_t ino, uint64_t length);
 
 private:
+    struct Floor {
+        uint64_t size = 0, shrinks = 0;
+    };
     std::mutex mutex_;
-    std::vector<uint64_t> floor_, shrinks_;
+    std::unordered_map<fuse_ino_t, Floor> floors_;
 };
 
 struct MountState {
+    MountState(std::shared_ptr<const emulation::Container> c, const NodeTable& table)
+        : container(std::move(c)), nodes(table), dynamic(table.size() + 1) {
+        clock_gettime(CLOCK_REALTIME, &mounted_at);
+    }
+
     std::shared_ptr<const emulation::Container> container;
     const NodeTable& nodes;
+    DynamicNodes dynamic;
     timespec mounted_at{};
     fuse_session* session = nullptr;
     SizeFloors size_floors;

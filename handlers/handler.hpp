@@ -9,6 +9,8 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace ecifs::emulation {
 class Container;
@@ -45,5 +47,38 @@ namespace ecifs::handlers {
 // The paths of the mount that are placed into the container, each at "/" + path
 // (a file or a whole subtree). The daemon reports them on prepare; the shim places them.
 std::span<const std::string_view> view_mounts();
+
+}  // namespace ecifs::handlers
+
+namespace ecifs::handlers {
+
+// What a subtree says of one of its paths.
+struct NodeInfo {
+    bool is_dir = false;
+    mode_t mode = 0;  // permission bits, as the kernel shows them
+};
+
+// A directory whose shape is known only at run time (e.g. proc/sys, which mirrors what
+// the kernel shows the caller's namespaces). Paths are relative to the subtree's root,
+// "" being the root itself, components joined by '/'. Every method returns 0 or a
+// positive errno; like a generator, none knows FUSE.
+class Subtree {
+public:
+    virtual ~Subtree() = default;
+    virtual int stat(const Context&, std::string_view path, NodeInfo& out) const = 0;
+    virtual int list(const Context&, std::string_view dir, std::vector<std::pair<std::string, NodeInfo>>& out) const = 0;
+    // Render the whole file (a snapshot, taken at open).
+    virtual int read(const Context&, std::string_view path, std::string& out) const = 0;
+    // Validate and apply one write(2) of a whole value.
+    virtual int write(const Context&, std::string_view path, std::string_view data) const = 0;
+};
+
+struct SubtreeEntry {
+    std::string_view path;  // where the subtree's root sits in the mount, e.g. "proc/sys"
+    const Subtree* subtree;
+};
+
+// Every run-time subtree, in one table (handlers/registry.cpp).
+std::span<const SubtreeEntry> subtree_table();
 
 }  // namespace ecifs::handlers

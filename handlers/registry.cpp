@@ -20,9 +20,12 @@ constexpr std::string_view mounts[] = {
     "sys/devices/system/cpu/online",
 };
 
+constexpr std::array<SubtreeEntry, 0> subtrees{};
+
 }  // namespace
 
 std::span<const FileEntry> file_table() { return files; }
+std::span<const SubtreeEntry> subtree_table() { return subtrees; }
 std::span<const std::string_view> view_mounts() { return mounts; }
 
 }  // namespace ecifs::handlers
