@@ -88,7 +88,7 @@ struct stat static_attributes(const MountState& state, const Node& node) {
 
 struct stat info_attributes(const MountState& state, fuse_ino_t ino, const handlers::NodeInfo& info) {
     struct stat st = base_attributes(state, ino);
-    st.st_mode = (info.is_dir ? S_IFDIR : S_IFREG) | info.mode;
+    st.st_mode = (info.is_dir ? S_IFDIR : info.is_symlink ? S_IFLNK : S_IFREG) | info.mode;
     st.st_nlink = info.is_dir ? 2 : 1;
     return st;
 }
@@ -294,6 +294,15 @@ void do_write(fuse_req_t req, fuse_ino_t ino, const char* data, size_t size, off
     fuse_reply_write(req, size);
 }
 
+void do_readlink(fuse_req_t req, fuse_ino_t ino) {
+    auto target = target_or_reply(req, ino);
+    if (!target) return;
+    if (!target->dynamic) return (void)fuse_reply_err(req, EINVAL);
+    std::string link;
+    if (int err = target->subtree()->readlink(context_of(req), target->path, link)) return (void)fuse_reply_err(req, err);
+    fuse_reply_readlink(req, link.c_str());
+}
+
 void do_release(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
     delete reinterpret_cast<OpenFile*>(fi->fh);
     fuse_reply_err(req, 0);
@@ -311,6 +320,7 @@ fuse_lowlevel_ops make_operations() {
     ops.opendir = do_opendir;
     ops.readdir = do_readdir;
     ops.releasedir = do_releasedir;
+    ops.readlink = do_readlink;
     ops.open = do_open;
     ops.read = do_read;
     ops.write = do_write;

@@ -6,6 +6,8 @@
 // kernel's seq_file "show"); it knows no FUSE types, so tests call it directly.
 #include <sys/types.h>
 
+#include <cerrno>
+
 #include <span>
 #include <string>
 #include <string_view>
@@ -55,7 +57,8 @@ namespace ecifs::handlers {
 // What a subtree says of one of its paths.
 struct NodeInfo {
     bool is_dir = false;
-    mode_t mode = 0;  // permission bits, as the kernel shows them
+    bool is_symlink = false;  // then readlink() gives the target
+    mode_t mode = 0;          // permission bits, as the kernel shows them
 };
 
 // A directory whose shape is known only at run time (e.g. proc/sys, which mirrors what
@@ -71,6 +74,8 @@ public:
     virtual int read(const Context&, std::string_view path, std::string& out) const = 0;
     // Validate and apply one write(2) of a whole value.
     virtual int write(const Context&, std::string_view path, std::string_view data) const = 0;
+    // The target of a symlink (sysfs has many).
+    virtual int readlink(const Context&, std::string_view, std::string&) const { return EINVAL; }
 };
 
 struct SubtreeEntry {
