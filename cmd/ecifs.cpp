@@ -13,6 +13,7 @@
 #include <spdlog/spdlog.h>
 
 #include "daemon/daemon.hpp"
+#include "emulation/ns_executor.hpp"
 #include "ecifs_version.hpp"
 
 namespace {
@@ -34,6 +35,11 @@ void detach(boost::asio::io_context& io) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    // The daemon re-executes itself as a helper inside a container's namespaces
+    // (emulation/ns_executor.hpp); the socket is fd 3, a pidfd of the target fd 4.
+    if (argc == 3 && std::string_view(argv[1]) == "__ns-executor")
+        return ecifs::emulation::run_ns_executor(3, 4, static_cast<pid_t>(std::atoi(argv[2])));
+
     ecifs::daemon::Options options;
     bool foreground = false;
     std::string log_level = "info";

@@ -55,7 +55,7 @@ json optional_number(const std::optional<uint64_t>& value) { return value ? json
 
 }  // namespace
 
-Daemon::Daemon(Options options) : options_(std::move(options)), io_(static_cast<int>(options_.threads)), signals_(io_, SIGTERM, SIGINT) {
+Daemon::Daemon(Options options) : options_(std::move(options)), io_(static_cast<int>(options_.threads)), signals_(io_, SIGTERM, SIGINT), executor_reaper_(io_) {
     std::filesystem::create_directories(options_.state_dir / "containers");
     // Containers' root users (often unprivileged on the host) must reach their mounts.
     ::chmod(options_.state_dir.c_str(), 0711);
@@ -74,6 +74,7 @@ void Daemon::run() {
         shutdown();
     });
     server_->start();
+    reap_idle_executors();
     spdlog::info("ecifs serving on {} (state in {}, {} threads)", options_.socket_path.string(),
                  options_.state_dir.string(), options_.threads);
     std::vector<std::thread> pool;
@@ -86,6 +87,7 @@ void Daemon::run() {
 void Daemon::shutdown() {
     boost::system::error_code ignored;
     signals_.cancel(ignored);
+    executor_reaper_.cancel();
     server_->stop();
     std::map<std::string, Entry> all;
     {
@@ -96,6 +98,18 @@ void Daemon::shutdown() {
         spdlog::info("container {}: unmounting", id);
         entry.mount->stop();
     }
+}
+
+// Namespace executors are cheap to start again: stop those a minute idle.
+void Daemon::reap_idle_executors() {
+    {
+        std::lock_guard lock(mutex_);
+        for (auto& [id, entry] : containers_) entry.container->executors().reap_idle(std::chrono::minutes(1));
+    }
+    executor_reaper_.expires_after(std::chrono::seconds(30));
+    executor_reaper_.async_wait([this](const boost::system::error_code& ec) {
+        if (!ec) reap_idle_executors();
+    });
 }
 
 // A previous daemon that died without cleaning up leaves dead FUSE mounts behind.
@@ -196,6 +210,7 @@ void Daemon::forget(const std::string& id, pid_t only_if_watching) {
         containers_.erase(it);
     }
     entry.mount->stop();
+    entry.container->executors().clear();
     spdlog::info("container {}: removed", id);
 }
 

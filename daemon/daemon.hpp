@@ -13,6 +13,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <nlohmann/json.hpp>
 
 #include "control/server.hpp"
@@ -57,6 +58,7 @@ private:
     std::unique_ptr<PidWatch> watch(const std::string& id, pid_t pid);
     void forget(const std::string& id, pid_t only_if_watching = 0);
     void shutdown();
+    void reap_idle_executors();
     void remove_stale_mounts();
     std::filesystem::path container_dir(const std::string& id) const;
     nlohmann::json describe(const std::string& id, const Entry& entry) const;
@@ -64,6 +66,7 @@ private:
     Options options_;
     boost::asio::io_context io_;
     boost::asio::signal_set signals_;
+    boost::asio::steady_timer executor_reaper_;
     std::optional<control::Server> server_;
     std::mutex mutex_;
     std::map<std::string, Entry> containers_;

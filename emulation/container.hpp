@@ -9,6 +9,7 @@
 
 #include "emulation/cgroup.hpp"
 #include "emulation/host.hpp"
+#include "emulation/ns_executor.hpp"
 
 namespace ecifs::emulation {
 
@@ -42,6 +43,9 @@ public:
         return init_;
     }
 
+    // Helpers inside the container's namespaces, for namespaced sysctls (thread-safe).
+    NsExecutors& executors() const { return executors_; }
+
 private:
     const std::string id_;
     const uid_t root_uid_;
@@ -49,6 +53,7 @@ private:
     const Host& host_;
     mutable std::mutex mutex_;
     std::shared_ptr<const InitFacts> init_;
+    mutable NsExecutors executors_;
 };
 
 }  // namespace ecifs::emulation

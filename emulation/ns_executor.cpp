@@ -1,0 +1,342 @@
+#include "emulation/ns_executor.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <sched.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+
+#include <fmt/core.h>
+
+extern char** environ;
+
+namespace ecifs::emulation {
+
+namespace {
+
+// One request or reply is one SOCK_SEQPACKET message:
+//   request: op byte ('R' read, 'W' write, 'S' stat, 'L' list), path, NUL, data
+//   reply:   int32 errno (0 = success), payload
+// A stat or list payload holds entries: type byte ('d' or 'f'), uint32 mode, name, NUL.
+constexpr std::size_t max_message = 1 << 20;
+constexpr const char* sysctl_root = "/proc/sys/";
+
+ino_t ns_inode(pid_t pid, const char* ns) {
+    struct stat st {};
+    std::string path = fmt::format("/proc/{}/ns/{}", pid, ns);
+    if (::stat(path.c_str(), &st) != 0) throw std::runtime_error(fmt::format("{}: {}", path, std::strerror(errno)));
+    return st.st_ino;
+}
+
+// Only plain relative paths below /proc/sys: no "..", no absolute paths, no empty parts.
+bool safe_relative(std::string_view path) {
+    if (path.empty()) return true;
+    if (path.front() == '/' || path.back() == '/') return false;
+    size_t start = 0;
+    while (start <= path.size()) {
+        size_t end = path.find('/', start);
+        if (end == std::string_view::npos) end = path.size();
+        std::string_view part = path.substr(start, end - start);
+        if (part.empty() || part == "." || part == "..") return false;
+        start = end + 1;
+    }
+    return true;
+}
+
+void append_entry(std::string& out, const std::string& name, const struct stat& st) {
+    out.push_back(S_ISDIR(st.st_mode) ? 'd' : 'f');
+    uint32_t mode = st.st_mode & 07777;
+    out.append(reinterpret_cast<const char*>(&mode), sizeof mode);
+    out.append(name);
+    out.push_back('\0');
+}
+
+// ---- the helper's side ---------------------------------------------------------
+
+int serve_read(const std::string& path, std::string& out) {
+    int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) return errno;
+    char buf[8192];
+    for (;;) {
+        ssize_t n = ::read(fd, buf, sizeof buf);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+            int err = n < 0 ? errno : 0;
+            ::close(fd);
+            return err;
+        }
+        out.append(buf, static_cast<size_t>(n));
+        if (out.size() > max_message - 64) break;
+    }
+    ::close(fd);
+    return 0;
+}
+
+int serve_write(const std::string& path, std::string_view data) {
+    int fd = ::open(path.c_str(), O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) return errno;
+    ssize_t n = ::write(fd, data.data(), data.size());
+    int err = n < 0 ? errno : 0;
+    ::close(fd);
+    return err;
+}
+
+int serve_stat(const std::string& path, std::string& out) {
+    struct stat st {};
+    if (::lstat(path.c_str(), &st) != 0) return errno;
+    append_entry(out, "", st);
+    return 0;
+}
+
+int serve_list(const std::string& path, std::string& out) {
+    DIR* dir = ::opendir(path.c_str());
+    if (!dir) return errno;
+    while (dirent* entry = ::readdir(dir)) {
+        std::string name = entry->d_name;
+        if (name == "." || name == "..") continue;
+        struct stat st {};
+        if (::fstatat(::dirfd(dir), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) append_entry(out, name, st);
+    }
+    ::closedir(dir);
+    return 0;
+}
+
+std::string serve(std::string_view request) {
+    int32_t err = EINVAL;
+    std::string payload;
+    size_t nul = request.find('\0');
+    if (!request.empty() && nul != std::string_view::npos && safe_relative(request.substr(1, nul - 1))) {
+        std::string path = sysctl_root + std::string(request.substr(1, nul - 1));
+        std::string_view data = request.substr(nul + 1);
+        switch (request.front()) {
+            case 'R': err = serve_read(path, payload); break;
+            case 'W': err = serve_write(path, data); break;
+            case 'S': err = serve_stat(path, payload); break;
+            case 'L': err = serve_list(path, payload); break;
+        }
+    }
+    if (err) payload.clear();
+    return std::string(reinterpret_cast<const char*>(&err), sizeof err) + payload;
+}
+
+// Join the target's namespaces and become root there: the kernel then grants exactly
+// what it grants the container's root.
+bool join_namespaces(int pidfd, pid_t target) {
+    ::setgroups(0, nullptr);
+    int flags = CLONE_NEWNET | CLONE_NEWUTS | CLONE_NEWIPC;
+    bool other_user_ns = ns_inode(target, "user") != ns_inode(::getpid(), "user");
+    if (other_user_ns) flags |= CLONE_NEWUSER;
+    if (::setns(pidfd, flags) != 0) return false;
+    if (other_user_ns && (::setresgid(0, 0, 0) != 0 || ::setresuid(0, 0, 0) != 0)) return false;
+    return true;
+}
+
+}  // namespace
+
+int run_ns_executor(int socket_fd, int pidfd, pid_t target) {
+    try {
+        if (!join_namespaces(pidfd, target)) {
+            std::fprintf(stderr, "ecifs ns-executor: cannot join the namespaces of pid %d: %s\n", target, std::strerror(errno));
+            return 1;
+        }
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "ecifs ns-executor: %s\n", e.what());
+        return 1;
+    }
+    ::close(pidfd);
+    std::string request(max_message, '\0');
+    for (;;) {
+        ssize_t n = ::recv(socket_fd, request.data(), request.size(), 0);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return 0;  // the daemon is gone or done with us
+        std::string reply = serve(std::string_view(request.data(), static_cast<size_t>(n)));
+        if (::send(socket_fd, reply.data(), reply.size(), MSG_NOSIGNAL) < 0) return 0;
+    }
+}
+
+const std::string& self_executable() {
+    static const std::string path = [] {
+        char buf[4096];
+        ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+        return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string("/proc/self/exe");
+    }();
+    return path;
+}
+
+// ---- the daemon's side --------------------------------------------------------------
+
+NsExecutor::NsExecutor(pid_t target, const std::string& exe) : last_used_(std::chrono::steady_clock::now()) {
+    int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, target, 0));
+    if (pidfd < 0) throw std::runtime_error(fmt::format("pidfd_open {}: {}", target, std::strerror(errno)));
+    int pair[2];
+    if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0) {
+        ::close(pidfd);
+        throw std::runtime_error(fmt::format("socketpair: {}", std::strerror(errno)));
+    }
+    int size = static_cast<int>(max_message + 64);
+    for (int fd : pair) {
+        ::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
+        ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+    }
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, pair[1], 3);
+    posix_spawn_file_actions_adddup2(&actions, pidfd, 4);
+    std::string target_arg = std::to_string(target);
+    char* argv[] = {const_cast<char*>(exe.c_str()), const_cast<char*>("__ns-executor"), target_arg.data(), nullptr};
+    int err = ::posix_spawn(&pid_, exe.c_str(), &actions, nullptr, argv, environ);
+    posix_spawn_file_actions_destroy(&actions);
+    ::close(pair[1]);
+    ::close(pidfd);
+    if (err != 0) {
+        ::close(pair[0]);
+        throw std::runtime_error(fmt::format("spawning {}: {}", exe, std::strerror(err)));
+    }
+    socket_ = pair[0];
+    // A helper that hangs must not hang a FUSE request for ever.
+    timeval timeout{5, 0};
+    ::setsockopt(socket_, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+}
+
+NsExecutor::~NsExecutor() {
+    if (socket_ >= 0) ::close(socket_);
+    if (pid_ > 0) {
+        ::kill(pid_, SIGKILL);
+        ::waitpid(pid_, nullptr, 0);
+    }
+}
+
+bool NsExecutor::alive() const {
+    std::lock_guard lock(mutex_);
+    return !dead_;
+}
+
+std::chrono::steady_clock::time_point NsExecutor::last_used() const {
+    std::lock_guard lock(mutex_);
+    return last_used_;
+}
+
+int NsExecutor::call(char op, const std::string& path, std::string_view data, std::string& reply) {
+    std::string request;
+    request.reserve(path.size() + data.size() + 2);
+    request.push_back(op);
+    request.append(path);
+    request.push_back('\0');
+    request.append(data);
+    std::lock_guard lock(mutex_);
+    last_used_ = std::chrono::steady_clock::now();
+    if (::send(socket_, request.data(), request.size(), MSG_NOSIGNAL) < 0) return EIO;
+    reply.resize(max_message + 64);
+    ssize_t n;
+    do n = ::recv(socket_, reply.data(), reply.size(), 0);
+    while (n < 0 && errno == EINTR);
+    if (n < static_cast<ssize_t>(sizeof(int32_t))) {
+        dead_ = true;  // the helper exited or hangs: the next request gets a new one
+        return EIO;
+    }
+    int32_t err;
+    std::memcpy(&err, reply.data(), sizeof err);
+    reply = reply.substr(sizeof err, static_cast<size_t>(n) - sizeof err);
+    return err;
+}
+
+namespace {
+
+std::vector<SysctlEntry> parse_entries(std::string_view payload) {
+    std::vector<SysctlEntry> entries;
+    while (payload.size() > 1 + sizeof(uint32_t)) {
+        SysctlEntry entry;
+        entry.is_dir = payload[0] == 'd';
+        uint32_t mode;
+        std::memcpy(&mode, payload.data() + 1, sizeof mode);
+        entry.mode = mode;
+        payload.remove_prefix(1 + sizeof mode);
+        size_t nul = payload.find('\0');
+        if (nul == std::string_view::npos) break;
+        entry.name = std::string(payload.substr(0, nul));
+        payload.remove_prefix(nul + 1);
+        entries.push_back(std::move(entry));
+    }
+    return entries;
+}
+
+}  // namespace
+
+int NsExecutor::read(const std::string& path, std::string& out) { return call('R', path, {}, out); }
+
+int NsExecutor::write(const std::string& path, std::string_view data) {
+    std::string reply;
+    return call('W', path, data, reply);
+}
+
+int NsExecutor::stat(const std::string& path, SysctlEntry& out) {
+    std::string reply;
+    if (int err = call('S', path, {}, reply)) return err;
+    auto entries = parse_entries(reply);
+    if (entries.size() != 1) return EIO;
+    out = std::move(entries.front());
+    return 0;
+}
+
+int NsExecutor::list(const std::string& dir, std::vector<SysctlEntry>& out) {
+    std::string reply;
+    if (int err = call('L', dir, {}, reply)) return err;
+    out = parse_entries(reply);
+    return 0;
+}
+
+std::shared_ptr<NsExecutor> NsExecutors::for_process(pid_t caller, pid_t fallback) {
+    pid_t target = caller;
+    Key key;
+    try {
+        key = {ns_inode(caller, "user"), ns_inode(caller, "net"), ns_inode(caller, "uts"), ns_inode(caller, "ipc")};
+    } catch (const std::exception&) {
+        target = fallback;  // the caller exited meanwhile, or is not visible to us
+        key = {ns_inode(target, "user"), ns_inode(target, "net"), ns_inode(target, "uts"), ns_inode(target, "ipc")};
+    }
+    std::lock_guard lock(mutex_);
+    auto it = executors_.find(key);
+    if (it != executors_.end() && it->second->alive()) return it->second;
+    auto executor = std::make_shared<NsExecutor>(target, self_executable());
+    executors_[key] = executor;
+    return executor;
+}
+
+void NsExecutors::reap_idle(std::chrono::steady_clock::duration idle) {
+    std::vector<std::shared_ptr<NsExecutor>> stale;
+    {
+        std::lock_guard lock(mutex_);
+        const auto now = std::chrono::steady_clock::now();
+        for (auto it = executors_.begin(); it != executors_.end();) {
+            if (now - it->second->last_used() > idle) {
+                stale.push_back(std::move(it->second));
+                it = executors_.erase(it);
+            } else {
+                ++it;
+            }
+        }
+    }
+    // Destroyed here, outside the lock (a request in flight keeps its own reference).
+}
+
+void NsExecutors::clear() {
+    std::map<Key, std::shared_ptr<NsExecutor>> all;
+    std::lock_guard lock(mutex_);
+    all.swap(executors_);
+}
+
+std::size_t NsExecutors::size() const {
+    std::lock_guard lock(mutex_);
+    return executors_.size();
+}
+
+}  // namespace ecifs::emulation

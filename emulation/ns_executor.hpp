@@ -1,0 +1,81 @@
+#pragma once
+// Namespaced sysctls are answered inside the caller's namespaces, by a long-lived
+// helper process that joined them once (a thread cannot join a user namespace, and a
+// process per request costs milliseconds). One executor serves one set of namespaces
+// (user, net, uts, ipc); it is started on first use and reaped when idle.
+#include <sys/types.h>
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <tuple>
+#include <vector>
+
+namespace ecifs::emulation {
+
+// A /proc/sys entry as the executor's namespaces show it.
+struct SysctlEntry {
+    std::string name;
+    bool is_dir = false;
+    mode_t mode = 0;  // permission bits
+};
+
+class NsExecutor {
+public:
+    // Start a helper inside `target`'s user, net, uts and ipc namespaces, running
+    // `exe __ns-executor`. Throws std::runtime_error.
+    NsExecutor(pid_t target, const std::string& exe);
+    ~NsExecutor();
+    NsExecutor(const NsExecutor&) = delete;
+    NsExecutor& operator=(const NsExecutor&) = delete;
+
+    // Paths are relative to /proc/sys. Each returns 0 or a positive errno (the kernel's
+    // own, as seen by the container's root in those namespaces; EIO if the helper died).
+    int read(const std::string& path, std::string& out);
+    int write(const std::string& path, std::string_view data);
+    int stat(const std::string& path, SysctlEntry& out);
+    int list(const std::string& dir, std::vector<SysctlEntry>& out);
+
+    pid_t pid() const { return pid_; }
+    bool alive() const;
+    std::chrono::steady_clock::time_point last_used() const;
+
+private:
+    int call(char op, const std::string& path, std::string_view data, std::string& reply);
+
+    pid_t pid_ = -1;
+    int socket_ = -1;
+    mutable std::mutex mutex_;  // one request in flight per executor
+    bool dead_ = false;
+    std::chrono::steady_clock::time_point last_used_;
+};
+
+// The executors of one container, keyed by the namespaces of whoever asks, so that a
+// shell that ran `unshare -n` inside the container reaches its own network namespace.
+class NsExecutors {
+public:
+    // The executor for `caller`'s namespaces (or `fallback`'s, e.g. the container's
+    // init, when the caller is gone). Throws std::runtime_error.
+    std::shared_ptr<NsExecutor> for_process(pid_t caller, pid_t fallback);
+    // Stop executors unused for `idle`.
+    void reap_idle(std::chrono::steady_clock::duration idle);
+    void clear();
+    std::size_t size() const;
+
+private:
+    using Key = std::tuple<ino_t, ino_t, ino_t, ino_t>;  // user, net, uts, ipc
+    mutable std::mutex mutex_;
+    std::map<Key, std::shared_ptr<NsExecutor>> executors_;
+};
+
+// The helper's main: serve requests on `socket_fd` after joining the namespaces of the
+// process `pidfd` refers to. Returns the process's exit status.
+int run_ns_executor(int socket_fd, int pidfd, pid_t target);
+
+// The daemon's own executable, for spawning helpers.
+const std::string& self_executable();
+
+}  // namespace ecifs::emulation
