@@ -279,7 +279,8 @@ class Daemon:
 
     def ctl(self, *args: str, timeout: float = 15) -> subprocess.CompletedProcess:
         return subprocess.run([str(self.bin_dir / "ecifsctl"), "--socket", str(self.socket), *args],
-                              capture_output=True, text=True, timeout=timeout, env=proc_env())
+                              capture_output=True, stdin=subprocess.DEVNULL, text=True,
+                              timeout=timeout, env=proc_env())
 
     def ctl_json(self, *args: str) -> dict:
         r = self.ctl(*args)
@@ -376,12 +377,13 @@ class Containers:
 
     def shim(self, *args: str, timeout: float = 60, **kw) -> subprocess.CompletedProcess:
         kw.setdefault("capture_output", True)
+        kw.setdefault("stdin", subprocess.DEVNULL)
         return subprocess.run([str(self.bin_dir / "ecifs-runc"), "--root", str(self.root), *args],
                               text=True, timeout=timeout, env=self.env(), **kw)
 
     def runc(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
         return subprocess.run(["runc", "--root", str(self.root), *args], capture_output=True,
-                              text=True, timeout=timeout, env=proc_env())
+                              stdin=subprocess.DEVNULL, text=True, timeout=timeout, env=proc_env())
 
     def runc_ids(self) -> list[str]:
         r = self.runc("list", "--format", "json")
