@@ -155,8 +155,13 @@ json Daemon::prepare(const json& request) {
         }
     }
     json views = json::array();
-    for (std::string_view path : handlers::view_mounts())
-        views.push_back({{"source", (container_dir(id) / path).string()}, {"destination", "/" + std::string(path)}});
+    for (std::string_view path : handlers::view_mounts()) {
+        // A view is placed over the kernel's own file: where this kernel has none (no
+        // nf_conntrack module, no DMI), there is nothing to cover and no mount point.
+        std::string destination = "/" + std::string(path);
+        if (!std::filesystem::exists(destination)) continue;
+        views.push_back({{"source", (container_dir(id) / path).string()}, {"destination", destination}});
+    }
     containers_.emplace(id, std::move(entry));
     spdlog::info("container {}: prepared, mounted at {}", id, container_dir(id).string());
     return {{"mount", container_dir(id).string()}, {"views", views}};

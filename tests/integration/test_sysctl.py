@@ -1,0 +1,151 @@
+"""/proc/sys in real user-namespaced runc containers: each container's own sysctls,
+never the host kernel's (issue 3, "done means" 1-5)."""
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+# Sysctls any test here writes inside a container: the host must keep every one.
+TOUCHED = [
+    "kernel/panic", "kernel/pid_max", "kernel/cap_last_cap", "kernel/printk",
+    "net/ipv4/ip_forward", "net/core/somaxconn", "vm/overcommit_memory", "vm/swappiness",
+    "vm/max_map_count", "fs/file-max", "fs/inotify/max_user_watches", "kernel/shmmax",
+    "net/ipv4/tcp_keepalive_time", "kernel/core_pattern",
+]
+
+
+def host_values() -> dict:
+    values = {}
+    for name in TOUCHED:
+        path = Path("/proc/sys") / name
+        values[name] = path.read_text() if path.exists() else None
+    return values
+
+
+@pytest.fixture
+def host_unchanged():
+    before = host_values()
+    yield
+    assert host_values() == before
+
+
+def sysctl_n(c, name: str) -> str:
+    return c.exec(f"sysctl -n {name}").strip()
+
+
+@pytest.mark.asan
+def test_emulated_write_is_the_containers_own(containers, host_unchanged):
+    host_panic = Path("/proc/sys/kernel/panic").read_text().strip()
+    a = containers.start()
+    b = containers.start()
+    a.exec("sysctl -w kernel.panic=7")
+    assert sysctl_n(a, "kernel.panic") == "7"
+    assert a.exec("cat /proc/sys/kernel/panic") == "7\n"
+    assert sysctl_n(b, "kernel.panic") == host_panic
+    # A vector: the kernel's tab-separated format.
+    a.exec("echo '3 4 1 7' > /proc/sys/kernel/printk")
+    assert a.exec("cat /proc/sys/kernel/printk") == "3\t4\t1\t7\n"
+
+
+def test_namespaced_write_reaches_the_callers_network_namespace(containers, host_unchanged):
+    host_forward = Path("/proc/sys/net/ipv4/ip_forward").read_text().strip()
+    a = containers.start()
+    b = containers.start()
+    a.exec("sysctl -w net.ipv4.ip_forward=1")
+    assert sysctl_n(a, "net.ipv4.ip_forward") == "1"
+    assert sysctl_n(b, "net.ipv4.ip_forward") == "0"
+    # A shell in a new network namespace inside A sees its own (fresh) value.
+    assert a.exec("unshare -n sysctl -n net.ipv4.ip_forward").strip() == "0"
+    assert sysctl_n(a, "net.ipv4.ip_forward") == "1"
+    assert Path("/proc/sys/net/ipv4/ip_forward").read_text().strip() == host_forward
+
+
+def test_bad_writes_get_the_kernels_errors(containers, host_unchanged):
+    c = containers.start()
+    before = c.exec("cat /proc/sys/kernel/panic")
+    r = c.mgr.shim("exec", c.id, "sh", "-c", "echo abc > /proc/sys/kernel/panic")
+    assert r.returncode != 0 and "Invalid argument" in r.stderr, r.stderr
+    assert c.exec("cat /proc/sys/kernel/panic") == before
+    # pid_max: 301..4194304 on 64-bit.
+    r = c.mgr.shim("exec", c.id, "sh", "-c", "echo 99999999 > /proc/sys/kernel/pid_max")
+    assert r.returncode != 0 and "Invalid argument" in r.stderr, r.stderr
+    r = c.mgr.shim("exec", c.id, "sh", "-c", "echo 100 > /proc/sys/kernel/pid_max")
+    assert r.returncode != 0 and "Invalid argument" in r.stderr, r.stderr
+    # Read-only: mode 0444, so root in the container is refused.
+    assert c.exec("stat -c %a /proc/sys/kernel/cap_last_cap").strip() == "444"
+    r = c.mgr.shim("exec", c.id, "sh", "-c", "echo 5 > /proc/sys/kernel/cap_last_cap")
+    assert r.returncode != 0 and "Permission denied" in r.stderr, r.stderr
+    r = c.mgr.shim("exec", c.id, "sysctl", "-w", "kernel.cap_last_cap=5")
+    assert r.returncode != 0, r.stdout
+
+
+def test_random_uuid_and_boot_id(containers):
+    a = containers.start()
+    b = containers.start()
+    uuids = a.exec("for i in 1 2 3 4 5 6 7 8 9 10; do cat /proc/sys/kernel/random/uuid; done").split()
+    assert len(uuids) == 10 and len(set(uuids)) == 10
+    assert all(re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}", u) for u in uuids)
+    boot_a = a.exec("cat /proc/sys/kernel/random/boot_id; cat /proc/sys/kernel/random/boot_id").split()
+    boot_b = b.exec("cat /proc/sys/kernel/random/boot_id").split()
+    assert boot_a[0] == boot_a[1]
+    assert boot_a[0] != boot_b[0]
+    assert boot_a[0] != Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+
+
+def kernel_view() -> dict:
+    """The names and modes the kernel shows a process in new user, network and pid
+    namespaces: what a container's /proc/sys must look like."""
+    out = subprocess.run(["unshare", "-Urnpf", "--mount-proc", "find", "/proc/sys", "-mindepth", "1",
+                          "-printf", "%P %m\\n"], capture_output=True, text=True, check=True).stdout
+    return dict(line.rsplit(" ", 1) for line in out.splitlines())
+
+
+def test_sysctl_a_and_the_tree_match_the_kernel(containers):
+    c = containers.start()
+    r = c.mgr.shim("exec", c.id, "sysctl", "-a")
+    assert r.returncode == 0, r.stderr
+    assert r.stderr == "", r.stderr
+    assert len(r.stdout.splitlines()) > 500
+    inside = dict(line.rsplit(" ", 1) for line in
+                  c.exec("find /proc/sys -mindepth 1 -printf '%P %m\\n'").splitlines())
+    expected = kernel_view()
+    assert sorted(set(inside) ^ set(expected)) == []
+    different = {k: (inside[k], expected[k]) for k in inside if inside[k] != expected[k]}
+    assert different == {}
+
+
+TUNING = """\
+# A database host's usual settings (PostgreSQL, Redis, Elasticsearch guides)
+vm.overcommit_memory = 1
+vm.swappiness = 10
+vm.max_map_count = 262144
+fs.file-max = 2097152
+fs.inotify.max_user_watches = 524288
+kernel.shmmax = 68719476736
+net.core.somaxconn = 4096
+net.ipv4.tcp_keepalive_time = 600
+net.ipv4.ip_local_port_range = 10240 65000
+"""
+
+
+def test_sysctl_p_of_a_tuning_file(containers, host_unchanged):
+    c = containers.start()
+    c.exec(f"cat > /tmp/tuning.conf <<'EOF'\n{TUNING}EOF")
+    r = c.mgr.shim("exec", c.id, "sysctl", "-p", "/tmp/tuning.conf")
+    assert r.returncode == 0, r.stderr
+    assert r.stderr == ""
+    for line in TUNING.splitlines():
+        if "=" not in line or line.startswith("#"):
+            continue
+        key, value = (part.strip() for part in line.split("=", 1))
+        assert " ".join(sysctl_n(c, key).split()) == value, key
+
+
+def test_ecifsctl_inspect_shows_sysctls_and_policies(daemon, containers):
+    c = containers.start()
+    c.exec("sysctl -w vm.swappiness=17")
+    info = daemon.ctl_json("inspect", c.id)["container"]
+    assert info["sysctls"]["vm/swappiness"] == {"value": "17", "policy": "emulated"}
