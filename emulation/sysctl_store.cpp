@@ -1,0 +1,25 @@
+// Per-container store of emulated sysctl values.
+#include "emulation/sysctl_store.hpp"
+
+#include <mutex>
+
+namespace ecifs::emulation::sysctl {
+
+std::optional<std::string> Store::get(const std::string& path) const {
+    std::shared_lock lock(mutex_);
+    const auto value = values_.find(path);
+    if (value == values_.end()) return std::nullopt;
+    return value->second;
+}
+
+void Store::set(const std::string& path, std::string value) {
+    std::unique_lock lock(mutex_);
+    values_.insert_or_assign(path, std::move(value));
+}
+
+std::map<std::string, std::string> Store::snapshot() const {
+    std::shared_lock lock(mutex_);
+    return values_;
+}
+
+}  // namespace ecifs::emulation::sysctl

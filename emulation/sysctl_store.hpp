@@ -1,0 +1,23 @@
+#pragma once
+// One container's emulated sysctl values: path (relative to /proc/sys) → the text a read
+// shows, as validate_write() rendered it. A path not in the store still shows the host's
+// value. Thread-safe; snapshot() is what a later issue persists.
+#include <map>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+
+namespace ecifs::emulation::sysctl {
+
+class Store {
+public:
+    std::optional<std::string> get(const std::string& path) const;
+    void set(const std::string& path, std::string value);
+    std::map<std::string, std::string> snapshot() const;
+
+private:
+    mutable std::shared_mutex mutex_;
+    std::map<std::string, std::string> values_;
+};
+
+}  // namespace ecifs::emulation::sysctl
