@@ -12,6 +12,7 @@
 #include <fmt/core.h>
 #include <spdlog/spdlog.h>
 
+#include "emulation/sysctl_table.hpp"
 #include "handlers/handler.hpp"
 
 namespace ecifs::daemon {
@@ -52,6 +53,21 @@ pid_t required_pid(const json& request, const char* key) {
 }
 
 json optional_number(const std::optional<uint64_t>& value) { return value ? json(*value) : json(nullptr); }
+
+// The container's own values, each with the policy that serves its path.
+json describe_sysctls(const emulation::Container& container) {
+    json out = json::object();
+    for (const auto& [path, value] : container.sysctls().snapshot()) {
+        const auto* rule = emulation::sysctl::find_rule(path);
+        std::string text = value;
+        while (!text.empty() && text.back() == '\n') text.pop_back();
+        out[path] = {{"value", text},
+                     {"policy", path.starts_with("/") ? "emulated"
+                                                      : std::string(emulation::sysctl::policy_name(
+                                                            rule ? rule->policy : emulation::sysctl::Policy::host))}};
+    }
+    return out;
+}
 
 }  // namespace
 
@@ -242,6 +258,8 @@ json Daemon::describe(const std::string& id, const Entry& entry) const {
         auto cpuset = cg.cpuset();
         out["cpuset"] = cpuset ? json(emulation::format_cpu_list(*cpuset)) : json(nullptr);
     }
+    out["sysctls"] = describe_sysctls(*entry.container);
+    out["namespace_executors"] = entry.container->executors().size();
     return out;
 }
 

@@ -10,6 +10,7 @@
 #include "emulation/cgroup.hpp"
 #include "emulation/host.hpp"
 #include "emulation/ns_executor.hpp"
+#include "emulation/sysctl_store.hpp"
 
 namespace ecifs::emulation {
 
@@ -43,6 +44,8 @@ public:
         return init_;
     }
 
+    // The container's own values of what ecifs emulates (sysctls, module parameters).
+    sysctl::Store& sysctls() const { return sysctls_; }
     // Helpers inside the container's namespaces, for namespaced sysctls (thread-safe).
     NsExecutors& executors() const { return executors_; }
 
@@ -53,6 +56,7 @@ private:
     const Host& host_;
     mutable std::mutex mutex_;
     std::shared_ptr<const InitFacts> init_;
+    mutable sysctl::Store sysctls_;
     mutable NsExecutors executors_;
 };
 

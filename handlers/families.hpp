@@ -8,4 +8,9 @@ int show_meminfo(const Context&, std::string& out);     // handlers/meminfo.cpp
 int show_uptime(const Context&, std::string& out);      // handlers/uptime.cpp
 int show_cpu_online(const Context&, std::string& out);  // handlers/cpu.cpp
 
+int show_conntrack_hashsize(const Context&, std::string& out);    // handlers/sys_module.cpp
+int write_conntrack_hashsize(const Context&, std::string_view data);
+
+const Subtree& proc_sys();  // handlers/proc_sys.cpp
+
 }  // namespace ecifs::handlers

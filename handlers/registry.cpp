@@ -1,7 +1,5 @@
 // The path table: every emulated file, one row each. Adding a view is one row here and
 // one generator in its family's file.
-#include <array>
-
 #include "handlers/families.hpp"
 
 namespace ecifs::handlers {
@@ -12,15 +10,20 @@ constexpr FileEntry files[] = {
     {"proc/meminfo", 0444, show_meminfo},
     {"proc/uptime", 0444, show_uptime},
     {"sys/devices/system/cpu/online", 0444, show_cpu_online},
+    {"sys/module/nf_conntrack/parameters/hashsize", 0600, show_conntrack_hashsize, write_conntrack_hashsize},
 };
 
 constexpr std::string_view mounts[] = {
     "proc/meminfo",
     "proc/uptime",
     "sys/devices/system/cpu/online",
+    "sys/module/nf_conntrack/parameters/hashsize",
+    "proc/sys",
 };
 
-constexpr std::array<SubtreeEntry, 0> subtrees{};
+const SubtreeEntry subtrees[] = {
+    {"proc/sys", &proc_sys()},
+};
 
 }  // namespace
 

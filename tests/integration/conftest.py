@@ -391,10 +391,10 @@ class Containers:
         return [c["id"] for c in (json.loads(r.stdout) or [])]
 
     def make_bundle(self, cid: str, memory: int | None = None, cpus: float | None = None,
-                    userns: bool = True, args: list[str] | None = None) -> Path:
+                    userns: bool = True, args: list[str] | None = None, **config_kw) -> Path:
         return ecifs_bundle.make_bundle(self.dir / cid, args or ["sleep", "infinity"],
                                         userns=userns, memory_limit=memory, cpus=cpus,
-                                        cgroups_path=f"/{cid}", hostname=cid[-20:])
+                                        cgroups_path=f"/{cid}", hostname=cid[-20:], **config_kw)
 
     def _diag(self, what: str, rc: int, out: str) -> str:
         msg = f"{what}: rc={rc}\n{out}"
@@ -403,11 +403,12 @@ class Containers:
         return msg
 
     def start(self, memory: int | None = None, cpus: float | None = None, userns: bool = True,
-              how: str = "run", check: bool = True) -> Container:
+              how: str = "run", check: bool = True, **config_kw) -> Container:
         """Start `sleep infinity` in a new container through ecifs-runc, detached.
-        how="run": `run -d`; how="create": `create` then `start`."""
+        how="run": `run -d`; how="create": `create` then `start`. config_kw go to
+        ecifs_bundle.make_config (e.g. extra_caps)."""
         cid = new_name("c")
-        bundle = self.make_bundle(cid, memory, cpus, userns)
+        bundle = self.make_bundle(cid, memory, cpus, userns, **config_kw)
         self.ids.append(cid)
         # The detached container inherits runc's stdio: give it files, not pipes, so that
         # waiting for runc never waits for the container.

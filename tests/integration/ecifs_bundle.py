@@ -91,11 +91,13 @@ def make_config(args: list[str], *, userns: bool = True, host_id: int = DEFAULT_
                 id_range: int = DEFAULT_ID_RANGE, memory_limit: int | None = None,
                 cpus: float | None = None, cpu_period: int = 100000,
                 cgroups_path: str | None = None, hostname: str = "ecifs",
-                terminal: bool = False, env: list[str] | None = None) -> dict:
+                terminal: bool = False, env: list[str] | None = None,
+                extra_caps: list[str] | None = None) -> dict:
     """An OCI runtime config (the shape of `runc spec`), console-less by default."""
     caps = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE", "CAP_CHOWN",
             "CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_FSETID", "CAP_SETGID", "CAP_SETUID",
             "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_RAW", "CAP_SYS_CHROOT", "CAP_MKNOD"]
+    caps += extra_caps or []
     mounts = [
         {"destination": "/proc", "type": "proc", "source": "proc"},
         {"destination": "/dev", "type": "tmpfs", "source": "tmpfs",

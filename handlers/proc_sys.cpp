@@ -1,0 +1,190 @@
+// /proc/sys: the kernel's tree as the container's namespaces see it, each entry served
+// by the policy its row in the sysctl table (emulation/sysctl_table.cpp) gives:
+//   namespaced  — read and written in the caller's own namespaces, by an executor
+//   emulated    — the container's own value (first the host's), validated like the kernel
+//   synthesized — kernel.random.uuid (fresh per read) and boot_id (one per container)
+//   read-only and host — the host's value; writes fail with EACCES
+// Names below net/ come from the caller's network namespace; the rest of the tree is
+// the host's, which is what the kernel shows every namespace.
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <random>
+
+#include <fmt/core.h>
+#include <spdlog/spdlog.h>
+
+#include "emulation/container.hpp"
+#include "emulation/sysctl_table.hpp"
+#include "emulation/sysctl_value.hpp"
+#include "handlers/families.hpp"
+
+namespace ecifs::handlers {
+
+namespace {
+
+namespace sysctl = emulation::sysctl;
+using emulation::SysctlEntry;
+
+constexpr const char* host_root = "/proc/sys/";
+
+bool below_net(std::string_view path) { return path == "net" || path.starts_with("net/"); }
+
+NodeInfo info_of(const struct stat& st) {
+    return {S_ISDIR(st.st_mode), S_ISLNK(st.st_mode), static_cast<mode_t>(st.st_mode & 07777)};
+}
+
+int host_stat(std::string_view path, NodeInfo& out) {
+    struct stat st {};
+    if (::lstat((host_root + std::string(path)).c_str(), &st) != 0) return errno;
+    out = info_of(st);
+    return 0;
+}
+
+int host_list(std::string_view dir, std::vector<std::pair<std::string, NodeInfo>>& out) {
+    std::string path = host_root + std::string(dir);
+    DIR* d = ::opendir(path.c_str());
+    if (!d) return errno;
+    while (dirent* entry = ::readdir(d)) {
+        std::string name = entry->d_name;
+        if (name == "." || name == "..") continue;
+        struct stat st {};
+        if (::fstatat(::dirfd(d), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) out.emplace_back(name, info_of(st));
+    }
+    ::closedir(d);
+    return 0;
+}
+
+int host_read(std::string_view path, std::string& out) {
+    int fd = ::open((host_root + std::string(path)).c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) return errno;
+    char buf[8192];
+    ssize_t n;
+    while ((n = ::read(fd, buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
+    int err = n < 0 ? errno : 0;
+    ::close(fd);
+    return err;
+}
+
+// The executor for the caller's namespaces; null (after a log line) if none can run.
+std::shared_ptr<emulation::NsExecutor> executor_for(const Context& ctx) {
+    auto init = ctx.container.init();
+    if (!init) return nullptr;
+    try {
+        return ctx.container.executors().for_process(ctx.caller > 0 ? ctx.caller : init->pid, init->pid);
+    } catch (const std::exception& e) {
+        spdlog::error("container {}: no namespace executor: {}", ctx.container.id(), e.what());
+        return nullptr;
+    }
+}
+
+std::string random_uuid() {
+    thread_local std::mt19937_64 rng{std::random_device{}()};
+    uint64_t hi = rng(), lo = rng();
+    hi = (hi & ~0xf000ULL) | 0x4000ULL;                 // version 4
+    lo = (lo & ~(0xcULL << 60)) | (0x8ULL << 60);       // RFC 4122 variant
+    return fmt::format("{:08x}-{:04x}-{:04x}-{:04x}-{:012x}\n", hi >> 32, (hi >> 16) & 0xffff, hi & 0xffff,
+                       lo >> 48, lo & 0xffffffffffffULL);
+}
+
+sysctl::Policy policy_of(std::string_view path) {
+    const sysctl::Rule* rule = sysctl::find_rule(path);
+    return rule ? rule->policy : sysctl::Policy::host;
+}
+
+int read_synthesized(const Context& ctx, std::string_view path, std::string& out) {
+    if (path == "kernel/random/boot_id") {
+        // One per container, fixed for its life (the store keeps it).
+        auto& store = ctx.container.sysctls();
+        std::string key(path);
+        if (auto value = store.get(key)) return out = *value, 0;
+        store.set(key, random_uuid());
+        out = *store.get(key);
+        return 0;
+    }
+    out = random_uuid();  // kernel/random/uuid: fresh on every read, like the kernel's
+    return 0;
+}
+
+int read_emulated(const Context& ctx, std::string_view path, std::string& out) {
+    if (auto value = ctx.container.sysctls().get(std::string(path))) return out = *value, 0;
+    return host_read(path, out);
+}
+
+int write_emulated(const Context& ctx, const sysctl::Rule& rule, std::string_view path, std::string_view data) {
+    std::string current, stored;
+    if (int err = read_emulated(ctx, path, current)) return err;
+    if (int err = sysctl::validate_write(rule, data, current, stored)) return err;
+    auto sibling = sysctl::sibling_to_zero(rule, current, stored);
+    ctx.container.sysctls().set(std::string(path), std::move(stored));
+    // vm.dirty_bytes and vm.dirty_ratio exclude each other, as in the kernel.
+    if (sibling) ctx.container.sysctls().set(std::string(*sibling), "0\n");
+    return 0;
+}
+
+class ProcSys final : public Subtree {
+public:
+    int stat(const Context& ctx, std::string_view path, NodeInfo& out) const override {
+        if (path.empty()) return out = NodeInfo{true, false, 0555}, 0;
+        if (below_net(path)) {
+            auto executor = executor_for(ctx);
+            if (!executor) return EIO;
+            SysctlEntry entry;
+            if (int err = executor->stat(std::string(path), entry)) return err;
+            out = {entry.is_dir, false, entry.mode};
+        } else if (int err = host_stat(path, out)) {
+            return err;
+        }
+        auto policy = policy_of(path);
+        if (policy == sysctl::Policy::read_only || policy == sysctl::Policy::synthesized) out.mode &= 0444;
+        return 0;
+    }
+
+    int list(const Context& ctx, std::string_view dir, std::vector<std::pair<std::string, NodeInfo>>& out) const override {
+        if (!below_net(dir)) return host_list(dir, out);
+        auto executor = executor_for(ctx);
+        if (!executor) return EIO;
+        std::vector<SysctlEntry> entries;
+        if (int err = executor->list(std::string(dir), entries)) return err;
+        for (auto& entry : entries) out.emplace_back(std::move(entry.name), NodeInfo{entry.is_dir, false, entry.mode});
+        return 0;
+    }
+
+    int read(const Context& ctx, std::string_view path, std::string& out) const override {
+        switch (policy_of(path)) {
+            case sysctl::Policy::namespaced: {
+                auto executor = executor_for(ctx);
+                return executor ? executor->read(std::string(path), out) : EIO;
+            }
+            case sysctl::Policy::emulated: return read_emulated(ctx, path, out);
+            case sysctl::Policy::synthesized: return read_synthesized(ctx, path, out);
+            case sysctl::Policy::read_only:
+            case sysctl::Policy::host: return host_read(path, out);
+        }
+        return EIO;
+    }
+
+    int write(const Context& ctx, std::string_view path, std::string_view data) const override {
+        const sysctl::Rule* rule = sysctl::find_rule(path);
+        if (!rule) return EACCES;  // the host's setting: never written from a container
+        switch (rule->policy) {
+            case sysctl::Policy::namespaced: {
+                auto executor = executor_for(ctx);
+                return executor ? executor->write(std::string(path), data) : EIO;
+            }
+            case sysctl::Policy::emulated: return write_emulated(ctx, *rule, path, data);
+            default: return EACCES;
+        }
+    }
+};
+
+}  // namespace
+
+const Subtree& proc_sys() {
+    static const ProcSys tree;
+    return tree;
+}
+
+}  // namespace ecifs::handlers
