@@ -1,6 +1,7 @@
 // The path table: every emulated file, one row each. Adding a view is one row here and
 // one generator in its family's file.
 #include "handlers/families.hpp"
+#include "handlers/host_mirror.hpp"
 
 namespace ecifs::handlers {
 
@@ -19,10 +20,16 @@ constexpr std::string_view mounts[] = {
     "sys/devices/system/cpu/online",
     "sys/module/nf_conntrack/parameters/hashsize",
     "proc/sys",
+    "sys/kernel",
 };
+
+// /sys/kernel: the host's, read-only; what would expose or control the host kernel
+// (LSM state, debugfs, tracefs, configfs) shows as empty directories.
+const HostMirror sys_kernel("/sys/kernel", {"security", "debug", "tracing", "config"});
 
 const SubtreeEntry subtrees[] = {
     {"proc/sys", &proc_sys()},
+    {"sys/kernel", &sys_kernel},
 };
 
 }  // namespace

@@ -163,3 +163,36 @@ def test_ecifsctl_inspect_shows_sysctls_and_policies(daemon, containers):
     c.exec("sysctl -w vm.swappiness=17")
     info = daemon.ctl_json("inspect", c.id)["container"]
     assert info["sysctls"]["vm/swappiness"] == {"value": "17", "policy": "emulated"}
+
+
+def test_sys_kernel_is_the_hosts_read_only_and_hides_debug_interfaces(containers):
+    c = containers.start()
+    for name in ("security", "debug", "tracing", "config"):
+        assert c.exec(f"ls -A /sys/kernel/{name} | wc -l").strip() == "0", name
+    assert c.exec("cat /sys/kernel/uevent_seqnum").strip().isdigit()
+    host_expedited = Path("/sys/kernel/rcu_expedited").read_text()
+    assert c.exec("cat /sys/kernel/rcu_expedited") == host_expedited
+    r = c.mgr.shim("exec", c.id, "sh", "-c", "echo 1 > /sys/kernel/rcu_expedited")
+    assert r.returncode != 0 and "Permission denied" in r.stderr, r.stderr
+    assert Path("/sys/kernel/rcu_expedited").read_text() == host_expedited
+    # The host's directory listing, apart from the hidden four.
+    names = set(c.exec("ls -A /sys/kernel").split())
+    host = {p.name for p in Path("/sys/kernel").iterdir()}
+    assert names == host | {"security", "debug", "tracing", "config"}
+
+
+HASHSIZE = Path("/sys/module/nf_conntrack/parameters/hashsize")
+
+
+@pytest.mark.skipif(not HASHSIZE.exists(), reason="the host kernel has no nf_conntrack module loaded")
+def test_conntrack_hashsize_is_the_containers_own(containers):
+    host = HASHSIZE.read_text()
+    a = containers.start()
+    b = containers.start()
+    a.exec(f"echo 131072 > {HASHSIZE}")
+    assert a.exec(f"cat {HASHSIZE}") == "131072\n"
+    assert b.exec(f"cat {HASHSIZE}") == host
+    assert "Invalid argument" in write_error(a, str(HASHSIZE), "0")
+    assert "Invalid argument" in write_error(a, str(HASHSIZE), "abc")
+    assert a.exec(f"cat {HASHSIZE}") == "131072\n"
+    assert HASHSIZE.read_text() == host
