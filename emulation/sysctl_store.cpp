@@ -12,6 +12,13 @@ std::optional<std::string> Store::get(const std::string& path) const {
     return value->second;
 }
 
+std::string Store::get_or_insert(const std::string& path, const std::function<std::string()>& make) {
+    std::unique_lock lock(mutex_);
+    auto [it, inserted] = values_.try_emplace(path);
+    if (inserted) it->second = make();
+    return it->second;
+}
+
 void Store::set(const std::string& path, std::string value) {
     std::unique_lock lock(mutex_);
     values_.insert_or_assign(path, std::move(value));

@@ -2,6 +2,7 @@
 // One container's emulated sysctl values: path (relative to /proc/sys) → the text a read
 // shows, as validate_write() rendered it. A path not in the store still shows the host's
 // value. Thread-safe; snapshot() is what a later issue persists.
+#include <functional>
 #include <map>
 #include <optional>
 #include <shared_mutex>
@@ -13,6 +14,9 @@ class Store {
 public:
     std::optional<std::string> get(const std::string& path) const;
     void set(const std::string& path, std::string value);
+    // The stored value, or `make()` stored now: one value for the store's life even
+    // when two readers race (kernel.random.boot_id, DMI product_uuid).
+    std::string get_or_insert(const std::string& path, const std::function<std::string()>& make);
     std::map<std::string, std::string> snapshot() const;
 
 private:

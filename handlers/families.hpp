@@ -11,6 +11,8 @@ int show_cpu_online(const Context&, std::string& out);  // handlers/cpu.cpp
 int show_conntrack_hashsize(const Context&, std::string& out);    // handlers/sys_module.cpp
 int write_conntrack_hashsize(const Context&, std::string_view data);
 
+int show_product_uuid(const Context&, std::string& out);  // handlers/sys_dmi.cpp
+
 const Subtree& proc_sys();  // handlers/proc_sys.cpp
 
 }  // namespace ecifs::handlers

@@ -5,6 +5,7 @@
 #include <charconv>
 #include <exception>
 #include <iterator>
+#include <random>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -58,6 +59,15 @@ int errno_on_exception(std::string_view file, const std::function<int()>& body) 
         spdlog::error("{}: {}", file, e.what());
         return EIO;
     }
+}
+
+std::string random_uuid() {
+    thread_local std::mt19937_64 rng{std::random_device{}()};
+    uint64_t hi = rng(), lo = rng();
+    hi = (hi & ~0xf000ULL) | 0x4000ULL;            // version 4
+    lo = (lo & ~(0xcULL << 60)) | (0x8ULL << 60);  // RFC 4122 variant
+    return fmt::format("{:08x}-{:04x}-{:04x}-{:04x}-{:012x}\n", hi >> 32, (hi >> 16) & 0xffff, hi & 0xffff, lo >> 48,
+                       lo & 0xffffffffffffULL);
 }
 
 }  // namespace ecifs::handlers

@@ -40,4 +40,7 @@ constexpr uint64_t saturating_sub(uint64_t a, uint64_t b) { return a > b ? a - b
 // (fail closed, loudly).
 int errno_on_exception(std::string_view file, const std::function<int()>& body);
 
+// A random (version 4) UUID and a newline, as the kernel's random/uuid prints it.
+std::string random_uuid();
+
 }  // namespace ecifs::handlers

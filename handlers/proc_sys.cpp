@@ -11,8 +11,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <random>
-
 #include <fmt/core.h>
 #include <spdlog/spdlog.h>
 
@@ -20,6 +18,7 @@
 #include "emulation/sysctl_table.hpp"
 #include "emulation/sysctl_value.hpp"
 #include "handlers/families.hpp"
+#include "handlers/format.hpp"
 
 namespace ecifs::handlers {
 
@@ -80,14 +79,6 @@ std::shared_ptr<emulation::NsExecutor> executor_for(const Context& ctx) {
     }
 }
 
-std::string random_uuid() {
-    thread_local std::mt19937_64 rng{std::random_device{}()};
-    uint64_t hi = rng(), lo = rng();
-    hi = (hi & ~0xf000ULL) | 0x4000ULL;                 // version 4
-    lo = (lo & ~(0xcULL << 60)) | (0x8ULL << 60);       // RFC 4122 variant
-    return fmt::format("{:08x}-{:04x}-{:04x}-{:04x}-{:012x}\n", hi >> 32, (hi >> 16) & 0xffff, hi & 0xffff,
-                       lo >> 48, lo & 0xffffffffffffULL);
-}
 
 sysctl::Policy policy_of(std::string_view path) {
     const sysctl::Rule* rule = sysctl::find_rule(path);
@@ -97,11 +88,7 @@ sysctl::Policy policy_of(std::string_view path) {
 int read_synthesized(const Context& ctx, std::string_view path, std::string& out) {
     if (path == "kernel/random/boot_id") {
         // One per container, fixed for its life (the store keeps it).
-        auto& store = ctx.container.sysctls();
-        std::string key(path);
-        if (auto value = store.get(key)) return out = *value, 0;
-        store.set(key, random_uuid());
-        out = *store.get(key);
+        out = ctx.container.sysctls().get_or_insert(std::string(path), random_uuid);
         return 0;
     }
     out = random_uuid();  // kernel/random/uuid: fresh on every read, like the kernel's

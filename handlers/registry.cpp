@@ -12,6 +12,7 @@ constexpr FileEntry files[] = {
     {"proc/uptime", 0444, show_uptime},
     {"sys/devices/system/cpu/online", 0444, show_cpu_online},
     {"sys/module/nf_conntrack/parameters/hashsize", 0600, show_conntrack_hashsize, write_conntrack_hashsize},
+    {"sys/devices/virtual/dmi/id/product_uuid", 0400, show_product_uuid},
 };
 
 constexpr std::string_view mounts[] = {
@@ -19,6 +20,7 @@ constexpr std::string_view mounts[] = {
     "proc/uptime",
     "sys/devices/system/cpu/online",
     "sys/module/nf_conntrack/parameters/hashsize",
+    "sys/devices/virtual/dmi/id/product_uuid",
     "proc/sys",
     "sys/kernel",
 };
