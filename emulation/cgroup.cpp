@@ -1,5 +1,6 @@
 // Reading a container's cgroup on v1, v2 and hybrid hosts.
 #include "emulation/cgroup.hpp"
+#include "emulation/files.hpp"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -274,25 +275,10 @@ std::set<std::string, std::less<>> v2_controllers(const CgroupDir& v2) {
 }  // namespace
 
 std::optional<std::string> read_file_if_exists(const fs::path& path) {
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        if (errno == ENOENT || errno == ENOTDIR) return std::nullopt;
-        throw std::system_error(errno, std::generic_category(), path.string());
-    }
     std::string text;
-    char buffer[4096];
-    for (;;) {
-        const ssize_t n = ::read(fd, buffer, sizeof buffer);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) {
-            const int error = errno;
-            ::close(fd);
-            throw std::system_error(error, std::generic_category(), path.string());
-        }
-        if (n == 0) break;
-        text.append(buffer, static_cast<size_t>(n));
-    }
-    ::close(fd);
+    const int err = read_file(path.string(), text);
+    if (err == ENOENT || err == ENOTDIR) return std::nullopt;
+    if (err) throw std::system_error(err, std::generic_category(), path.string());
     return text;
 }
 

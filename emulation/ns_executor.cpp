@@ -1,6 +1,5 @@
 #include "emulation/ns_executor.hpp"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <sched.h>
@@ -16,6 +15,8 @@
 #include <stdexcept>
 
 #include <fmt/core.h>
+
+#include "emulation/files.hpp"
 
 extern char** environ;
 
@@ -63,22 +64,9 @@ void append_entry(std::string& out, const std::string& name, const struct stat& 
 // ---- the helper's side ---------------------------------------------------------
 
 int serve_read(const std::string& path, std::string& out) {
-    int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0) return errno;
-    char buf[8192];
-    for (;;) {
-        ssize_t n = ::read(fd, buf, sizeof buf);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) {
-            int err = n < 0 ? errno : 0;
-            ::close(fd);
-            return err;
-        }
-        out.append(buf, static_cast<size_t>(n));
-        if (out.size() > max_message - 64) break;
-    }
-    ::close(fd);
-    return 0;
+    int err = read_file(path, out);
+    if (out.size() > max_message - 64) out.resize(max_message - 64);
+    return err;
 }
 
 int serve_write(const std::string& path, std::string_view data) {
@@ -98,15 +86,9 @@ int serve_stat(const std::string& path, std::string& out) {
 }
 
 int serve_list(const std::string& path, std::string& out) {
-    DIR* dir = ::opendir(path.c_str());
-    if (!dir) return errno;
-    while (dirent* entry = ::readdir(dir)) {
-        std::string name = entry->d_name;
-        if (name == "." || name == "..") continue;
-        struct stat st {};
-        if (::fstatat(::dirfd(dir), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) append_entry(out, name, st);
-    }
-    ::closedir(dir);
+    std::vector<std::pair<std::string, struct stat>> entries;
+    if (int err = list_directory(path, entries)) return err;
+    for (const auto& [name, st] : entries) append_entry(out, name, st);
     return 0;
 }
 

@@ -1,11 +1,11 @@
 #include "handlers/host_mirror.hpp"
 
-#include <dirent.h>
-#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+
+#include "emulation/files.hpp"
 
 namespace ecifs::handlers {
 
@@ -53,17 +53,12 @@ int HostMirror::stat(const Context&, std::string_view path, NodeInfo& out) const
 int HostMirror::list(const Context&, std::string_view dir, std::vector<std::pair<std::string, NodeInfo>>& out) const {
     if (is_empty_dir(dir)) return 0;
     if (inside_empty_dir(dir)) return ENOENT;
-    DIR* d = ::opendir(host_path(dir).c_str());
-    if (!d) return errno;
-    while (dirent* entry = ::readdir(d)) {
-        std::string name = entry->d_name;
-        if (name == "." || name == "..") continue;
+    std::vector<std::pair<std::string, struct stat>> entries;
+    if (int err = emulation::list_directory(host_path(dir), entries)) return err;
+    for (auto& [name, st] : entries) {
         std::string child = dir.empty() ? name : std::string(dir) + "/" + name;
-        if (is_empty_dir(child)) continue;  // added below, once
-        struct stat st {};
-        if (::fstatat(::dirfd(d), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) out.emplace_back(name, mirrored_info(st));
+        if (!is_empty_dir(child)) out.emplace_back(std::move(name), mirrored_info(st));  // empty ones: below, once
     }
-    ::closedir(d);
     for (const auto& empty : empty_dirs_) {
         auto slash = empty.rfind('/');
         std::string parent = slash == std::string::npos ? "" : empty.substr(0, slash);
@@ -74,14 +69,7 @@ int HostMirror::list(const Context&, std::string_view dir, std::vector<std::pair
 
 int HostMirror::read(const Context&, std::string_view path, std::string& out) const {
     if (inside_empty_dir(path)) return ENOENT;
-    int fd = ::open(host_path(path).c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0) return errno;
-    char buf[8192];
-    ssize_t n;
-    while ((n = ::read(fd, buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
-    int err = n < 0 ? errno : 0;
-    ::close(fd);
-    return err;
+    return emulation::read_file(host_path(path), out);
 }
 
 int HostMirror::write(const Context&, std::string_view, std::string_view) const { return EACCES; }

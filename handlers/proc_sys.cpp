@@ -6,8 +6,6 @@
 //   read-only and host — the host's value; writes fail with EACCES
 // Names below net/ come from the caller's network namespace; the rest of the tree is
 // the host's, which is what the kernel shows every namespace.
-#include <dirent.h>
-#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -15,6 +13,7 @@
 #include <spdlog/spdlog.h>
 
 #include "emulation/container.hpp"
+#include "emulation/files.hpp"
 #include "emulation/sysctl_table.hpp"
 #include "emulation/sysctl_value.hpp"
 #include "handlers/families.hpp"
@@ -43,29 +42,13 @@ int host_stat(std::string_view path, NodeInfo& out) {
 }
 
 int host_list(std::string_view dir, std::vector<std::pair<std::string, NodeInfo>>& out) {
-    std::string path = host_root + std::string(dir);
-    DIR* d = ::opendir(path.c_str());
-    if (!d) return errno;
-    while (dirent* entry = ::readdir(d)) {
-        std::string name = entry->d_name;
-        if (name == "." || name == "..") continue;
-        struct stat st {};
-        if (::fstatat(::dirfd(d), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) out.emplace_back(name, info_of(st));
-    }
-    ::closedir(d);
+    std::vector<std::pair<std::string, struct stat>> entries;
+    if (int err = emulation::list_directory(host_root + std::string(dir), entries)) return err;
+    for (auto& [name, st] : entries) out.emplace_back(std::move(name), info_of(st));
     return 0;
 }
 
-int host_read(std::string_view path, std::string& out) {
-    int fd = ::open((host_root + std::string(path)).c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0) return errno;
-    char buf[8192];
-    ssize_t n;
-    while ((n = ::read(fd, buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
-    int err = n < 0 ? errno : 0;
-    ::close(fd);
-    return err;
-}
+int host_read(std::string_view path, std::string& out) { return emulation::read_file(host_root + std::string(path), out); }
 
 // The executor for the caller's namespaces; null (after a log line) if none can run.
 std::shared_ptr<emulation::NsExecutor> executor_for(const Context& ctx) {
