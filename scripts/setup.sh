@@ -10,6 +10,7 @@ PACKAGES=(
   libgtest-dev libseccomp-dev
   runc busybox-static procps util-linux iproute2 coreutils
   python3 python3-pytest
+  qemu-system-x86 cpio  # scripts/vm-test.sh: the cgroup v2 VM
 )
 
 force=0

@@ -95,6 +95,10 @@ if (( normal_built )); then
 else
   skip "integration tests (build/)" "build failed"
 fi
+# A real cgroup v2 kernel under qemu (this host is a v1/v2 hybrid); see tests/vm/README.md.
+if ! (( normal_built )); then skip "cgroup v2 VM (qemu)" "build failed"
+elif ! vm_why=$(bash scripts/vm-test.sh --can-run); then skip "cgroup v2 VM (qemu)" "this machine cannot: $vm_why"
+else step "cgroup v2 VM (qemu)" bash scripts/vm-test.sh build; fi
 if [[ "${SKIP_ASAN:-0}" != 1 ]]; then
   if (( asan_built )); then
     step "integration tests, asan subset (build-asan/)" pytest_run build-asan -m asan
