@@ -176,12 +176,17 @@ void FuseMount::arm() {
 // CPU a reader needs; and one spinning turn ends after max_spin_turn even while
 // requests keep coming, so stop() (which needs io_mutex_ exclusively) is never starved.
 //
-// While a thread spins on a mount it owns that mount's receiving: no wait is armed,
-// and the fd is taken out of the reactor (else every request would still wake the
-// thread sleeping in epoll_wait, for nothing). It is put back and re-armed when the
-// spin ends, so there is still at most one wait outstanding. A thread that cannot spin
-// (no free slot, or ECIFS_SPIN_US=0) re-arms before processing, letting another pool
-// thread take the next request while it works.
+// While a thread spins on a mount it owns that mount's receiving: no wait is armed (so
+// at most one wait is ever outstanding); it re-arms when the spin ends. The fd stays
+// registered with the reactor, so a request that arrives during the spin still wakes
+// the thread sleeping in epoll_wait, which finds no wait and sleeps again. Taking the
+// fd out of the reactor for the spin (release/assign) would save that wake-up, but
+// Asio recycles a deregistered descriptor's state at once, and an event already
+// fetched for the old one then completes whatever wait the new owner has (a pidfd
+// watch then sees its process "exit"; see BENCHMARKS.md): churning the registration
+// on every spin made that frequent. A thread that cannot spin (no free
+// slot, or ECIFS_SPIN_US=0) re-arms before processing, letting another pool thread
+// take the next request while it works.
 void FuseMount::on_readable() {
     thread_local ReceiveBuffer receive;
     std::shared_lock lock(io_mutex_);
@@ -195,7 +200,6 @@ void FuseMount::on_readable() {
         fuse_session_process_buf(session_, &receive.buf);
         return;
     }
-    descriptor_.release();  // out of the reactor while we spin; libfuse still owns the fd
     const auto turn_end = std::chrono::steady_clock::now() + max_spin_turn;
     for (;;) {
         fuse_session_process_buf(session_, &receive.buf);
@@ -206,9 +210,6 @@ void FuseMount::on_readable() {
         while ((res == -EAGAIN || res == -EINTR) && std::chrono::steady_clock::now() < deadline);
         if (res <= 0) break;
     }
-    boost::system::error_code ec;
-    descriptor_.assign(fuse_session_fd(session_), ec);
-    if (ec) return spdlog::error("{}: cannot watch the FUSE fd again: {}", mountpoint_.string(), ec.message());
     if (res > 0 || res == -EAGAIN || res == -EINTR) return arm();
     report_receive_end(mountpoint_, res);
 }
