@@ -2,7 +2,7 @@
 // container and differ between containers; kernel.random.uuid differs on every read.
 #include <gtest/gtest.h>
 
-#include <regex>
+#include <cctype>
 #include <set>
 
 #include "emulation/container.hpp"
@@ -12,7 +12,16 @@
 namespace ecifs::handlers {
 namespace {
 
-const std::regex uuid_line("[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}\n");
+// "xxxxxxxx-xxxx-4xxx-[89ab]xxx-xxxxxxxxxxxx\n", lower-case hex: a version 4 UUID line.
+bool is_uuid_line(const std::string& s) {
+    if (s.size() != 37 || s.back() != '\n' || s[14] != '4' || std::string("89ab").find(s[19]) == std::string::npos)
+        return false;
+    for (size_t i = 0; i < 36; ++i) {
+        bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+        if (dash ? s[i] != '-' : !(std::isdigit(static_cast<unsigned char>(s[i])) || (s[i] >= 'a' && s[i] <= 'f'))) return false;
+    }
+    return true;
+}
 
 std::string product_uuid(const emulation::Container& c) {
     std::string out;
@@ -20,10 +29,18 @@ std::string product_uuid(const emulation::Container& c) {
     return out;
 }
 
+TEST(SysIdentity, UuidLineCheckRejectsNearMisses) {
+    EXPECT_TRUE(is_uuid_line("0123abcd-ef01-4234-8678-9abcdef01234\n"));
+    EXPECT_FALSE(is_uuid_line("0123abcd-ef01-4234-8678-9abcdef01234"));    // no newline
+    EXPECT_FALSE(is_uuid_line("0123abcd-ef01-3234-8678-9abcdef01234\n"));  // version 3
+    EXPECT_FALSE(is_uuid_line("0123abcd-ef01-4234-c678-9abcdef01234\n"));  // variant
+    EXPECT_FALSE(is_uuid_line("0123ABCD-ef01-4234-8678-9abcdef01234\n"));  // upper case
+}
+
 TEST(SysIdentity, ProductUuidIsStablePerContainerAndUniqueAcrossThem) {
     emulation::Container a("a", 0, 0), b("b", 0, 0);
     std::string first = product_uuid(a);
-    EXPECT_TRUE(std::regex_match(first, uuid_line)) << first;
+    EXPECT_TRUE(is_uuid_line(first)) << first;
     EXPECT_EQ(product_uuid(a), first);
     EXPECT_NE(product_uuid(b), first);
 }
@@ -32,7 +49,7 @@ TEST(SysIdentity, RandomUuidsAreVersion4AndDistinct) {
     std::set<std::string> seen;
     for (int i = 0; i < 100; ++i) {
         std::string u = random_uuid();
-        EXPECT_TRUE(std::regex_match(u, uuid_line)) << u;
+        EXPECT_TRUE(is_uuid_line(u)) << u;
         seen.insert(u);
     }
     EXPECT_EQ(seen.size(), 100u);
@@ -44,7 +61,7 @@ TEST(SysIdentity, BootIdIsStablePerContainerAndUniqueAcrossThem) {
     ASSERT_EQ(proc_sys().read(Context{a, 0}, "kernel/random/boot_id", a1), 0);
     ASSERT_EQ(proc_sys().read(Context{a, 0}, "kernel/random/boot_id", a2), 0);
     ASSERT_EQ(proc_sys().read(Context{b, 0}, "kernel/random/boot_id", b1), 0);
-    EXPECT_TRUE(std::regex_match(a1, uuid_line)) << a1;
+    EXPECT_TRUE(is_uuid_line(a1)) << a1;
     EXPECT_EQ(a1, a2);
     EXPECT_NE(a1, b1);
 }
