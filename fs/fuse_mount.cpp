@@ -51,12 +51,14 @@ void report_receive_end(const std::filesystem::path& mountpoint, int res) {
         spdlog::error("{}: receiving a FUSE request: {}", mountpoint.string(), std::strerror(-res));
 }
 
-// How long a thread keeps receiving after a request: ECIFS_SPIN_US (default 50 µs, 0 =
-// never spin, at most 1000).
+// How long a thread keeps receiving after a request: ECIFS_SPIN_US (µs, at most 1000).
+// Off (0) by default: on the 2-vCPU development VM, busy with other work, spinning
+// measured slower and costlier than not (BENCHMARKS.md); scripts/bench.sh measures a
+// daemon with ECIFS_SPIN_US=50 beside the default one on every run.
 std::chrono::microseconds spin_budget() {
     static const std::chrono::microseconds budget = [] {
         const char* env = std::getenv("ECIFS_SPIN_US");
-        long us = env && *env ? std::strtol(env, nullptr, 10) : 50;
+        long us = env && *env ? std::strtol(env, nullptr, 10) : 0;
         return std::chrono::microseconds(std::clamp(us, 0L, 1000L));
     }();
     return budget;
@@ -166,15 +168,15 @@ void FuseMount::arm() {
                            });
 }
 
-// Receiving requests. Almost all of a FUSE round trip's time on a small VM is waking a
-// sleeping thread on the other CPU. So after answering a request, the thread that
-// answered keeps trying a non-blocking receive for a short while (spin_budget(),
-// restarted by every request it catches): the next request of the same reader (READ
-// after OPEN, the EOF READ, RELEASE, the next OPEN) is taken without any wake-up. The
-// spin is bounded: it stops once no request came for the budget, so an idle daemon
-// uses no CPU; at most spin_slots() threads spin at once, so spinning never takes the
-// CPU a reader needs; and one spinning turn ends after max_spin_turn even while
-// requests keep coming, so stop() (which needs io_mutex_ exclusively) is never starved.
+// Receiving requests, with an optional adaptive spin (ECIFS_SPIN_US > 0). On an idle
+// small VM most of a FUSE round trip is waking a sleeping thread on the other CPU; so
+// after answering a request, the thread that answered may keep trying a non-blocking
+// receive for a short while (spin_budget(), restarted by every request it catches):
+// the next request of the same reader (READ after OPEN, the EOF READ, RELEASE, the next
+// OPEN) is then taken without a wake-up. The spin is bounded: it stops once no request
+// came for the budget, so an idle daemon uses no CPU; at most spin_slots() threads spin
+// at once; and one turn ends after max_spin_turn even while requests keep coming, so
+// stop() (which needs io_mutex_ exclusively) is never starved.
 //
 // While a thread spins on a mount it owns that mount's receiving: no wait is armed (so
 // at most one wait is ever outstanding); it re-arms when the spin ends. The fd stays
@@ -184,9 +186,9 @@ void FuseMount::arm() {
 // Asio recycles a deregistered descriptor's state at once, and an event already
 // fetched for the old one then completes whatever wait the new owner has (a pidfd
 // watch then sees its process "exit"; see BENCHMARKS.md): churning the registration
-// on every spin made that frequent. A thread that cannot spin (no free
-// slot, or ECIFS_SPIN_US=0) re-arms before processing, letting another pool thread
-// take the next request while it works.
+// on every spin made that frequent. A thread that does not spin (spinning off, or no
+// free slot) re-arms before processing, letting another pool thread take the next
+// request while it works.
 void FuseMount::on_readable() {
     thread_local ReceiveBuffer receive;
     std::shared_lock lock(io_mutex_);
