@@ -14,7 +14,7 @@
 #
 # It installs what it needs (scripts/setup.sh's packages and lxcfs), builds ecifs and the
 # bench programs, then on temporary paths starts: two ecifs daemons (the default, and one
-# with the adaptive receive spin off: ECIFS_SPIN_US=0), LXCFS, and the bare server twice
+# with the adaptive receive spin on: ECIFS_SPIN_US=50), LXCFS, and the bare server twice
 # (libfuse's stock single-threaded loop; the ecifs-style loop: non-blocking fd, bounded
 # spin, poll). A `sleep` in its own child cgroup (memory 1 GiB, 1 CPU where the
 # controllers allow) is the pseudo-container's init. Everything it started is stopped by
@@ -175,7 +175,7 @@ start_ecifs() {
   wait_for "$name's mount" test -e "$tmp/$name/state/containers/bench/proc/meminfo"
 }
 start_ecifs ecifs
-start_ecifs ecifs-nospin ECIFS_SPIN_US=0
+start_ecifs ecifs-spin ECIFS_SPIN_US=50
 
 mkdir -p "$tmp/lxcfs"
 lxcfs -f -p "$tmp/lxcfs.pid" "$tmp/lxcfs" > "$tmp/lxcfs.log" 2>&1 &
@@ -198,7 +198,7 @@ done
 
 systems=(--system native=/
          --system "ecifs=$tmp/ecifs/state/containers/bench@${server_pid[ecifs]}"
-         --system "ecifs-nospin=$tmp/ecifs-nospin/state/containers/bench@${server_pid[ecifs-nospin]}"
+         --system "ecifs-spin=$tmp/ecifs-spin/state/containers/bench@${server_pid[ecifs-spin]}"
          --system "lxcfs=$tmp/lxcfs@${server_pid[lxcfs]}"
          --system "bare-stock=$tmp/bare-stock@${server_pid[bare-stock]}"
          --system "bare-own=$tmp/bare-own@${server_pid[bare-own]}")
@@ -220,7 +220,7 @@ say "lifecycle"
 
 if (( profile )); then
   mkdir -p bench/results
-  for name in ecifs ecifs-nospin lxcfs bare-stock bare-own; do
+  for name in ecifs ecifs-spin lxcfs bare-stock bare-own; do
     case $name in
       ecifs*) path=$tmp/$name/state/containers/bench/proc/meminfo ;;
       *) path=$tmp/$name/proc/meminfo ;;
