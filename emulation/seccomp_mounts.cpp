@@ -1,0 +1,182 @@
+#include "emulation/seccomp_mounts.hpp"
+
+#include <sys/mount.h>
+
+#include <algorithm>
+#include <charconv>
+
+namespace ecifs::emulation::seccomp {
+
+namespace {
+
+std::string unescape(std::string_view field) {
+    std::string out;
+    out.reserve(field.size());
+    for (std::size_t i = 0; i < field.size(); ++i) {
+        if (field[i] == '\\' && i + 3 < field.size() &&
+            std::all_of(field.begin() + static_cast<std::ptrdiff_t>(i) + 1,
+                        field.begin() + static_cast<std::ptrdiff_t>(i) + 4,
+                        [](char c) { return c >= '0' && c <= '7'; })) {
+            out.push_back(static_cast<char>((field[i + 1] - '0') * 64 + (field[i + 2] - '0') * 8 + (field[i + 3] - '0')));
+            i += 3;
+        } else {
+            out.push_back(field[i]);
+        }
+    }
+    return out;
+}
+
+std::vector<std::string_view> split(std::string_view text, char sep) {
+    std::vector<std::string_view> parts;
+    std::size_t start = 0;
+    for (;;) {
+        std::size_t end = text.find(sep, start);
+        parts.push_back(text.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start));
+        if (end == std::string_view::npos) return parts;
+        start = end + 1;
+    }
+}
+
+bool parse_u64(std::string_view text, uint64_t& out) {
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
+    return ec == std::errc{} && end == text.data() + text.size();
+}
+
+const MountEntry* find(std::span<const MountEntry> mounts, uint64_t id) {
+    for (const auto& m : mounts)
+        if (m.id == id) return &m;
+    return nullptr;
+}
+
+// Whether `ancestor` is `id` or one of its parents (mount ids; a cycle cannot loop forever).
+bool descends_from(std::span<const MountEntry> mounts, uint64_t id, uint64_t ancestor) {
+    for (std::size_t steps = 0; steps <= mounts.size(); ++steps) {
+        const MountEntry* m = find(mounts, id);
+        if (!m) return false;
+        if (m->parent == ancestor) return true;
+        if (m->parent == m->id) return false;
+        id = m->parent;
+    }
+    return false;
+}
+
+bool at_or_below(std::string_view path, std::string_view base) {
+    if (base == "/") return true;
+    return path == base || (path.starts_with(base) && path.size() > base.size() && path[base.size()] == '/');
+}
+
+bool has_view_below(std::span<const MountEntry> mounts, uint64_t id, std::string_view path = "/") {
+    return std::any_of(mounts.begin(), mounts.end(), [&](const MountEntry& m) {
+        return is_view(m) && descends_from(mounts, m.id, id) && at_or_below(m.mount_point, path);
+    });
+}
+
+}  // namespace
+
+uint64_t strip_magic(uint64_t flags) {
+    if ((flags & MS_MGC_MSK) == MS_MGC_VAL) flags &= ~static_cast<uint64_t>(MS_MGC_MSK);
+    return flags;
+}
+
+MountKind mount_kind(uint64_t flags) {
+    flags = strip_magic(flags);
+    if (flags & MS_REMOUNT) return MountKind::kernel;
+    if (flags & MS_BIND) return (flags & MS_REC) ? MountKind::kernel : MountKind::bind;
+    if (flags & (MS_SHARED | MS_PRIVATE | MS_SLAVE | MS_UNBINDABLE)) return MountKind::kernel;
+    if (flags & MS_MOVE) return MountKind::move;
+    return MountKind::new_fs;
+}
+
+bool carries_views_type(std::string_view fstype) { return fstype == "proc" || fstype == "sysfs"; }
+
+std::vector<std::string> views_below(std::string_view fstype, std::span<const std::string_view> view_paths) {
+    std::string_view top = fstype == "proc" ? "proc/" : fstype == "sysfs" ? "sys/" : "";
+    std::vector<std::string> out;
+    if (top.empty()) return out;
+    for (std::string_view p : view_paths)
+        if (p.starts_with(top) && p.size() > top.size()) out.emplace_back(p.substr(top.size()));
+    return out;
+}
+
+NewMount translate_new_mount(uint64_t flags, std::string_view data) {
+    NewMount m;
+    flags = strip_magic(flags);
+    for (std::string_view option : split(data, ',')) {
+        if (option.empty()) continue;
+        std::size_t eq = option.find('=');
+        if (eq == std::string_view::npos)
+            m.options.emplace_back(std::string(option), std::nullopt);
+        else
+            m.options.emplace_back(std::string(option.substr(0, eq)), std::string(option.substr(eq + 1)));
+    }
+    // The superblock flags mount(2) passes on (fs/namespace.c: SB_RDONLY | SB_SYNCHRONOUS
+    // | SB_MANDLOCK | SB_DIRSYNC | SB_SILENT | SB_POSIXACL | SB_LAZYTIME | SB_I_VERSION);
+    // SB_SILENT only quiets printk, the others fsconfig cannot set.
+    if (flags & MS_RDONLY) m.sb_flags.emplace_back("ro");
+    if (flags & MS_SYNCHRONOUS) m.sb_flags.emplace_back("sync");
+    if (flags & MS_DIRSYNC) m.sb_flags.emplace_back("dirsync");
+    if (flags & MS_LAZYTIME) m.sb_flags.emplace_back("lazytime");
+    if (flags & MS_MANDLOCK) m.sb_flags.emplace_back("mand");
+    m.read_only = flags & MS_RDONLY;
+    // The per-mount flags; relatime unless noatime or strictatime, as mount(2).
+    if (flags & MS_RDONLY) m.attributes |= MOUNT_ATTR_RDONLY;
+    if (flags & MS_NOSUID) m.attributes |= MOUNT_ATTR_NOSUID;
+    if (flags & MS_NODEV) m.attributes |= MOUNT_ATTR_NODEV;
+    if (flags & MS_NOEXEC) m.attributes |= MOUNT_ATTR_NOEXEC;
+    if (flags & MS_NODIRATIME) m.attributes |= MOUNT_ATTR_NODIRATIME;
+    if (flags & MS_NOSYMFOLLOW) m.attributes |= MOUNT_ATTR_NOSYMFOLLOW;
+    if (flags & MS_STRICTATIME)
+        m.attributes |= MOUNT_ATTR_STRICTATIME;
+    else if (flags & MS_NOATIME)
+        m.attributes |= MOUNT_ATTR_NOATIME;
+    return m;
+}
+
+std::vector<MountEntry> parse_mountinfo(std::string_view text) {
+    std::vector<MountEntry> out;
+    for (std::string_view line : split(text, '\n')) {
+        std::size_t dash = line.find(" - ");
+        if (dash == std::string_view::npos) continue;
+        auto pre = split(line.substr(0, dash), ' ');
+        auto post = split(line.substr(dash + 3), ' ');
+        if (pre.size() < 6 || post.size() < 2) continue;
+        MountEntry m;
+        if (!parse_u64(pre[0], m.id) || !parse_u64(pre[1], m.parent)) continue;
+        m.root = unescape(pre[3]);
+        m.mount_point = unescape(pre[4]);
+        m.fstype = unescape(post[0]);
+        m.source = unescape(post[1]);
+        out.push_back(std::move(m));
+    }
+    return out;
+}
+
+bool is_view(const MountEntry& entry) { return entry.fstype == "fuse.ecifs"; }
+
+namespace {
+
+// A view, or a proc/sysfs with a view below it.
+bool protected_mount(std::span<const MountEntry> mounts, uint64_t mount_id) {
+    const MountEntry* m = find(mounts, mount_id);
+    if (!m) return false;
+    if (is_view(*m)) return true;
+    return carries_views_type(m->fstype) && has_view_below(mounts, m->id);
+}
+
+}  // namespace
+
+Verdict classify_umount(std::span<const MountEntry> mounts, uint64_t mount_id, bool is_mount_root) {
+    return is_mount_root && protected_mount(mounts, mount_id) ? Verdict::busy : Verdict::kernel_decides;
+}
+
+Verdict classify_move(std::span<const MountEntry> mounts, uint64_t mount_id, bool is_mount_root) {
+    return is_mount_root && protected_mount(mounts, mount_id) ? Verdict::locked : Verdict::kernel_decides;
+}
+
+Verdict classify_bind(std::span<const MountEntry> mounts, uint64_t mount_id, std::string_view path) {
+    const MountEntry* m = find(mounts, mount_id);
+    if (!m || !carries_views_type(m->fstype)) return Verdict::kernel_decides;
+    return has_view_below(mounts, m->id, path) ? Verdict::locked : Verdict::kernel_decides;
+}
+
+}  // namespace ecifs::emulation::seccomp
