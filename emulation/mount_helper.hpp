@@ -1,0 +1,88 @@
+#pragma once
+// Mount work for a trapped mount(2) or umount2(2), done by a short-lived helper process
+// (`ecifs __mount-helper`, spawned like the namespace executors) that joins the caller's
+// user and mount namespaces (and its pid namespace for a procfs, its network namespace
+// for a sysfs), takes the caller's root, working directory and credentials, and acts on
+// the daemon's copy of the call's arguments:
+//
+//  - every path resolves exactly as it would for the caller, and the kernel's own
+//    permission checks see the caller's credentials (a threaded daemon could do neither:
+//    it cannot join a user namespace);
+//  - a new procfs or sysfs is made with fsopen/fsmount, the views are moved onto the
+//    detached mount (clones of the daemon's FUSE paths, opened before joining), and only
+//    then is it attached where the caller asked: no moment shows a bare procfs. (Kernels
+//    that cannot mount onto a detached mount get the procfs attached first.)
+//
+// Mounts are rare, so one helper per call is cheap enough and holds no state.
+//
+// The helper cannot carry the caller's LSM label (AppArmor profile, SELinux context):
+// a caller confined by one gets EPERM for a new proc/sysfs rather than a mount its
+// policy never mediated (fail closed). The checks mount nothing and leave the call to
+// the kernel, which mediates it as usual.
+#include <sys/types.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ecifs::emulation::mount_helper {
+
+enum class Op : uint8_t {
+    new_mount = 'M',     // mount a proc/sysfs as the caller asked, views placed on it
+    check_umount = 'U',  // umount2(path): a view, or a proc/sysfs carrying views?
+    check_move = 'V',    // MS_MOVE of path: the same question
+    check_bind = 'B',    // non-recursive bind of path: a proc/sysfs without its views?
+};
+
+// One view to place: its path in the daemon's FUSE mount, and where it goes below the
+// new mount ("meminfo" below a procfs).
+struct View {
+    std::string source;
+    std::string below;
+    bool operator==(const View&) const = default;
+};
+
+struct Request {
+    Op op = Op::new_mount;
+    uint64_t flags = 0;  // mount(2) or umount2(2) flags
+    std::string path;    // new_mount: the target; the checks: the path in question
+    std::optional<std::string> source, fstype, data;  // new_mount
+    std::vector<View> views;                          // new_mount
+    bool operator==(const Request&) const = default;
+};
+
+struct Reply {
+    // The checks: nothing of ecifs is concerned, let the kernel run the call itself.
+    bool let_kernel = false;
+    int error = 0;        // otherwise the call's result: 0 or an errno
+    std::string message;  // what went wrong inside the helper, for the daemon's log
+    bool operator==(const Reply&) const = default;
+};
+
+// Whether /proc/PID/attr/current (its text) names an LSM label that confines the process:
+// anything but empty (no LSM) or AppArmor's "unconfined".
+bool confined_by_lsm(std::string_view attr_current);
+
+std::string encode(const Request& request);
+std::optional<Request> decode_request(std::string_view bytes);
+std::string encode(const Reply& reply);
+std::optional<Reply> decode_reply(std::string_view bytes);
+
+// The daemon's side: spawn `exe __mount-helper` and hand it the request. `caller_pidfd`
+// and `caller_proc_dir` (an O_PATH fd of /proc/PID) must refer to the caller: open them,
+// then check the notification is still valid. The daemon owns the returned fds; the
+// helper's answer is one message on `socket`, written before it exits. Throws
+// std::runtime_error.
+struct Spawned {
+    pid_t pid = -1;
+    int socket = -1;
+    int pidfd = -1;  // of the helper, readable when it exits
+};
+Spawned spawn(const Request& request, int caller_pidfd, int caller_proc_dir, const std::string& exe);
+
+// The helper's main: fd 3 the socket, fd 4 a pidfd of the caller, fd 5 its /proc/PID.
+int run(int socket_fd, int caller_pidfd, int caller_proc_dir);
+
+}  // namespace ecifs::emulation::mount_helper

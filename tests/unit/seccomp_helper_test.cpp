@@ -1,0 +1,85 @@
+#include "emulation/mount_helper.hpp"
+
+#include <sys/mount.h>
+
+#include <gtest/gtest.h>
+
+#include "emulation/seccomp_table.hpp"
+
+namespace {
+
+using namespace ecifs::emulation;
+
+TEST(MountHelper, RequestsSurviveTheTrip) {
+    mount_helper::Request r;
+    r.op = mount_helper::Op::new_mount;
+    r.flags = MS_NOSUID | MS_NODEV;
+    r.path = "/mnt/with space/\n\xff";  // any bytes a path may hold
+    r.source = "proc";
+    r.fstype = "proc";
+    r.data = std::nullopt;
+    r.views = {{"/var/lib/ecifs/containers/c1/proc/meminfo", "meminfo"},
+               {"/var/lib/ecifs/containers/c1/proc/sys", "sys"}};
+    auto back = mount_helper::decode_request(mount_helper::encode(r));
+    ASSERT_TRUE(back);
+    EXPECT_EQ(*back, r);
+
+    mount_helper::Request u;
+    u.op = mount_helper::Op::check_umount;
+    u.flags = MNT_DETACH;
+    u.path = "/proc/meminfo";
+    back = mount_helper::decode_request(mount_helper::encode(u));
+    ASSERT_TRUE(back);
+    EXPECT_EQ(*back, u);
+}
+
+TEST(MountHelper, MalformedRequestsAreRefused) {
+    mount_helper::Request r;
+    r.path = "/x";
+    std::string bytes = mount_helper::encode(r);
+    EXPECT_FALSE(mount_helper::decode_request(""));
+    EXPECT_FALSE(mount_helper::decode_request(bytes.substr(0, bytes.size() - 1)));
+    EXPECT_FALSE(mount_helper::decode_request(bytes + "x"));
+    bytes[0] = 'Z';
+    EXPECT_FALSE(mount_helper::decode_request(bytes));
+}
+
+TEST(MountHelper, Replies) {
+    mount_helper::Reply r{false, 16, "placing the view meminfo: Invalid argument"};
+    auto back = mount_helper::decode_reply(mount_helper::encode(r));
+    ASSERT_TRUE(back);
+    EXPECT_EQ(*back, r);
+    mount_helper::Reply k{true, 0, {}};
+    EXPECT_EQ(*mount_helper::decode_reply(mount_helper::encode(k)), k);
+    EXPECT_FALSE(mount_helper::decode_reply("\x01"));
+    EXPECT_FALSE(mount_helper::decode_reply(mount_helper::encode(mount_helper::Reply{false, -1, {}})));
+}
+
+TEST(MountHelper, OnlyUnconfinedCallersGetAMountDoneForThem) {
+    EXPECT_FALSE(mount_helper::confined_by_lsm(""));
+    EXPECT_FALSE(mount_helper::confined_by_lsm("unconfined\n"));
+    EXPECT_TRUE(mount_helper::confined_by_lsm("docker-default (enforce)\n"));
+    EXPECT_TRUE(mount_helper::confined_by_lsm(std::string_view("system_u:system_r:container_t:s0:c1,c2\0", 40)));
+}
+
+TEST(SeccompTable, TrappedSyscallsByArchitecture) {
+    using seccomp::Syscall;
+    EXPECT_EQ(seccomp::trapped_syscalls().size(), 3u);
+#if defined(__x86_64__)
+    constexpr uint32_t x86_64 = 0xc000003e, i386 = 0x40000003;
+    EXPECT_EQ(seccomp::identify(x86_64, 99), Syscall::sysinfo);
+    EXPECT_EQ(seccomp::identify(x86_64, 165), Syscall::mount);
+    EXPECT_EQ(seccomp::identify(x86_64, 166), Syscall::umount2);
+    EXPECT_EQ(seccomp::identify(i386, 116), Syscall::sysinfo);
+    EXPECT_EQ(seccomp::identify(i386, 21), Syscall::mount);
+    EXPECT_EQ(seccomp::identify(i386, 52), Syscall::umount2);
+    EXPECT_EQ(seccomp::identify(x86_64, 0x40000000 + 99), Syscall::sysinfo);  // x32
+    EXPECT_EQ(seccomp::identify(x86_64, 0), std::nullopt);                    // read
+    EXPECT_EQ(seccomp::identify(i386, 99), std::nullopt);                     // i386 99 is statfs
+    EXPECT_EQ(seccomp::abi_of(x86_64), seccomp::Abi::native);
+    EXPECT_EQ(seccomp::abi_of(i386), seccomp::Abi::compat32);
+    EXPECT_EQ(seccomp::profile_architectures().front(), "SCMP_ARCH_X86_64");
+#endif
+}
+
+}  // namespace
