@@ -13,6 +13,7 @@
 #include <spdlog/spdlog.h>
 
 #include "daemon/daemon.hpp"
+#include "emulation/mount_helper.hpp"
 #include "emulation/ns_executor.hpp"
 #include "ecifs_version.hpp"
 
@@ -39,6 +40,10 @@ int main(int argc, char** argv) {
     // (emulation/ns_executor.hpp); the socket is fd 3, a pidfd of the target fd 4.
     if (argc == 3 && std::string_view(argv[1]) == "__ns-executor")
         return ecifs::emulation::run_ns_executor(3, 4, static_cast<pid_t>(std::atoi(argv[2])));
+    // ... and as a helper doing one trapped mount or umount in a caller's namespaces
+    // (emulation/mount_helper.hpp): the socket is fd 3, a pidfd of the caller fd 4, its
+    // /proc/PID fd 5.
+    if (argc == 2 && std::string_view(argv[1]) == "__mount-helper") return ecifs::emulation::mount_helper::run(3, 4, 5);
 
     ecifs::daemon::Options options;
     bool foreground = false;
@@ -52,6 +57,9 @@ int main(int argc, char** argv) {
     app.add_option("--state-dir", options.state_dir, "Where container mounts and state live")
         ->capture_default_str();
     app.add_option("--socket", options.socket_path, "The control socket")->capture_default_str();
+    app.add_option("--seccomp-socket", options.seccomp_socket_path,
+                   "Where runtimes hand over seccomp notify fds (default: seccomp.sock beside --socket, "
+                   "/run/ecifs/seccomp.sock)");
     app.add_option("--threads", options.threads, "Threads serving every mount and socket")
         ->check(CLI::Range(1u, 256u))
         ->capture_default_str();

@@ -71,13 +71,17 @@ json describe_sysctls(const emulation::Container& container) {
 
 }  // namespace
 
-Daemon::Daemon(Options options) : options_(std::move(options)), io_(static_cast<int>(options_.threads)), signals_(io_, SIGTERM, SIGINT), executor_reaper_(io_) {
+Daemon::Daemon(Options options) : options_(std::move(options)), io_(static_cast<int>(options_.threads)), signals_(io_, SIGTERM, SIGINT), executor_reaper_(io_), trapper_(io_) {
     std::filesystem::create_directories(options_.state_dir / "containers");
     // Containers' root users (often unprivileged on the host) must reach their mounts.
     ::chmod(options_.state_dir.c_str(), 0711);
     ::chmod((options_.state_dir / "containers").c_str(), 0711);
     server_.emplace(io_, options_.socket_path,
                     [this](const json& request, const control::Peer& peer) { return handle(request, peer); });
+    if (options_.seccomp_socket_path.empty())
+        options_.seccomp_socket_path = options_.socket_path.parent_path() / "seccomp.sock";
+    listener_.emplace(io_, options_.seccomp_socket_path,
+                      [this](const std::string& id) { return trap_target(id); }, trapper_);
     remove_stale_mounts();
 }
 
@@ -90,6 +94,7 @@ void Daemon::run() {
         shutdown();
     });
     server_->start();
+    listener_->start();
     reap_idle_executors();
     spdlog::info("ecifs serving on {} (state in {}, {} threads)", options_.socket_path.string(),
                  options_.state_dir.string(), options_.threads);
@@ -105,6 +110,8 @@ void Daemon::shutdown() {
     signals_.cancel(ignored);
     executor_reaper_.cancel();
     server_->stop();
+    listener_->stop();
+    trapper_.stop();
     std::map<std::string, Entry> all;
     {
         std::lock_guard lock(mutex_);
@@ -134,6 +141,14 @@ void Daemon::remove_stale_mounts() {
         ::umount2(dir.path().c_str(), MNT_DETACH);
         if (::rmdir(dir.path().c_str()) == 0) spdlog::warn("removed stale mount {}", dir.path().string());
     }
+}
+
+// What a notify fd the runtime hands over for container `id` serves.
+std::optional<TrapTarget> Daemon::trap_target(const std::string& id) {
+    std::lock_guard lock(mutex_);
+    auto it = containers_.find(id);
+    if (it == containers_.end()) return std::nullopt;
+    return TrapTarget{id, it->second.container, container_dir(id)};
 }
 
 std::filesystem::path Daemon::container_dir(const std::string& id) const {
@@ -180,7 +195,9 @@ json Daemon::prepare(const json& request) {
     }
     containers_.emplace(id, std::move(entry));
     spdlog::info("container {}: prepared, mounted at {}", id, container_dir(id).string());
-    return {{"mount", container_dir(id).string()}, {"views", views}};
+    return {{"mount", container_dir(id).string()},
+            {"views", views},
+            {"seccomp_listener", options_.seccomp_socket_path.string()}};
 }
 
 json Daemon::start(const json& request) {
@@ -232,6 +249,7 @@ void Daemon::forget(const std::string& id, pid_t only_if_watching) {
     }
     entry.mount->stop();
     entry.container->executors().clear();
+    trapper_.forget(id);
     spdlog::info("container {}: removed", id);
 }
 
@@ -260,6 +278,7 @@ json Daemon::describe(const std::string& id, const Entry& entry) const {
     }
     out["sysctls"] = describe_sysctls(*entry.container);
     out["namespace_executors"] = entry.container->executors().size();
+    out["seccomp_notify_fds"] = trapper_.count(id);
     return out;
 }
 

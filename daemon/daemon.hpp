@@ -18,6 +18,8 @@
 
 #include "control/server.hpp"
 #include "daemon/pid_watch.hpp"
+#include "daemon/seccomp_listener.hpp"
+#include "daemon/seccomp_trapper.hpp"
 #include "emulation/container.hpp"
 #include "fs/fuse_mount.hpp"
 
@@ -26,6 +28,8 @@ namespace ecifs::daemon {
 struct Options {
     std::filesystem::path state_dir = "/var/lib/ecifs";
     std::filesystem::path socket_path = "/run/ecifs/ecifs.sock";
+    // Where runtimes hand over seccomp notify fds; empty: seccomp.sock beside socket_path.
+    std::filesystem::path seccomp_socket_path;
     unsigned threads = 2;
 };
 
@@ -61,6 +65,7 @@ private:
     void reap_idle_executors();
     void remove_stale_mounts();
     std::filesystem::path container_dir(const std::string& id) const;
+    std::optional<TrapTarget> trap_target(const std::string& id);
     nlohmann::json describe(const std::string& id, const Entry& entry) const;
 
     Options options_;
@@ -68,6 +73,8 @@ private:
     boost::asio::signal_set signals_;
     boost::asio::steady_timer executor_reaper_;
     std::optional<control::Server> server_;
+    SeccompTrapper trapper_;
+    std::optional<SeccompListener> listener_;
     std::mutex mutex_;
     std::map<std::string, Entry> containers_;
 };

@@ -1,0 +1,269 @@
+#include "daemon/seccomp_listener.hpp"
+
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <stdexcept>
+
+#include <boost/asio/steady_timer.hpp>
+#include <fmt/core.h>
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "daemon/seccomp_io.hpp"
+#include "emulation/seccomp_notify.hpp"
+
+namespace ecifs::daemon {
+
+using boost::asio::local::stream_protocol;
+using nlohmann::json;
+
+namespace {
+
+// A runtime's message is a few KiB (annotations included); anything near this is not one.
+constexpr std::size_t max_message = 1 << 20;
+// More fds than this in one message are not a runtime's either (runc sends one).
+constexpr std::size_t max_fds = 16;
+// A connection that has not finished its message by then is dropped.
+constexpr auto connection_deadline = std::chrono::seconds(10);
+
+void close_all(std::vector<int>& fds) {
+    for (int fd : fds) ::close(fd);
+    fds.clear();
+}
+
+}  // namespace
+
+ListenerMessage parse_listener_message(std::string_view text, std::size_t fds_received) {
+    const json message = json::parse(text, nullptr, /*allow_exceptions=*/false);
+    if (message.is_discarded() || !message.is_object()) throw std::invalid_argument("not a JSON object");
+    if (!message.contains("fds") || !message["fds"].is_array())
+        throw std::invalid_argument("no \"fds\" list naming the fds sent");
+    const json& names = message["fds"];
+    ListenerMessage out;
+    bool found = false;
+    for (std::size_t i = 0; i < names.size(); ++i) {
+        if (!names[i].is_string()) throw std::invalid_argument("\"fds\" holds a name that is not a string");
+        if (names[i] == "seccompFd") {
+            if (found) throw std::invalid_argument("\"fds\" names seccompFd twice");
+            out.seccomp_fd = i;
+            found = true;
+        }
+    }
+    if (!found) throw std::invalid_argument("\"fds\" names no seccompFd");
+    if (names.size() != fds_received)
+        throw std::invalid_argument(fmt::format("\"fds\" names {} fds but {} came with it", names.size(), fds_received));
+    if (!message.contains("state") || !message["state"].is_object() || !message["state"].contains("id") ||
+        !message["state"]["id"].is_string() || message["state"]["id"].get<std::string>().empty())
+        throw std::invalid_argument("no state.id naming the container");
+    out.id = message["state"]["id"].get<std::string>();
+    if (message.contains("pid")) {
+        if (!message["pid"].is_number_unsigned()) throw std::invalid_argument("\"pid\" is not a process id");
+        out.pid = static_cast<pid_t>(message["pid"].get<uint64_t>());
+    }
+    if (message.contains("ociVersion") && message["ociVersion"].is_string())
+        out.oci_version = message["ociVersion"].get<std::string>();
+    return out;
+}
+
+class ListenerConnection : public std::enable_shared_from_this<ListenerConnection> {
+public:
+    ListenerConnection(SeccompListener& listener, boost::asio::io_context& io, int fd)
+        : listener_(listener), socket_(Readable::create(io, fd)), deadline_(io) {}
+    ~ListenerConnection() { close_all(fds_); }
+
+    void start() {
+        deadline_.expires_after(connection_deadline);
+        deadline_.async_wait([weak = weak_from_this()](const boost::system::error_code& ec) {
+            if (ec) return;
+            if (auto self = weak.lock()) {
+                spdlog::warn("seccomp listener: a connection sent no complete message in time; dropped");
+                self->listener_.forget(self);
+            }
+        });
+        read();
+    }
+
+    void close() {
+        deadline_.cancel();
+        socket_->close();
+    }
+
+private:
+    void read() {
+        socket_->wait([self = shared_from_this()](bool readable) {
+            if (readable) self->on_readable();
+        });
+    }
+
+    void on_readable() {
+        for (;;) {
+            char data[65536];
+            alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * max_fds)];
+            iovec iov{data, sizeof data};
+            msghdr msg{};
+            msg.msg_iov = &iov;
+            msg.msg_iovlen = 1;
+            msg.msg_control = control;
+            msg.msg_controllen = sizeof control;
+            ssize_t n = ::recvmsg(socket_->fd(), &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+            if (n < 0 && errno == EINTR) continue;
+            if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return read();
+            if (n < 0) {
+                spdlog::warn("seccomp listener: receiving: {}", std::strerror(errno));
+                return listener_.forget(shared_from_this());
+            }
+            for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+                if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+                std::size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+                for (std::size_t i = 0; i < count; ++i) {
+                    int fd;
+                    std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
+                    fds_.push_back(fd);
+                }
+            }
+            if (msg.msg_flags & MSG_CTRUNC) truncated_ = true;
+            if (n == 0) {
+                listener_.deliver(text_, fds_, truncated_ || fds_.size() > max_fds);
+                return listener_.forget(shared_from_this());
+            }
+            text_.append(data, static_cast<std::size_t>(n));
+            if (text_.size() > max_message) {
+                spdlog::warn("seccomp listener: a message over {} bytes; dropped", max_message);
+                return listener_.forget(shared_from_this());
+            }
+            // runc leaves the connection open while it lives (runc exec: until the process
+            // exits, which may wait for this very fd): a whole JSON value is the message.
+            if (json::accept(text_)) {
+                listener_.deliver(text_, fds_, truncated_ || fds_.size() > max_fds);
+                return listener_.forget(shared_from_this());
+            }
+        }
+    }
+
+    SeccompListener& listener_;
+    std::shared_ptr<Readable> socket_;
+    boost::asio::steady_timer deadline_;
+    std::string text_;
+    std::vector<int> fds_;
+    bool truncated_ = false;
+};
+
+namespace {
+
+bool another_daemon_answers(boost::asio::io_context& io, const std::filesystem::path& path) {
+    stream_protocol::socket probe(io);
+    boost::system::error_code ec;
+    probe.connect(stream_protocol::endpoint(path.string()), ec);
+    return !ec;
+}
+
+}  // namespace
+
+SeccompListener::SeccompListener(boost::asio::io_context& io, std::filesystem::path path, Lookup lookup,
+                                 SeccompTrapper& trapper)
+    : io_(io), path_(std::move(path)), lookup_(std::move(lookup)), trapper_(trapper), acceptor_(io) {
+    std::filesystem::create_directories(path_.parent_path());
+    if (std::filesystem::exists(std::filesystem::symlink_status(path_))) {
+        if (another_daemon_answers(io, path_))
+            throw std::runtime_error(fmt::format("another ecifs daemon is already listening on {}", path_.string()));
+        std::filesystem::remove(path_);
+    }
+    stream_protocol::endpoint endpoint(path_.string());
+    acceptor_.open(endpoint.protocol());
+    acceptor_.bind(endpoint);
+    // Runtimes run as root; nobody else has fds to give us.
+    ::chmod(path_.c_str(), 0600);
+    acceptor_.listen();
+}
+
+SeccompListener::~SeccompListener() { stop(); }
+
+void SeccompListener::start() { accept_next(); }
+
+void SeccompListener::accept_next() {
+    acceptor_.async_accept([this](const boost::system::error_code& ec, stream_protocol::socket socket) {
+        if (ec == boost::asio::error::operation_aborted) return;
+        if (ec) {
+            spdlog::warn("seccomp listener: accept: {}", ec.message());
+            return accept_next();
+        }
+        ucred cred{};
+        socklen_t len = sizeof cred;
+        if (::getsockopt(socket.native_handle(), SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 || cred.uid != 0) {
+            spdlog::warn("seccomp listener: refused a connection from uid {} (pid {})", cred.uid, cred.pid);
+            return accept_next();  // the socket closes here
+        }
+        auto connection = std::make_shared<ListenerConnection>(*this, io_, socket.release());
+        {
+            std::lock_guard lock(mutex_);
+            if (stopped_) return;
+            connections_.insert(connection);
+        }
+        connection->start();
+        accept_next();
+    });
+}
+
+void SeccompListener::deliver(std::string_view text, std::vector<int>& fds, bool truncated) {
+    if (text.empty() && fds.empty()) {
+        spdlog::debug("seccomp listener: a connection without a message");
+        return;
+    }
+    ListenerMessage message;
+    try {
+        if (truncated) throw std::invalid_argument(fmt::format("more than {} fds", max_fds));
+        message = parse_listener_message(text, fds.size());
+    } catch (const std::exception& e) {
+        spdlog::warn("seccomp listener: dropped a message ({} bytes, {} fds): {}", text.size(), fds.size(), e.what());
+        close_all(fds);
+        return;
+    }
+    int notify_fd = fds[message.seccomp_fd];
+    fds.erase(fds.begin() + static_cast<std::ptrdiff_t>(message.seccomp_fd));
+    if (!fds.empty()) spdlog::info("seccomp listener: closing {} other fds the runtime sent", fds.size());
+    close_all(fds);
+    if (!emulation::seccomp::is_notify_fd(notify_fd)) {
+        spdlog::warn("seccomp listener: container {}: the fd named seccompFd is no seccomp listener; dropped", message.id);
+        ::close(notify_fd);
+        return;
+    }
+    auto target = lookup_(message.id);
+    if (!target) {
+        // Its trapped calls fail with ENOSYS: the answer without ecifs.
+        spdlog::warn("seccomp listener: unknown container {} (pid {}); its notify fd is closed", message.id,
+                     message.pid);
+        ::close(notify_fd);
+        return;
+    }
+    spdlog::info("container {}: serving the seccomp notifications of pid {} (runtime spec {})", message.id,
+                 message.pid, message.oci_version);
+    trapper_.add(notify_fd, std::move(*target));
+}
+
+void SeccompListener::forget(const std::shared_ptr<ListenerConnection>& connection) {
+    connection->close();
+    std::lock_guard lock(mutex_);
+    connections_.erase(connection);
+}
+
+void SeccompListener::stop() {
+    std::set<std::shared_ptr<ListenerConnection>> open;
+    {
+        std::lock_guard lock(mutex_);
+        if (stopped_) return;
+        stopped_ = true;
+        open.swap(connections_);
+    }
+    boost::system::error_code ignored;
+    acceptor_.close(ignored);
+    for (const auto& connection : open) connection->close();
+    std::error_code not_there;
+    std::filesystem::remove(path_, not_there);
+}
+
+}  // namespace ecifs::daemon

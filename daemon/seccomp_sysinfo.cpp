@@ -1,0 +1,123 @@
+#include "daemon/seccomp_sysinfo.hpp"
+
+#include <sys/sysinfo.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <stdexcept>
+
+#include "handlers/format.hpp"
+#include "handlers/memory.hpp"
+
+namespace ecifs::daemon {
+
+namespace {
+
+// The cgroup's tasks, its descendants' included: pids.current where the pids controller
+// is (v1 and v2 count tasks, not processes), else the tasks lists of the memory cgroup.
+uint64_t cgroup_tasks(const emulation::Cgroup& cgroup) {
+    const auto& paths = cgroup.paths();
+    if (paths.pids) {
+        if (auto text = emulation::read_file_if_exists(paths.pids->dir() / "pids.current")) {
+            try {
+                return std::stoull(*text);
+            } catch (const std::exception&) {
+            }
+        }
+    }
+    if (!paths.memory) throw std::runtime_error("the container has no pids or memory cgroup to count its tasks");
+    const char* list = paths.memory->version == emulation::CgroupVersion::v1 ? "tasks" : "cgroup.threads";
+    uint64_t tasks = 0;
+    auto count = [&](const std::filesystem::path& dir) {
+        if (auto text = emulation::read_file_if_exists(dir / list))
+            tasks += static_cast<uint64_t>(std::count(text->begin(), text->end(), '\n'));
+    };
+    std::error_code ec;
+    count(paths.memory->dir());
+    for (auto it = std::filesystem::recursive_directory_iterator(paths.memory->dir(), ec);
+         !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec))
+        if (it->is_directory(ec)) count(it->path());
+    return tasks;
+}
+
+template <typename T>
+void put(std::vector<std::byte>& out, std::size_t offset, T value) {
+    std::memcpy(out.data() + offset, &value, sizeof value);
+}
+
+}  // namespace
+
+SysinfoFigures sysinfo_figures(std::string_view meminfo, double uptime_seconds, std::array<uint64_t, 3> loads,
+                               uint64_t tasks) {
+    auto field = [&](std::string_view key) { return handlers::kb_field_bytes(meminfo, key).value_or(0); };
+    SysinfoFigures f;
+    const auto total = handlers::kb_field_bytes(meminfo, "MemTotal");
+    if (!total) throw std::runtime_error("the container's meminfo has no MemTotal");
+    f.totalram = *total;
+    f.freeram = field("MemFree");
+    f.sharedram = field("Shmem");
+    f.bufferram = field("Buffers");
+    f.totalswap = field("SwapTotal");
+    f.freeswap = field("SwapFree");
+    // kernel/sys.c do_sysinfo: tv_sec, plus one if any nanoseconds.
+    f.uptime = uptime_seconds > 0 ? static_cast<int64_t>(std::ceil(uptime_seconds)) : 0;
+    f.loads = loads;
+    f.procs = tasks;
+    return f;
+}
+
+SysinfoFigures container_sysinfo(const emulation::Container& container) {
+    const auto init = container.init();
+    if (!init) throw std::runtime_error("the container has not started");
+    const auto& host = container.host();
+    const std::string meminfo =
+        handlers::render_meminfo(host.read_proc("meminfo"), handlers::read_cgroup_memory(init->cgroup));
+    // Centiseconds, as /proc/uptime shows them, so both agree.
+    const double up = std::floor((host.uptime_seconds() - init->start_seconds) * 100 + 0.5) / 100;
+    // The container has no load view of its own yet: the host's load averages.
+    struct sysinfo own {};
+    if (::sysinfo(&own) != 0) throw std::runtime_error("sysinfo of the host failed");
+    return sysinfo_figures(meminfo, up, {own.loads[0], own.loads[1], own.loads[2]}, cgroup_tasks(init->cgroup));
+}
+
+std::vector<std::byte> encode_native(const SysinfoFigures& f) {
+    struct sysinfo s;
+    std::memset(&s, 0, sizeof s);
+    s.uptime = static_cast<long>(f.uptime);
+    for (int i = 0; i < 3; ++i) s.loads[i] = static_cast<unsigned long>(f.loads[static_cast<std::size_t>(i)]);
+    s.totalram = f.totalram;
+    s.freeram = f.freeram;
+    s.sharedram = f.sharedram;
+    s.bufferram = f.bufferram;
+    s.totalswap = f.totalswap;
+    s.freeswap = f.freeswap;
+    s.procs = static_cast<unsigned short>(std::min<uint64_t>(f.procs, 0xffff));
+    s.mem_unit = 1;
+    std::vector<std::byte> out(sizeof s);
+    std::memcpy(out.data(), &s, sizeof s);
+    return out;
+}
+
+std::vector<std::byte> encode_compat(const SysinfoFigures& f) {
+    // include/linux/compat.h struct compat_sysinfo: s32 uptime; u32 loads[3]; u32 totalram,
+    // freeram, sharedram, bufferram, totalswap, freeswap; u16 procs, pad; u32 totalhigh,
+    // freehigh, mem_unit; char _f[8]: 64 bytes.
+    uint64_t mem[6] = {f.totalram, f.freeram, f.sharedram, f.bufferram, f.totalswap, f.freeswap};
+    uint32_t mem_unit = 1;
+    if ((f.totalram >> 32) || (f.totalswap >> 32)) {
+        int bits = 0;
+        while (mem_unit < 4096) mem_unit <<= 1, ++bits;
+        for (auto& v : mem) v >>= bits;
+    }
+    std::vector<std::byte> out(64);
+    put<int32_t>(out, 0, static_cast<int32_t>(std::min<int64_t>(f.uptime, INT32_MAX)));
+    for (std::size_t i = 0; i < 3; ++i) put<uint32_t>(out, 4 + 4 * i, static_cast<uint32_t>(f.loads[i]));
+    for (std::size_t i = 0; i < 6; ++i) put<uint32_t>(out, 16 + 4 * i, static_cast<uint32_t>(mem[i]));
+    put<uint16_t>(out, 40, static_cast<uint16_t>(std::min<uint64_t>(f.procs, 0xffff)));
+    put<uint32_t>(out, 52, mem_unit);
+    return out;
+}
+
+}  // namespace ecifs::daemon

@@ -1,0 +1,391 @@
+#include "daemon/seccomp_trapper.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <optional>
+
+#include <boost/asio/steady_timer.hpp>
+#include <fmt/core.h>
+#include <spdlog/spdlog.h>
+
+#include "daemon/seccomp_io.hpp"
+#include "daemon/seccomp_sysinfo.hpp"
+#include "emulation/mount_helper.hpp"
+#include "emulation/ns_executor.hpp"
+#include "emulation/seccomp_mounts.hpp"
+#include "emulation/seccomp_notify.hpp"
+#include "emulation/seccomp_table.hpp"
+#include "handlers/handler.hpp"
+
+namespace ecifs::daemon {
+
+namespace {
+
+namespace sc = emulation::seccomp;
+namespace mh = emulation::mount_helper;
+
+// Longest path the kernel takes (PATH_MAX with its NUL), and a page for the rest.
+constexpr std::size_t max_path = 4095;
+constexpr std::size_t max_page_string = 4095;
+// Helpers running at once for one notify fd; more calls wait in the kernel's queue.
+constexpr int max_helpers_per_fd = 4;
+// A helper stuck longer (in a path walk into a hung filesystem of the container's) is
+// killed, and the call fails with EIO and a log line.
+constexpr auto helper_timeout = std::chrono::seconds(30);
+
+const char* op_name(mh::Op op) {
+    switch (op) {
+    case mh::Op::new_mount: return "mount";
+    case mh::Op::check_umount: return "umount2";
+    case mh::Op::check_move: return "mount --move";
+    case mh::Op::check_bind: return "mount --bind";
+    }
+    return "?";
+}
+
+struct HelperJob {
+    HelperJob(boost::asio::io_context& io, const mh::Spawned& s)
+        : pid(s.pid), socket(s.socket), exit(Readable::create(io, s.pidfd)), timer(io) {}
+    ~HelperJob() {
+        exit->close();
+        ::close(socket);
+    }
+    pid_t pid;
+    int socket;
+    std::shared_ptr<Readable> exit;
+    boost::asio::steady_timer timer;
+};
+
+}  // namespace
+
+class NotifyFd : public std::enable_shared_from_this<NotifyFd> {
+public:
+    NotifyFd(SeccompTrapper& trapper, boost::asio::io_context& io, int fd, TrapTarget target,
+             SeccompTrapper::Counters& counters)
+        : trapper_(trapper), io_(io), readable_(Readable::create(io, fd)), target_(std::move(target)), counters_(counters) {}
+
+    const std::string& id() const { return target_.id; }
+    void start() { arm(); }
+
+    void close() {
+        std::lock_guard lock(mutex_);
+        if (closed_) return;
+        closed_ = true;
+        readable_->close();
+    }
+
+private:
+    void arm() {
+        readable_->wait([self = shared_from_this()](bool readable) {
+            if (readable) self->drain();
+        });
+    }
+
+    // Take every pending notification, then wait again; stop at the helper limit (a
+    // helper that finishes resumes), release the fd when its processes are gone.
+    void drain() {
+        for (;;) {
+            sc::Notification n;
+            enum { got, none, gone } what;
+            {
+                std::lock_guard lock(mutex_);
+                if (closed_) return;
+                if (in_flight_ >= max_helpers_per_fd) {
+                    stalled_ = true;
+                    return;
+                }
+                pollfd p{readable_->fd(), POLLIN, 0};
+                ::poll(&p, 1, 0);
+                if (p.revents & POLLIN) {
+                    int err = sc::receive(readable_->fd(), n);
+                    if (err == ENOENT) continue;  // its caller was killed meanwhile
+                    if (err) spdlog::error("container {}: seccomp receive: {}", id(), std::strerror(err));
+                    what = err ? gone : got;
+                } else {
+                    what = (p.revents & (POLLHUP | POLLERR | POLLNVAL)) ? gone : none;
+                }
+            }
+            if (what == none) return arm();
+            if (what == gone) return trapper_.release(shared_from_this());
+            try {
+                handle(n);
+            } catch (const std::exception& e) {
+                fail(n.id, e.what());
+            }
+        }
+    }
+
+    void handle(const sc::Notification& n) {
+        const auto call = sc::identify(n.arch, n.nr);
+        if (!call) {
+            spdlog::warn("container {}: unexpected trapped syscall {} (arch {:#x})", id(), n.nr, n.arch);
+            return answer(n.id, ENOSYS);
+        }
+        switch (*call) {
+        case sc::Syscall::sysinfo: return sysinfo(n);
+        case sc::Syscall::mount: return mount(n);
+        case sc::Syscall::umount2: return umount(n);
+        }
+    }
+
+    void sysinfo(const sc::Notification& n) {
+        SysinfoFigures figures;
+        try {
+            figures = container_sysinfo(*target_.container);
+        } catch (const std::exception& e) {
+            return fail(n.id, fmt::format("sysinfo: {}", e.what()));
+        }
+        const auto bytes = sc::abi_of(n.arch) == sc::Abi::native ? encode_native(figures) : encode_compat(figures);
+        // The one write into a container process: only while the caller is still blocked in
+        // this very call (so n.pid is still it), and only the struct it asked for.
+        std::lock_guard lock(mutex_);
+        if (closed_ || !sc::id_valid(readable_->fd(), n.id)) return;
+        int err = sc::write_memory(n.pid, n.args[0], bytes);
+        respond_locked(n.id, err ? EFAULT : 0);
+    }
+
+    void mount(const sc::Notification& n) {
+        const uint64_t flags = sc::strip_magic(n.args[3]);
+        const auto kind = sc::mount_kind(flags);
+        if (kind == sc::MountKind::kernel) return let_kernel(n.id);
+        mh::Request request;
+        request.flags = flags;
+        if (kind == sc::MountKind::bind || kind == sc::MountKind::move) {
+            if (n.args[0] == 0) return let_kernel(n.id);  // no source: nothing of ours to move or copy
+            request.op = kind == sc::MountKind::bind ? mh::Op::check_bind : mh::Op::check_move;
+            if (!read_argument(n, n.args[0], max_path, request.path)) return;
+            return run_helper(n, std::move(request));
+        }
+        // A new filesystem: proc and sysfs get the views, the others are the kernel's.
+        if (n.args[2] == 0) return let_kernel(n.id);
+        std::string fstype;
+        if (!read_argument(n, n.args[2], max_page_string, fstype)) return;
+        if (!sc::carries_views_type(fstype)) return let_kernel(n.id);
+        request.op = mh::Op::new_mount;
+        request.fstype = fstype;
+        if (!read_argument(n, n.args[1], max_path, request.path)) return;
+        if (n.args[0]) {
+            std::string source;
+            if (!read_argument(n, n.args[0], max_path, source)) return;
+            request.source = std::move(source);
+        }
+        if (n.args[4]) {
+            std::string data;
+            if (!read_argument(n, n.args[4], max_page_string, data)) return;
+            request.data = std::move(data);
+        }
+        const std::string top = fstype == "proc" ? "proc" : "sys";
+        for (const auto& below : sc::views_below(fstype, handlers::view_mounts()))
+            request.views.push_back({(target_.views_root / top / below).string(), below});
+        run_helper(n, std::move(request));
+    }
+
+    void umount(const sc::Notification& n) {
+        mh::Request request;
+        request.op = mh::Op::check_umount;
+        request.flags = n.args[1];
+        if (!read_argument(n, n.args[0], max_path, request.path)) return;
+        run_helper(n, std::move(request));
+    }
+
+    // A string argument of the caller. false: the call is answered already (EFAULT or
+    // ENAMETOOLONG, as the kernel would) or the caller is gone.
+    bool read_argument(const sc::Notification& n, uint64_t address, std::size_t max, std::string& out) {
+        int err = sc::read_string(n.pid, address, max, out);
+        if (!valid(n.id)) return false;
+        if (err == ESRCH) return false;
+        if (err) {
+            answer(n.id, err);
+            return false;
+        }
+        return true;
+    }
+
+    void run_helper(const sc::Notification& n, mh::Request request) {
+        int pidfd = sc::open_pidfd(n.pid);
+        if (pidfd < 0) {
+            if (errno != ESRCH) fail(n.id, fmt::format("pidfd_open {}: {}", n.pid, std::strerror(errno)));
+            return;
+        }
+        int dir = ::open(fmt::format("/proc/{}", n.pid).c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+        // Both refer to the caller only if it is still blocked in this call now.
+        if (dir < 0 || !valid(n.id)) {
+            ::close(pidfd);
+            if (dir >= 0) ::close(dir);
+            return;
+        }
+        mh::Spawned spawned;
+        try {
+            spawned = mh::spawn(request, pidfd, dir, emulation::self_executable());
+        } catch (const std::exception& e) {
+            ::close(pidfd);
+            ::close(dir);
+            return fail(n.id, e.what());
+        }
+        ::close(pidfd);
+        ::close(dir);
+        {
+            std::lock_guard lock(mutex_);
+            ++in_flight_;
+        }
+        auto job = std::make_shared<HelperJob>(io_, spawned);
+        job->timer.expires_after(helper_timeout);
+        job->timer.async_wait([pid = job->pid, id = id()](const boost::system::error_code& ec) {
+            if (ec) return;
+            spdlog::error("container {}: mount helper {} takes too long, killing it", id, pid);
+            ::kill(pid, SIGKILL);
+        });
+        wait_helper(n, std::move(job), request.op);
+    }
+
+    void wait_helper(const sc::Notification& n, std::shared_ptr<HelperJob> job, mh::Op op) {
+        auto exit = job->exit;
+        exit->wait([self = shared_from_this(), n, job = std::move(job), op](bool) mutable {
+            int status = 0;
+            pid_t r = ::waitpid(job->pid, &status, WNOHANG);
+            if (r == 0) return self->wait_helper(n, std::move(job), op);  // not yet: a stray wake-up
+            self->helper_done(n, *job, op, status);
+        });
+    }
+
+    void helper_done(const sc::Notification& n, HelperJob& job, mh::Op op, int status) {
+        job.timer.cancel();
+        std::string buf(65536, '\0');
+        ssize_t got = ::recv(job.socket, buf.data(), buf.size(), MSG_DONTWAIT);
+        auto reply = got > 0 ? mh::decode_reply(std::string_view(buf.data(), static_cast<std::size_t>(got))) : std::nullopt;
+        if (!reply) {
+            fail(n.id, fmt::format("{}: the mount helper {} ended without an answer (wait status {:#x})", op_name(op),
+                                   job.pid, status));
+        } else if (reply->let_kernel) {
+            let_kernel(n.id);
+        } else {
+            if (!reply->message.empty()) {
+                counters_.failed++;
+                spdlog::warn("container {}: {} by pid {}: {}", id(), op_name(op), n.pid, reply->message);
+            }
+            spdlog::debug("container {}: {} by pid {}: {}", id(), op_name(op), n.pid,
+                          reply->error ? std::strerror(reply->error) : "done");
+            answer(n.id, reply->error);
+        }
+        bool resume;
+        {
+            std::lock_guard lock(mutex_);
+            --in_flight_;
+            resume = std::exchange(stalled_, false);
+        }
+        if (resume) drain();
+    }
+
+    // ---- answers: under the lock, so that close() never races an ioctl on the fd ----
+
+    bool valid(uint64_t id) {
+        std::lock_guard lock(mutex_);
+        return !closed_ && sc::id_valid(readable_->fd(), id);
+    }
+
+    void respond_locked(uint64_t id, int error) {
+        counters_.answered++;
+        int err = sc::respond(readable_->fd(), id, error);
+        if (err && err != ENOENT) spdlog::warn("container {}: seccomp answer: {}", this->id(), std::strerror(err));
+    }
+
+    void answer(uint64_t id, int error) {
+        std::lock_guard lock(mutex_);
+        if (!closed_) respond_locked(id, error);
+    }
+
+    void let_kernel(uint64_t id) {
+        std::lock_guard lock(mutex_);
+        if (closed_) return;
+        counters_.continued++;
+        int err = sc::respond_continue(readable_->fd(), id);
+        if (err && err != ENOENT) spdlog::warn("container {}: seccomp continue: {}", this->id(), std::strerror(err));
+    }
+
+    // Fail closed, loudly: EIO to the caller, a log line, a counter.
+    void fail(uint64_t id, const std::string& what) {
+        counters_.failed++;
+        spdlog::error("container {}: trapped call failed: {}", this->id(), what);
+        answer(id, EIO);
+    }
+
+    SeccompTrapper& trapper_;
+    boost::asio::io_context& io_;
+    std::shared_ptr<Readable> readable_;
+    const TrapTarget target_;
+    SeccompTrapper::Counters& counters_;
+    std::mutex mutex_;
+    bool closed_ = false;
+    int in_flight_ = 0;
+    bool stalled_ = false;
+};
+
+SeccompTrapper::SeccompTrapper(boost::asio::io_context& io) : io_(io) {}
+
+SeccompTrapper::~SeccompTrapper() { stop(); }
+
+void SeccompTrapper::add(int notify_fd, TrapTarget target) {
+    std::shared_ptr<NotifyFd> fd;
+    {
+        std::lock_guard lock(mutex_);
+        if (stopped_) {
+            ::close(notify_fd);
+            return;
+        }
+        const std::string id = target.id;
+        fd = std::make_shared<NotifyFd>(*this, io_, notify_fd, std::move(target), counters_);
+        fds_[id].insert(fd);
+    }
+    fd->start();
+}
+
+void SeccompTrapper::release(const std::shared_ptr<NotifyFd>& fd) {
+    {
+        std::lock_guard lock(mutex_);
+        auto it = fds_.find(fd->id());
+        if (it != fds_.end()) {
+            it->second.erase(fd);
+            if (it->second.empty()) fds_.erase(it);
+        }
+    }
+    fd->close();
+    spdlog::debug("container {}: a seccomp notify fd is released (its processes are gone)", fd->id());
+}
+
+void SeccompTrapper::forget(const std::string& id) {
+    std::set<std::shared_ptr<NotifyFd>> fds;
+    {
+        std::lock_guard lock(mutex_);
+        auto it = fds_.find(id);
+        if (it == fds_.end()) return;
+        fds.swap(it->second);
+        fds_.erase(it);
+    }
+    for (const auto& fd : fds) fd->close();
+}
+
+void SeccompTrapper::stop() {
+    std::map<std::string, std::set<std::shared_ptr<NotifyFd>>> all;
+    {
+        std::lock_guard lock(mutex_);
+        stopped_ = true;
+        all.swap(fds_);
+    }
+    for (const auto& [id, fds] : all)
+        for (const auto& fd : fds) fd->close();
+}
+
+std::size_t SeccompTrapper::count(const std::string& id) const {
+    std::lock_guard lock(mutex_);
+    auto it = fds_.find(id);
+    return it == fds_.end() ? 0 : it->second.size();
+}
+
+}  // namespace ecifs::daemon
