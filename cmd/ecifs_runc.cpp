@@ -35,6 +35,7 @@ namespace shim = ecifs::shim;
 using nlohmann::json;
 
 constexpr const char* runtime_env = "ECIFS_RUNTIME";
+constexpr const char* seccomp_socket_env = "ECIFS_SECCOMP_SOCKET";
 constexpr const char* default_runtime = "runc";
 
 // ---- errors --------------------------------------------------------------------------
@@ -112,6 +113,16 @@ fs::path bundle_dir(const shim::RuncArgs& args) {
     return fs::absolute(args.bundle.empty() ? fs::path(".") : fs::path(args.bundle)).lexically_normal();
 }
 
+// Where the daemon takes seccomp notify fds: $ECIFS_SECCOMP_SOCKET, else what its
+// prepare reply says (empty from a daemon without a trapper: no seccomp rules then).
+std::string seccomp_listener(const json& reply) {
+    const char* env = std::getenv(seccomp_socket_env);
+    if (env && *env) return env;
+    if (reply.contains("seccomp_listener") && reply["seccomp_listener"].is_string())
+        return reply["seccomp_listener"].get<std::string>();
+    return {};
+}
+
 void prepare_container(const shim::RuncArgs& args) {
     fs::path config_file = bundle_dir(args) / "config.json";
     json config = shim::read_config(config_file);
@@ -126,7 +137,7 @@ void prepare_container(const shim::RuncArgs& args) {
                                            // the container.
                                            {"creator_pid", ::getpid()}});
     try {
-        shim::apply_ecifs(config, shim::views_from_reply(reply), {self_exe(), socket});
+        shim::apply_ecifs(config, shim::views_from_reply(reply), {self_exe(), socket, seccomp_listener(reply)});
         shim::write_config_atomically(config_file, config);
     } catch (...) {
         // The daemon prepared a container that will never start: let it forget it.
@@ -214,9 +225,11 @@ int print_ecifs_help() {
                  "Environment:\n"
                  "  ECIFS_RUNTIME  the real runtime to exec (default: runc)\n"
               << "  ECIFS_SOCKET   the ecifs daemon's control socket (default: "
-              << control::default_socket_path << ")\n\n"
-              << "On create/run the bundle's config.json gets the view mounts and the\n"
-                 "'ecifs-hook' hooks (annotation io.ecifs.managed); the daemon must run.\n";
+              << control::default_socket_path << ")\n"
+              << "  ECIFS_SECCOMP_SOCKET  the daemon's seccomp listener (default: what the daemon says)\n\n"
+              << "On create/run the bundle's config.json gets the view mounts, the\n"
+                 "'ecifs-hook' hooks and the seccomp listener with its rules (annotation\n"
+                 "io.ecifs.managed); the daemon must run.\n";
     return 0;
 }
 

@@ -11,6 +11,8 @@
 
 #include <fmt/core.h>
 
+#include "emulation/seccomp_table.hpp"
+
 namespace ecifs::shim {
 
 using nlohmann::json;
@@ -164,6 +166,77 @@ void remove_ecifs_hooks(json& config) {
     if (hooks.empty()) config.erase("hooks");
 }
 
+void restore_seccomp(json& config, const json& record) {
+    if (!record.contains("seccomp")) return;
+    json& linux = object_at(config, "linux");
+    if (record["seccomp"].is_null()) {
+        linux.erase("seccomp");
+        if (linux.empty()) config.erase("linux");
+    } else {
+        linux["seccomp"] = record["seccomp"];
+    }
+}
+
+// ---- seccomp -----------------------------------------------------------------------
+
+bool allows(const json& action) { return action == "SCMP_ACT_ALLOW" || action == "SCMP_ACT_LOG"; }
+
+bool has_conditions(const json& rule) { return rule.contains("args") && rule["args"].is_array() && !rule["args"].empty(); }
+
+// Whether a rule names the syscall (in "names", or the old single "name").
+bool names_syscall(const json& rule, std::string_view name) {
+    if (!rule.is_object()) return false;
+    if (rule.contains("names") && rule["names"].is_array())
+        for (const json& n : rule["names"])
+            if (n.is_string() && n.get<std::string>() == name) return true;
+    return rule.contains("name") && rule["name"].is_string() && rule["name"].get<std::string>() == name;
+}
+
+void drop_name(json& rule, std::string_view name) {
+    if (rule.contains("names") && rule["names"].is_array()) {
+        json& names = rule["names"];
+        names.erase(std::remove_if(names.begin(), names.end(),
+                                   [&](const json& n) { return n.is_string() && n.get<std::string>() == name; }),
+                    names.end());
+    }
+    if (rule.contains("name") && rule["name"].is_string() && rule["name"].get<std::string>() == name) rule.erase("name");
+}
+
+bool names_nothing(const json& rule) {
+    bool names = rule.contains("names") && rule["names"].is_array() && !rule["names"].empty();
+    return !names && !rule.contains("name");
+}
+
+// Give `name` the action `ours` where the profile lets it run. Returns whether it joins
+// ecifs's unconditional rule (the conditional ones are made here).
+bool take_syscall(json& syscalls, bool default_allows, std::string_view name, const json& ours, json& conditional) {
+    bool listed = false, denied = false, allowed = false;
+    for (const json& rule : syscalls) {
+        if (!names_syscall(rule, name)) continue;
+        listed = true;
+        const bool allow = allows(rule.value("action", json()));
+        if (!has_conditions(rule)) (allow ? allowed : denied) = true;
+    }
+    if (denied) return false;  // the profile forbids it: it stays forbidden
+    if (!allowed && !(default_allows && !listed)) {
+        // Allowed only under conditions (or not at all): the allowing rules keep their
+        // conditions and get our action.
+        for (json& rule : syscalls) {
+            if (!names_syscall(rule, name) || !has_conditions(rule) || !allows(rule.value("action", json()))) continue;
+            json copy = rule;
+            copy.erase("name");
+            copy["names"] = json::array({std::string(name)});
+            for (auto& [key, value] : ours.items()) copy[key] = value;
+            conditional.push_back(std::move(copy));
+            drop_name(rule, name);
+        }
+        return false;
+    }
+    for (json& rule : syscalls)
+        if (names_syscall(rule, name) && !has_conditions(rule)) drop_name(rule, name);
+    return true;
+}
+
 void remove_annotation(json& config) {
     if (!config.contains("annotations") || !config["annotations"].is_object()) return;
     config["annotations"].erase(std::string(managed_annotation));
@@ -233,6 +306,7 @@ void remove_ecifs(json& config) {
     json record = managed_record(config);
     remove_recorded_mounts(config, record);
     restore_readonly_paths(config, record);
+    restore_seccomp(config, record);
     remove_ecifs_hooks(config);
     remove_annotation(config);
 }
@@ -259,7 +333,49 @@ void apply_ecifs(json& config, std::span<const View> views, const HookSetup& set
     // config mounts and before pivot_root: the place for the views under /proc.
     if (!to_place.views.empty()) add_hook(config, "createContainer", hook(setup, "place", place_args(to_place)));
     add_hook(config, "poststop", hook(setup, "poststop"));
+    if (!setup.seccomp_listener.empty()) record["seccomp"] = apply_seccomp(config, setup.seccomp_listener);
     object_at(config, "annotations")[std::string(managed_annotation)] = record.dump();
+}
+
+json apply_seccomp(json& config, const std::string& listener_path) {
+    namespace table = emulation::seccomp;
+    json& linux = object_at(config, "linux");
+    const json original = linux.contains("seccomp") ? linux["seccomp"] : json(nullptr);
+    if (!original.is_null() && !original.is_object()) throw OciError("config.json: 'linux.seccomp' is not an object");
+    json seccomp = original;
+    if (seccomp.is_null()) {
+        json arches = json::array();
+        for (std::string_view a : table::profile_architectures()) arches.push_back(std::string(a));
+        seccomp = {{"defaultAction", "SCMP_ACT_ALLOW"}, {"architectures", arches}, {"syscalls", json::array()}};
+    }
+    if (seccomp.contains("listenerPath") && seccomp["listenerPath"].is_string() &&
+        !seccomp["listenerPath"].get<std::string>().empty() && seccomp["listenerPath"] != listener_path)
+        throw OciError(fmt::format("config.json hands seccomp notifications to {} already; ecifs needs its own listener",
+                                   seccomp["listenerPath"].get<std::string>()));
+    json& syscalls = array_at(seccomp, "syscalls");
+    std::vector<bool> named_something;
+    for (const json& rule : syscalls) named_something.push_back(!names_nothing(rule));
+    const bool default_allows = allows(seccomp.value("defaultAction", json()));
+
+    const json notify = {{"action", "SCMP_ACT_NOTIFY"}};
+    const json enosys = {{"action", "SCMP_ACT_ERRNO"}, {"errnoRet", table::enosys_errno}};
+    json trapped = json::array(), refused = json::array(), conditional = json::array();
+    for (const auto& s : table::trapped_syscalls())
+        if (take_syscall(syscalls, default_allows, s.name, notify, conditional)) trapped.push_back(std::string(s.name));
+    bool notifies = !trapped.empty() || !conditional.empty();
+    for (std::string_view name : table::enosys_syscalls())
+        if (take_syscall(syscalls, default_allows, name, enosys, conditional)) refused.push_back(std::string(name));
+    // Rules whose every name went to ecifs's rules are gone.
+    for (std::size_t i = syscalls.size(); i-- > 0;)
+        if (named_something[i] && names_nothing(syscalls[i])) syscalls.erase(i);
+    for (json& rule : conditional) syscalls.push_back(std::move(rule));
+    if (!trapped.empty()) syscalls.push_back({{"names", trapped}, {"action", "SCMP_ACT_NOTIFY"}});
+    if (!refused.empty())
+        syscalls.push_back({{"names", refused}, {"action", "SCMP_ACT_ERRNO"}, {"errnoRet", table::enosys_errno}});
+    // runc refuses a listener without a notify rule.
+    if (notifies) seccomp["listenerPath"] = listener_path;
+    linux["seccomp"] = std::move(seccomp);
+    return original;
 }
 
 std::vector<std::string> place_args(const PlaceList& list) {

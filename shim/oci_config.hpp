@@ -8,8 +8,11 @@
 //  - hooks whose args[1] is "ecifs-hook" (createRuntime "start", poststop
 //    "poststop", and createContainer "place" for the views runc refuses);
 //  - readonlyPaths entries equal to a view's destination are dropped;
-//  - the annotation io.ecifs.managed records the mounts added and the readonlyPaths
-//    dropped, so remove_ecifs() restores the config as it was before.
+//  - with a seccomp listener: linux.seccomp.listenerPath and the rules of the trapper's
+//    table (emulation/seccomp_table.hpp), merged into the profile already there;
+//  - the annotation io.ecifs.managed records the mounts added, the readonlyPaths
+//    dropped and the seccomp profile as it was, so remove_ecifs() restores the config
+//    as it was before.
 #include <sys/types.h>
 
 #include <filesystem>
@@ -57,7 +60,19 @@ bool runc_accepts_bind(std::string_view destination);
 struct HookSetup {
     std::string self_exe;  // absolute path of ecifs-runc, run by runc as the hook
     std::string socket;    // the daemon's control socket, given as ECIFS_SOCKET
+    std::string seccomp_listener;  // the daemon's seccomp listener; empty: no seccomp rules
 };
+
+// Make `config`'s seccomp profile hand the trapped syscalls to `listener_path`
+// (SCMP_ACT_NOTIFY) and answer the new mount API with ENOSYS, keeping the profile's
+// policy: a syscall the profile forbids stays forbidden and is not trapped; one it
+// allows (by a rule or by its default action) leaves its rules and goes into ecifs's,
+// so every syscall keeps one action, as libseccomp requires; an allow rule with
+// argument conditions becomes a rule with the same conditions and ecifs's action.
+// Without a profile, one is made: defaultAction SCMP_ACT_ALLOW, the native
+// architectures. Throws OciError when the config hands notifications to another
+// listener already. Returns the profile as it was (null if there was none).
+nlohmann::json apply_seccomp(nlohmann::json& config, const std::string& listener_path);
 
 // Remove what an earlier apply_ecifs added, then add mounts and hooks for `views`.
 void apply_ecifs(nlohmann::json& config, std::span<const View> views, const HookSetup& hooks);

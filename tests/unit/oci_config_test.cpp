@@ -8,6 +8,8 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -21,7 +23,7 @@ using nlohmann::json;
 json rootful_spec() { return read_config(fs::path(ECIFS_FIXTURES_DIR) / "oci/runc-spec.json"); }
 json rootless_spec() { return read_config(fs::path(ECIFS_FIXTURES_DIR) / "oci/runc-spec-rootless-uid1000.json"); }
 
-const HookSetup setup{"/usr/local/bin/ecifs-runc", "/run/ecifs/ecifs.sock"};
+const HookSetup setup{"/usr/local/bin/ecifs-runc", "/run/ecifs/ecifs.sock", ""};
 
 const std::vector<View> views = {
     {"/run/ecifs/c1/mnt/proc/meminfo", "/proc/meminfo"},
@@ -261,6 +263,188 @@ TEST(OciConfig, ReadConfigErrors) {
     std::ofstream(dir.path() / "bad.json") << "{not json";
     EXPECT_THROW(read_config(dir.path() / "bad.json"), OciError);
     EXPECT_THROW(write_config_atomically(dir.path() / "missing.json", json::object()), OciError);
+}
+
+// ---- seccomp ---------------------------------------------------------------------------
+
+const HookSetup trap_setup{"/usr/local/bin/ecifs-runc", "/run/ecifs/ecifs.sock", "/run/ecifs/seccomp.sock"};
+
+const std::vector<std::string> trapped = {"sysinfo", "mount", "umount2"};
+const std::vector<std::string> enosys = {"fsopen", "fspick", "fsmount", "open_tree", "move_mount"};
+
+// Docker's default profile (moby's format) compiled for amd64 and `caps`, as moby does
+// for config.json: rules whose includes/excludes do not match are left out.
+json compile_moby(const std::vector<std::string>& caps) {
+    json profile = read_config(fs::path(ECIFS_FIXTURES_DIR) / "seccomp/docker-default.json");
+    auto has = [&](const json& list) {
+        for (const json& c : list)
+            if (std::find(caps.begin(), caps.end(), c.get<std::string>()) == caps.end()) return false;
+        return true;
+    };
+    auto any = [&](const json& list) {
+        for (const json& c : list)
+            if (std::find(caps.begin(), caps.end(), c.get<std::string>()) != caps.end()) return true;
+        return false;
+    };
+    auto names_arch = [](const json& list) {
+        for (const json& a : list)
+            if (a == "amd64") return true;
+        return false;
+    };
+    json rules = json::array();
+    for (const json& rule : profile["syscalls"]) {
+        json inc = rule.value("includes", json::object()), exc = rule.value("excludes", json::object());
+        if (inc.contains("caps") && !has(inc["caps"])) continue;
+        if (inc.contains("arches") && !names_arch(inc["arches"])) continue;
+        if (exc.contains("caps") && any(exc["caps"])) continue;
+        if (exc.contains("arches") && names_arch(exc["arches"])) continue;
+        json out = json::object();
+        for (const char* key : {"names", "action", "args", "errnoRet"})
+            if (rule.contains(key)) out[key] = rule[key];
+        rules.push_back(out);
+    }
+    return {{"defaultAction", profile["defaultAction"]},
+            {"defaultErrnoRet", profile["defaultErrnoRet"]},
+            {"architectures", {"SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"}},
+            {"syscalls", rules}};
+}
+
+json with_profile(json profile) {
+    json config = rootful_spec();
+    config["linux"]["seccomp"] = std::move(profile);
+    return config;
+}
+
+// The actions of the rules without argument conditions that name `name`.
+std::vector<std::string> unconditional_actions(const json& seccomp, const std::string& name) {
+    std::vector<std::string> actions;
+    for (const json& rule : seccomp["syscalls"]) {
+        if (rule.contains("args") && !rule["args"].empty()) continue;
+        for (const json& n : rule.value("names", json::array()))
+            if (n == name) actions.push_back(rule["action"]);
+    }
+    return actions;
+}
+
+// Every syscall has at most one unconditional action: what libseccomp requires.
+void expect_one_action_per_syscall(const json& seccomp) {
+    std::map<std::string, std::set<std::string>> actions;
+    for (const json& rule : seccomp["syscalls"]) {
+        if (rule.contains("args") && !rule["args"].empty()) continue;
+        for (const json& n : rule["names"]) actions[n.get<std::string>()].insert(rule["action"].get<std::string>());
+    }
+    for (const auto& [name, set] : actions) EXPECT_EQ(set.size(), 1u) << name;
+}
+
+TEST(OciConfigSeccomp, WithoutAProfileOneIsMade) {
+    json config = rootful_spec();
+    ASSERT_FALSE(config["linux"].contains("seccomp"));
+    apply_ecifs(config, views, trap_setup);
+    const json& s = config["linux"]["seccomp"];
+    EXPECT_EQ(s["defaultAction"], "SCMP_ACT_ALLOW");
+    EXPECT_EQ(s["architectures"], json({"SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"}));
+    EXPECT_EQ(s["listenerPath"], "/run/ecifs/seccomp.sock");
+    ASSERT_EQ(s["syscalls"].size(), 2u);
+    EXPECT_EQ(s["syscalls"][0], json({{"names", trapped}, {"action", "SCMP_ACT_NOTIFY"}}));
+    EXPECT_EQ(s["syscalls"][1], json({{"names", enosys}, {"action", "SCMP_ACT_ERRNO"}, {"errnoRet", 38}}));
+}
+
+TEST(OciConfigSeccomp, IdempotentAndRemovable) {
+    for (json original : {rootful_spec(), with_profile(compile_moby({"CAP_SYS_ADMIN"}))}) {
+        json once = original;
+        apply_ecifs(once, views, trap_setup);
+        json twice = once;
+        apply_ecifs(twice, views, trap_setup);
+        EXPECT_EQ(twice, once);
+        remove_ecifs(twice);
+        // The profile as it was (or none); the rest of remove_ecifs has its own tests.
+        EXPECT_EQ(twice["linux"].value("seccomp", json()), original["linux"].value("seccomp", json()));
+    }
+}
+
+TEST(OciConfigSeccomp, WithoutAListenerNothingChanges) {
+    json config = with_profile(compile_moby({}));
+    json before = config["linux"]["seccomp"];
+    apply_ecifs(config, views, setup);
+    EXPECT_EQ(config["linux"]["seccomp"], before);
+}
+
+TEST(OciConfigSeccomp, DockersDefaultProfileKeepsItsPolicy) {
+    // Docker's default capabilities: no CAP_SYS_ADMIN, so mount and the new mount API
+    // are forbidden by the profile; sysinfo is allowed.
+    json config = with_profile(compile_moby({"CAP_CHOWN", "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT"}));
+    const json before = config["linux"]["seccomp"];
+    apply_ecifs(config, views, trap_setup);
+    const json& s = config["linux"]["seccomp"];
+    EXPECT_EQ(s["defaultAction"], "SCMP_ACT_ERRNO");
+    EXPECT_EQ(s["defaultErrnoRet"], 1);
+    EXPECT_EQ(s["architectures"], before["architectures"]);
+    EXPECT_EQ(s["listenerPath"], "/run/ecifs/seccomp.sock");
+    EXPECT_EQ(unconditional_actions(s, "sysinfo"), std::vector<std::string>{"SCMP_ACT_NOTIFY"});
+    EXPECT_TRUE(unconditional_actions(s, "mount").empty());  // still forbidden by default
+    EXPECT_TRUE(unconditional_actions(s, "umount2").empty());
+    EXPECT_TRUE(unconditional_actions(s, "fsopen").empty());
+    EXPECT_EQ(unconditional_actions(s, "read"), std::vector<std::string>{"SCMP_ACT_ALLOW"});
+    EXPECT_EQ(unconditional_actions(s, "chroot"), std::vector<std::string>{"SCMP_ACT_ALLOW"});
+    expect_one_action_per_syscall(s);
+    // Nothing else changed: same rules but for sysinfo, plus ecifs's.
+    EXPECT_EQ(s["syscalls"].size(), before["syscalls"].size() + 1);
+    EXPECT_EQ(s["syscalls"].back(), json({{"names", {"sysinfo"}}, {"action", "SCMP_ACT_NOTIFY"}}));
+}
+
+TEST(OciConfigSeccomp, DockersProfileWithSysAdminTrapsMount) {
+    json config = with_profile(compile_moby({"CAP_SYS_ADMIN"}));
+    apply_ecifs(config, views, trap_setup);
+    const json& s = config["linux"]["seccomp"];
+    for (const auto& name : trapped) EXPECT_EQ(unconditional_actions(s, name), std::vector<std::string>{"SCMP_ACT_NOTIFY"}) << name;
+    for (const auto& name : enosys) EXPECT_EQ(unconditional_actions(s, name), std::vector<std::string>{"SCMP_ACT_ERRNO"}) << name;
+    // The rest of the CAP_SYS_ADMIN rule stays as it was.
+    EXPECT_EQ(unconditional_actions(s, "unshare"), std::vector<std::string>{"SCMP_ACT_ALLOW"});
+    EXPECT_EQ(unconditional_actions(s, "mount_setattr"), std::vector<std::string>{"SCMP_ACT_ALLOW"});
+    expect_one_action_per_syscall(s);
+}
+
+TEST(OciConfigSeccomp, ExplicitlyForbiddenSyscallsStayForbidden) {
+    json config = with_profile({{"defaultAction", "SCMP_ACT_ALLOW"},
+                                {"syscalls", {{{"names", {"mount", "reboot"}}, {"action", "SCMP_ACT_ERRNO"}}}}});
+    apply_ecifs(config, views, trap_setup);
+    const json& s = config["linux"]["seccomp"];
+    EXPECT_EQ(unconditional_actions(s, "mount"), std::vector<std::string>{"SCMP_ACT_ERRNO"});
+    EXPECT_EQ(unconditional_actions(s, "sysinfo"), std::vector<std::string>{"SCMP_ACT_NOTIFY"});
+    EXPECT_EQ(unconditional_actions(s, "umount2"), std::vector<std::string>{"SCMP_ACT_NOTIFY"});
+    expect_one_action_per_syscall(s);
+}
+
+TEST(OciConfigSeccomp, ConditionalAllowsKeepTheirConditions) {
+    const json args = {{{"index", 3}, {"value", 4096}, {"op", "SCMP_CMP_MASKED_EQ"}, {"valueTwo", 0}}};
+    json config = with_profile({{"defaultAction", "SCMP_ACT_ERRNO"},
+                                {"syscalls",
+                                 {{{"names", {"mount"}}, {"action", "SCMP_ACT_ALLOW"}, {"args", args}},
+                                  {{"name", "sysinfo"}, {"action", "SCMP_ACT_ALLOW"}},
+                                  {{"names", {"read", "write"}}, {"action", "SCMP_ACT_ALLOW"}}}}});
+    apply_ecifs(config, views, trap_setup);
+    const json& rules = config["linux"]["seccomp"]["syscalls"];
+    // The conditional mount rule became ecifs's, conditions and all; the emptied rules are gone.
+    ASSERT_EQ(rules.size(), 3u);
+    EXPECT_EQ(rules[0], json({{"names", {"read", "write"}}, {"action", "SCMP_ACT_ALLOW"}}));
+    EXPECT_EQ(rules[1], json({{"names", {"mount"}}, {"action", "SCMP_ACT_NOTIFY"}, {"args", args}}));
+    EXPECT_EQ(rules[2], json({{"names", {"sysinfo"}}, {"action", "SCMP_ACT_NOTIFY"}}));
+}
+
+TEST(OciConfigSeccomp, NothingToTrapMeansNoListener) {
+    json config = with_profile({{"defaultAction", "SCMP_ACT_KILL"}, {"syscalls", {{{"names", {"read"}}, {"action", "SCMP_ACT_ALLOW"}}}}});
+    json before = config["linux"]["seccomp"];
+    apply_ecifs(config, views, trap_setup);
+    EXPECT_EQ(config["linux"]["seccomp"], before);
+}
+
+TEST(OciConfigSeccomp, AnotherListenerIsAnError) {
+    json config = with_profile({{"defaultAction", "SCMP_ACT_ALLOW"}, {"listenerPath", "/run/other-agent.sock"}});
+    EXPECT_THROW(apply_ecifs(config, views, trap_setup), OciError);
+    config = with_profile({{"defaultAction", "SCMP_ACT_ALLOW"}, {"listenerPath", "/run/ecifs/seccomp.sock"}});
+    EXPECT_NO_THROW(apply_ecifs(config, views, trap_setup));
+    config = with_profile("not an object");
+    EXPECT_THROW(apply_ecifs(config, views, trap_setup), OciError);
 }
 
 }  // namespace
