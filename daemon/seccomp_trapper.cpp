@@ -11,6 +11,7 @@
 #include <cstring>
 #include <optional>
 
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <fmt/core.h>
 #include <spdlog/spdlog.h>
@@ -34,6 +35,8 @@ namespace mh = emulation::mount_helper;
 // Longest path the kernel takes (PATH_MAX with its NUL), and a page for the rest.
 constexpr std::size_t max_path = 4095;
 constexpr std::size_t max_page_string = 4095;
+// Notifications one notify fd answers before the loop runs other work.
+constexpr int notifications_per_turn = 16;
 // Helpers running at once for one notify fd; more calls wait in the kernel's queue.
 constexpr int max_helpers_per_fd = 4;
 // A helper stuck longer (in a path walk into a hung filesystem of the container's) is
@@ -88,10 +91,16 @@ private:
         });
     }
 
-    // Take every pending notification, then wait again; stop at the helper limit (a
-    // helper that finishes resumes), release the fd when its processes are gone.
+    // Take the pending notifications, then wait again; stop at the helper limit (a
+    // helper that finishes resumes), release the fd when its processes are gone. After
+    // a few, go to the back of the loop's queue: a process calling sysinfo in a tight
+    // loop must not keep a pool thread from the FUSE requests and the other fds.
     void drain() {
-        for (;;) {
+        for (int budget = notifications_per_turn;; --budget) {
+            if (budget == 0) {
+                boost::asio::post(io_, [self = shared_from_this()] { self->drain(); });
+                return;
+            }
             sc::Notification n;
             enum { got, none, gone } what;
             {
