@@ -96,6 +96,7 @@ void Daemon::run() {
     server_->start();
     listener_->start();
     reap_idle_executors();
+    load_sampler_.start();
     spdlog::info("ecifs serving on {} (state in {}, {} threads)", options_.socket_path.string(),
                  options_.state_dir.string(), options_.threads);
     std::vector<std::thread> pool;
@@ -109,6 +110,7 @@ void Daemon::shutdown() {
     boost::system::error_code ignored;
     signals_.cancel(ignored);
     executor_reaper_.cancel();
+    load_sampler_.stop();
     server_->stop();
     listener_->stop();
     trapper_.stop();

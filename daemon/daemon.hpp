@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "control/server.hpp"
+#include "daemon/load_sampler.hpp"
 #include "daemon/pid_watch.hpp"
 #include "daemon/seccomp_listener.hpp"
 #include "daemon/seccomp_trapper.hpp"
@@ -77,6 +78,13 @@ private:
     std::optional<SeccompListener> listener_;
     std::mutex mutex_;
     std::map<std::string, Entry> containers_;
+    // Folds every container's load average every 5 s (declared after what it lists).
+    LoadSampler load_sampler_{io_, [this] {
+        std::lock_guard lock(mutex_);
+        std::vector<std::shared_ptr<emulation::Container>> all;
+        for (const auto& [id, entry] : containers_) all.push_back(entry.container);
+        return all;
+    }};
 };
 
 }  // namespace ecifs::daemon

@@ -316,6 +316,7 @@ CgroupPaths resolve_cgroup_paths(pid_t pid, const fs::path& proc_root) {
     paths.cpuset = pick("cpuset", "cpuset");
     paths.blkio = pick("blkio", "io");
     paths.pids = pick("pids", "pids");
+    paths.unified = v2;
     if (!paths.memory && !paths.cpu && !paths.cpuacct && !paths.cpuset && !paths.blkio && !paths.pids)
         throw std::runtime_error(fmt::format("no mounted cgroup hierarchy holds process {}", pid));
     return paths;
@@ -427,6 +428,162 @@ std::optional<uint64_t> Cgroup::cpu_usage_ns() const {
     const auto usec = keyed_value(*text, "usage_usec");
     if (!usec) malformed(file, *text);
     return *usec * 1000;
+}
+
+// ---- the resource views' readers ------------------------------------------------
+
+namespace {
+
+// The cgroup's directory in the unified hierarchy: the one resolved for it, or (for
+// paths built by hand) any controller's directory that is v2.
+std::optional<CgroupDir> unified_dir(const CgroupPaths& p) {
+    if (p.unified) return p.unified;
+    for (const auto* dir : {&p.cpuacct, &p.cpu, &p.memory, &p.pids, &p.blkio, &p.cpuset})
+        if (*dir && (*dir)->version == CgroupVersion::v2) return *dir;
+    return std::nullopt;
+}
+
+// "8:0" as major and minor; nullopt for anything else (v1's closing "Total" line).
+std::optional<std::pair<unsigned, unsigned>> device_of(std::string_view field) {
+    const auto colon = field.find(':');
+    if (colon == std::string_view::npos) return std::nullopt;
+    const auto major = to_number<unsigned>(field.substr(0, colon));
+    const auto minor = to_number<unsigned>(field.substr(colon + 1));
+    if (!major || !minor) return std::nullopt;
+    return std::pair{*major, *minor};
+}
+
+IoStat& device_entry(std::vector<IoStat>& stats, std::pair<unsigned, unsigned> device) {
+    for (auto& s : stats)
+        if (s.major == device.first && s.minor == device.second) return s;
+    return stats.emplace_back(IoStat{.major = device.first, .minor = device.second});
+}
+
+// v2 io.stat: "8:0 rbytes=1 wbytes=2 rios=3 wios=4 dbytes=5 dios=6 [more keys]".
+void parse_io_stat(std::string_view text, std::vector<IoStat>& stats) {
+    static constexpr std::pair<std::string_view, uint64_t IoStat::*> keys[] = {
+        {"rbytes", &IoStat::rbytes}, {"wbytes", &IoStat::wbytes}, {"dbytes", &IoStat::dbytes},
+        {"rios", &IoStat::rios},     {"wios", &IoStat::wios},     {"dios", &IoStat::dios},
+    };
+    for (const auto line : split(text, '\n')) {
+        const auto fields = split(trim(line), ' ');
+        const auto device = device_of(fields[0]);
+        if (!device) continue;
+        auto& entry = device_entry(stats, *device);
+        for (const auto field : fields) {
+            const auto eq = field.find('=');
+            for (const auto& [key, member] : keys)
+                if (eq != std::string_view::npos && field.substr(0, eq) == key)
+                    entry.*member = to_number<uint64_t>(field.substr(eq + 1)).value_or(0);
+        }
+    }
+}
+
+// v1 blkio.throttle.*: "8:0 Read 4096" lines (Write, Discard, Sync, Async, Total too).
+void parse_blkio(std::string_view text, std::vector<IoStat>& stats, uint64_t IoStat::*read,
+                 uint64_t IoStat::*write, uint64_t IoStat::*discard) {
+    for (const auto line : split(text, '\n')) {
+        const auto fields = split(trim(line), ' ');
+        const auto device = fields.size() == 3 ? device_of(fields[0]) : std::nullopt;
+        if (!device) continue;
+        const auto member = fields[1] == "Read" ? read : fields[1] == "Write" ? write : fields[1] == "Discard" ? discard : nullptr;
+        if (member) device_entry(stats, *device).*member = to_number<uint64_t>(fields[2]).value_or(0);
+    }
+}
+
+// A v1 blkio file, its hierarchical form first.
+std::optional<std::string> read_blkio(const fs::path& dir, const std::string& name) {
+    if (auto text = read_file_if_exists(dir / (name + "_recursive"))) return text;
+    return read_file_if_exists(dir / name);
+}
+
+void collect_threads(const fs::path& dir, std::string_view file, std::vector<pid_t>& out) {
+    if (const auto text = read_file_if_exists(dir / file))
+        for (const auto line : split(*text, '\n'))
+            if (const auto tid = to_number<pid_t>(trim(line))) out.push_back(*tid);
+    std::error_code ec;  // a child cgroup removed meanwhile is simply skipped
+    for (const auto& entry : fs::directory_iterator(dir, ec))
+        if (entry.is_directory(ec) && !entry.is_symlink(ec)) collect_threads(entry.path(), file, out);
+}
+
+}  // namespace
+
+std::optional<CpuTimes> Cgroup::cpu_times() const {
+    if (!paths_.cpuacct) return std::nullopt;
+    const auto dir = paths_.cpuacct->dir();
+    if (paths_.cpuacct->version == CgroupVersion::v2) {
+        const auto file = dir / "cpu.stat";
+        const auto text = read_file_if_exists(file);
+        if (!text) return std::nullopt;
+        const auto usage = keyed_value(*text, "usage_usec");
+        const auto user = keyed_value(*text, "user_usec");
+        const auto system = keyed_value(*text, "system_usec");
+        if (!usage || !user || !system) malformed(file, *text);
+        return CpuTimes{*usage * 1000, *user * 1000, *system * 1000, keyed_value(*text, "nice_usec").value_or(0) * 1000};
+    }
+    const auto usage = read_u64(dir / "cpuacct.usage");
+    if (!usage) return std::nullopt;
+    const auto user = read_u64(dir / "cpuacct.usage_user");
+    const auto system = read_u64(dir / "cpuacct.usage_sys");
+    if (user && system) return CpuTimes{*usage, *user, *system, 0};
+    // Kernels before 4.7: cpuacct.stat only, in USER_HZ.
+    const auto file = dir / "cpuacct.stat";
+    const auto text = read_file_if_exists(file);
+    if (!text) return std::nullopt;
+    const auto user_ticks = keyed_value(*text, "user");
+    const auto system_ticks = keyed_value(*text, "system");
+    if (!user_ticks || !system_ticks) malformed(file, *text);
+    const uint64_t tick_ns = 1'000'000'000 / static_cast<uint64_t>(sysconf(_SC_CLK_TCK));
+    return CpuTimes{*usage, *user_ticks * tick_ns, *system_ticks * tick_ns, 0};
+}
+
+std::vector<std::pair<std::string, uint64_t>> Cgroup::memory_stat_entries() const {
+    std::vector<std::pair<std::string, uint64_t>> entries;
+    if (!paths_.memory) return entries;
+    const auto text = read_file_if_exists(paths_.memory->dir() / "memory.stat");
+    if (!text) return entries;
+    for (const auto line : split(*text, '\n')) {
+        const auto space = line.find(' ');
+        if (space == std::string_view::npos) continue;
+        if (const auto value = to_number<uint64_t>(trim(line.substr(space + 1))))
+            entries.emplace_back(std::string(line.substr(0, space)), *value);
+    }
+    return entries;
+}
+
+std::optional<std::vector<IoStat>> Cgroup::io_stats() const {
+    if (!paths_.blkio) return std::nullopt;
+    const auto dir = paths_.blkio->dir();
+    std::vector<IoStat> stats;
+    if (paths_.blkio->version == CgroupVersion::v2) {
+        const auto text = read_file_if_exists(dir / "io.stat");
+        if (!text) return std::nullopt;
+        parse_io_stat(*text, stats);
+        return stats;
+    }
+    const auto bytes = read_blkio(dir, "blkio.throttle.io_service_bytes");
+    const auto ios = read_blkio(dir, "blkio.throttle.io_serviced");
+    if (!bytes || !ios) return std::nullopt;
+    parse_blkio(*bytes, stats, &IoStat::rbytes, &IoStat::wbytes, &IoStat::dbytes);
+    parse_blkio(*ios, stats, &IoStat::rios, &IoStat::wios, &IoStat::dios);
+    return stats;
+}
+
+std::optional<std::string> Cgroup::pressure(std::string_view resource) const {
+    const auto dir = unified_dir(paths_);
+    if (!dir) return std::nullopt;
+    return read_file_if_exists(dir->dir() / (std::string(resource) + ".pressure"));
+}
+
+std::vector<pid_t> Cgroup::threads() const {
+    std::vector<pid_t> tids;
+    const auto unified = unified_dir(paths_);
+    for (const auto* dir : {&paths_.pids, &paths_.cpuacct, &paths_.cpu, &paths_.memory, &paths_.cpuset, &paths_.blkio, &unified}) {
+        if (!*dir) continue;
+        collect_threads((*dir)->dir(), (*dir)->version == CgroupVersion::v2 ? "cgroup.threads" : "tasks", tids);
+        return tids;
+    }
+    return tids;
 }
 
 }  // namespace ecifs::emulation

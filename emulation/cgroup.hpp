@@ -31,6 +31,9 @@ struct CgroupDir {
 // directory; on a hybrid host each v1 controller has its own hierarchy.
 struct CgroupPaths {
     std::optional<CgroupDir> memory, cpu, cpuacct, cpuset, blkio, pids;
+    // The process's cgroup in the unified (v2) hierarchy, also on a hybrid host whose
+    // controllers are all v1: its core files (PSI, cgroup.threads) are still kept.
+    std::optional<CgroupDir> unified = std::nullopt;
 };
 
 // Resolve a process's cgroup directories from <proc_root>/<pid>/cgroup and the
@@ -56,6 +59,17 @@ struct MemoryStat {
     uint64_t slab_reclaimable = 0, slab_unreclaimable = 0;
 };
 
+// CPU time of a cgroup, nanoseconds. user includes nice, as both cgroup versions count it.
+struct CpuTimes {
+    uint64_t usage = 0, user = 0, system = 0, nice = 0;
+};
+
+// One device's I/O of a cgroup, hierarchical: bytes and completed requests.
+struct IoStat {
+    unsigned major = 0, minor = 0;
+    uint64_t rbytes = 0, wbytes = 0, dbytes = 0, rios = 0, wios = 0, dios = 0;
+};
+
 class Cgroup {
 public:
     Cgroup() = default;
@@ -77,6 +91,21 @@ public:
     std::optional<CpuList> cpuset() const;
     // Total CPU time consumed, nanoseconds (v2 cpu.stat usage_usec, v1 cpuacct.usage).
     std::optional<uint64_t> cpu_usage_ns() const;
+    // User/system split of it (v2 cpu.stat user_usec/system_usec/nice_usec; v1
+    // cpuacct.usage_user/usage_sys, or cpuacct.stat in USER_HZ). nullopt: not accounted.
+    std::optional<CpuTimes> cpu_times() const;
+
+    // Every key of memory.stat as the kernel prints it (v1 with its total_* keys), in order.
+    std::vector<std::pair<std::string, uint64_t>> memory_stat_entries() const;
+    // I/O per device (v2 io.stat; v1 blkio.throttle.io_service_bytes and io_serviced,
+    // their _recursive forms when the kernel has them). nullopt: no I/O controller.
+    std::optional<std::vector<IoStat>> io_stats() const;
+    // The text of the v2 PSI file "<resource>.pressure" (cpu, memory, io) of the
+    // process's unified cgroup; nullopt when there is none (pure v1, kernel without PSI).
+    std::optional<std::string> pressure(std::string_view resource) const;
+    // The ids of every thread in the cgroup and its descendants (v1 tasks, v2
+    // cgroup.threads), read from one hierarchy the process belongs to.
+    std::vector<pid_t> threads() const;
 
 private:
     CgroupPaths paths_;

@@ -9,6 +9,7 @@
 
 #include "emulation/cgroup.hpp"
 #include "emulation/host.hpp"
+#include "emulation/loadavg.hpp"
 #include "emulation/ns_executor.hpp"
 #include "emulation/sysctl_store.hpp"
 
@@ -49,6 +50,9 @@ public:
     // Helpers inside the container's namespaces, for namespaced sysctls (thread-safe).
     NsExecutors& executors() const { return executors_; }
 
+    // The container's load average, fed by the daemon's sampler (thread-safe).
+    LoadAverage& load() const { return load_; }
+
 private:
     const std::string id_;
     const uid_t root_uid_;
@@ -58,6 +62,7 @@ private:
     std::shared_ptr<const InitFacts> init_;
     mutable sysctl::Store sysctls_;
     mutable NsExecutors executors_;
+    mutable LoadAverage load_;
 };
 
 }  // namespace ecifs::emulation

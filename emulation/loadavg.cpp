@@ -1,0 +1,179 @@
+// The load average of kernel/sched/loadavg.c, one per container, and the task counts
+// it is fed with.
+#include "emulation/loadavg.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <system_error>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "emulation/container.hpp"
+
+namespace ecifs::emulation {
+
+namespace {
+
+using Clock = LoadAverage::Clock;
+constexpr auto fshift = LoadAverage::fshift;
+constexpr auto fixed_1 = LoadAverage::fixed_1;
+
+// kernel/sched/loadavg.c's calc_load: a_1 = a_0 * e + a * (1 - e), rounded up while rising.
+uint64_t calc_load(uint64_t load, uint64_t exp, uint64_t active) {
+    uint64_t newload = load * exp + active * (fixed_1 - exp);
+    if (active >= load) newload += fixed_1 - 1;
+    return newload / fixed_1;
+}
+
+// x^n in fixed point, by squaring (the kernel's fixed_power_int).
+uint64_t fixed_power(uint64_t x, uint64_t n) {
+    uint64_t result = fixed_1;
+    while (n) {
+        if (n & 1) result = (result * x + (fixed_1 >> 1)) >> fshift;
+        n >>= 1;
+        if (n) x = (x * x + (fixed_1 >> 1)) >> fshift;
+    }
+    return result;
+}
+
+// calc_load_n: n periods at once, for the ones no sample saw.
+uint64_t calc_load_n(uint64_t load, uint64_t exp, uint64_t active, uint64_t n) {
+    return calc_load(load, fixed_power(exp, n), active);
+}
+
+// The value after `key` on the line of /proc/PID/status that starts with it.
+std::string_view status_field(std::string_view status, std::string_view key) {
+    for (size_t at = 0; at < status.size();) {
+        const auto end = std::min(status.find('\n', at), status.size());
+        const auto line = status.substr(at, end - at);
+        if (line.starts_with(key)) return line.substr(key.size());
+        at = end + 1;
+    }
+    return {};
+}
+
+// The numbers of NSpid's value ("\t6694\t1"), outermost namespace first.
+std::vector<pid_t> ns_pids(std::string_view value) {
+    std::vector<pid_t> pids;
+    while (true) {
+        value.remove_prefix(std::min(value.find_first_not_of(" \t"), value.size()));
+        pid_t pid = 0;
+        const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), pid);
+        if (ec != std::errc{}) return pids;
+        pids.push_back(pid);
+        value.remove_prefix(static_cast<size_t>(end - value.data()));
+    }
+}
+
+// The state letter of /proc/TID/stat: the first field after the last ')' of comm.
+char stat_state(std::string_view stat) {
+    const auto paren = stat.rfind(')');
+    return paren == std::string_view::npos || paren + 2 >= stat.size() ? '?' : stat[paren + 2];
+}
+
+// The state letter of /proc/TID/status ("State:\tR (running)").
+char status_state(std::string_view status) {
+    const auto value = status_field(status, "State:\t");
+    return value.empty() ? '?' : value.front();
+}
+
+}  // namespace
+
+void LoadAverage::start(Clock::time_point start) {
+    std::lock_guard lock(mutex_);
+    if (!next_fold_) next_fold_ = start + period;
+}
+
+bool LoadAverage::started() const {
+    std::lock_guard lock(mutex_);
+    return next_fold_.has_value();
+}
+
+bool LoadAverage::due(Clock::time_point now) const {
+    std::lock_guard lock(mutex_);
+    return !next_fold_ || now >= *next_fold_;
+}
+
+void LoadAverage::sample(Clock::time_point now, uint64_t active) {
+    std::lock_guard lock(mutex_);
+    if (!next_fold_) {
+        next_fold_ = now + period;
+        return;
+    }
+    if (now < *next_fold_) return;
+    // The period that ended, as calc_global_load, then the ones missed since, in bulk,
+    // as calc_global_nohz.
+    const auto missed = static_cast<uint64_t>((now - *next_fold_) / period);
+    for (size_t i = 0; i < avenrun_.size(); ++i) {
+        avenrun_[i] = calc_load(avenrun_[i], exp[i], active * fixed_1);
+        if (missed) avenrun_[i] = calc_load_n(avenrun_[i], exp[i], active * fixed_1, missed);
+    }
+    *next_fold_ += period * static_cast<Clock::rep>(missed + 1);
+}
+
+std::array<uint64_t, 3> LoadAverage::averages() const {
+    std::lock_guard lock(mutex_);
+    return avenrun_;
+}
+
+std::string LoadAverage::format() const {
+    std::string out;
+    for (auto load : averages()) {
+        load += fixed_1 / 200;  // get_avenrun(avnrun, FIXED_1/200, 0): round to 2 decimals
+        const auto frac = ((load & (fixed_1 - 1)) * 100) >> fshift;
+        fmt::format_to(std::back_inserter(out), "{}{}.{:02}", out.empty() ? "" : " ", load >> fshift, frac);
+    }
+    return out;
+}
+
+std::array<unsigned long, 3> LoadAverage::sysinfo_loads() const {
+    constexpr unsigned si_load_shift = 16;
+    std::array<unsigned long, 3> loads{};
+    const auto avenrun = averages();
+    for (size_t i = 0; i < loads.size(); ++i) loads[i] = static_cast<unsigned long>(avenrun[i] << (si_load_shift - fshift));
+    return loads;
+}
+
+TaskCounts count_tasks(const Host& host, std::span<const pid_t> tids, pid_t caller, std::optional<size_t> ns_level) {
+    TaskCounts counts;
+    for (const pid_t tid : tids) {
+        std::optional<std::string> text;
+        try {
+            text = read_file_if_exists(host.proc_root / std::to_string(tid) / (ns_level ? "status" : "stat"));
+        } catch (const std::system_error&) {  // exited between open and read (ESRCH)
+        }
+        if (!text) continue;
+        const char state = ns_level ? status_state(*text) : stat_state(*text);
+        ++counts.total;
+        if (tid == caller || state == 'R') ++counts.running;
+        else if (state == 'D') ++counts.uninterruptible;
+        if (ns_level) {
+            const auto ids = ns_pids(status_field(*text, "NSpid:"));
+            if (!ids.empty()) counts.last_pid = std::max(counts.last_pid, ids[std::min(*ns_level, ids.size() - 1)]);
+        }
+    }
+    return counts;
+}
+
+size_t pid_ns_level(const Host& host, pid_t pid) {
+    const auto ids = ns_pids(status_field(host.read_proc(std::to_string(pid) + "/status"), "NSpid:"));
+    return ids.empty() ? 0 : ids.size() - 1;
+}
+
+size_t refresh_load(const Container& container, Clock::time_point now, pid_t reader) {
+    const auto init = container.init();
+    if (!init) return 0;
+    auto& load = container.load();
+    if (!load.started()) {
+        const double age = std::max(0.0, container.host().uptime_seconds() - init->start_seconds);
+        load.start(now - std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(age)));
+    }
+    if (!load.due(now)) return 0;
+    auto tids = init->cgroup.threads();
+    std::erase(tids, reader);
+    load.sample(now, count_tasks(container.host(), tids).active());
+    return tids.size();
+}
+
+}  // namespace ecifs::emulation

@@ -1,0 +1,81 @@
+#pragma once
+// A container's load average, computed as kernel/sched/loadavg.c computes the machine's:
+// every LOAD_FREQ (5 s) the number of active tasks (runnable + uninterruptible) is folded
+// into three exponentially decaying averages kept in fixed point with FSHIFT bits, and
+// periods that passed without a fold are caught up in bulk (calc_load_n), so a late
+// sample never skews the decay. /proc/loadavg and sysinfo(2) read the same numbers.
+#include <sys/types.h>
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+
+namespace ecifs::emulation {
+
+struct Host;
+class Container;
+
+class LoadAverage {
+public:
+    using Clock = std::chrono::steady_clock;
+    static constexpr unsigned fshift = 11;  // FSHIFT
+    static constexpr uint64_t fixed_1 = uint64_t{1} << fshift;
+    static constexpr std::array<uint64_t, 3> exp = {1884, 2014, 2037};  // EXP_1, EXP_5, EXP_15
+    static constexpr Clock::duration period = std::chrono::seconds(5);  // LOAD_FREQ
+
+    // The averages start at 0 at `start` (the container's start), as the kernel's at boot.
+    void start(Clock::time_point start);
+    bool started() const;
+    // Whether a period has ended since the last fold (a sample would change the averages).
+    bool due(Clock::time_point now) const;
+    // Folds `active` tasks into the averages once for every period ended by `now`;
+    // nothing when none has. Starts the clock at `now` if start() was never called.
+    void sample(Clock::time_point now, uint64_t active);
+
+    // avenrun[]: fixed point with FSHIFT fractional bits.
+    std::array<uint64_t, 3> averages() const;
+    // "0.52 0.58 0.59": /proc/loadavg's first three fields (rounded as get_avenrun's
+    // FIXED_1/200 offset does).
+    std::string format() const;
+    // The loads of struct sysinfo, with SI_LOAD_SHIFT (16) fractional bits.
+    std::array<unsigned long, 3> sysinfo_loads() const;
+
+private:
+    mutable std::mutex mutex_;
+    std::optional<Clock::time_point> next_fold_;  // end of the current period
+    std::array<uint64_t, 3> avenrun_{};
+};
+
+// The tasks of a container, counted from the host's /proc/TID/stat (or status).
+struct TaskCounts {
+    uint64_t running = 0;          // state R
+    uint64_t uninterruptible = 0;  // state D
+    uint64_t total = 0;            // threads that still exist
+    pid_t last_pid = 0;            // highest id in the container's pid namespace (0 unless asked)
+
+    uint64_t active() const { return running + uninterruptible; }
+};
+
+// Counts `tids` by state. `caller`, a thread blocked in our FUSE request (state D),
+// counts as running, as the kernel's reader is while it renders. With `ns_level` the
+// ids are read from /proc/TID/status's NSpid at that depth (0 = the host's) and the
+// highest becomes last_pid. Threads gone meanwhile are skipped.
+TaskCounts count_tasks(const Host& host, std::span<const pid_t> tids, pid_t caller = 0,
+                       std::optional<size_t> ns_level = std::nullopt);
+
+// The depth of a process's innermost pid namespace: fields of its NSpid line - 1.
+size_t pid_ns_level(const Host& host, pid_t pid);
+
+// Samples the container's load if a period has ended: counts its tasks and folds them.
+// A container seen for the first time is started at its init's start, so the averages
+// are right from the first read. Used by the daemon's sampler and by /proc/loadavg.
+// `reader`, a thread of the container reading one of our files when this runs, is left
+// out: the fold happens because it reads, so it would be counted at every such fold.
+// Returns the number of threads counted (0 when no period had ended).
+size_t refresh_load(const Container& container, LoadAverage::Clock::time_point now, pid_t reader = 0);
+
+}  // namespace ecifs::emulation

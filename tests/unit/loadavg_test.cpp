@@ -1,0 +1,137 @@
+// The load average (kernel/sched/loadavg.c's arithmetic, expected values computed with
+// the kernel's formulas by hand), task counting on fixture /proc trees and one tick of
+// the daemon's sampler.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+#include "daemon/load_sampler.hpp"
+#include "emulation/container.hpp"
+#include "emulation/loadavg.hpp"
+
+namespace fs = std::filesystem;
+using namespace ecifs::emulation;
+using namespace std::chrono_literals;
+using Clock = LoadAverage::Clock;
+
+namespace {
+
+const fs::path fixtures = ECIFS_FIXTURES_DIR;
+const Host fixture_host{fixtures / "host/proc", fixtures / "host/sys"};
+const Clock::time_point t0 = Clock::time_point{} + 1h;
+// Tasks 5001 (S), 5002 (R), 5003 (D), 5004 (R, in a nested pid namespace), 5005 (gone).
+const std::vector<pid_t> fixture_tids = {5001, 5002, 5003, 5004, 5005};
+
+Cgroup v1(const std::string& pids) {
+    CgroupPaths paths;
+    paths.pids = CgroupDir{CgroupVersion::v1, fixtures / "cgroup-v1/pids", pids};
+    return Cgroup(paths);
+}
+
+Cgroup v2(const std::string& relative) {
+    const CgroupDir dir{CgroupVersion::v2, fixtures / "cgroup-v2", relative};
+    return Cgroup(CgroupPaths{dir, dir, dir, dir, dir, dir});
+}
+
+// Started at t0, then `periods` folds of `active` tasks, one per period.
+void run_periods(LoadAverage& load, uint64_t active, int periods) {
+    load.start(t0);
+    for (int i = 1; i <= periods; ++i) load.sample(t0 + i * LoadAverage::period, active);
+}
+
+}  // namespace
+
+TEST(LoadAverage, OnePeriodOfOneTaskIsTheKernels) {
+    LoadAverage load;
+    run_periods(load, 1, 1);
+    EXPECT_EQ(load.averages(), (std::array<uint64_t, 3>{164, 34, 11}));
+    EXPECT_EQ(load.format(), "0.08 0.02 0.01");
+}
+
+TEST(LoadAverage, AMinuteOfOneTaskAndItsDecay) {
+    LoadAverage load;
+    run_periods(load, 1, 12);
+    EXPECT_EQ(load.averages(), (std::array<uint64_t, 3>{1299, 378, 132}));
+    EXPECT_EQ(load.format(), "0.63 0.18 0.06");
+    for (int i = 13; i <= 24; ++i) load.sample(t0 + i * LoadAverage::period, 0);
+    EXPECT_EQ(load.format(), "0.23 0.15 0.06");
+    EXPECT_EQ(load.sysinfo_loads(), (std::array<unsigned long, 3>{15168, 9696, 3840}));  // << (16 - 11)
+}
+
+TEST(LoadAverage, MissedPeriodsAreCaughtUpInBulk) {
+    LoadAverage load;
+    load.start(t0);
+    load.sample(t0 + 62s, 1);  // 12 periods ended: one fold, then calc_load_n for 11
+    EXPECT_EQ(load.averages(), (std::array<uint64_t, 3>{1298, 372, 130}));
+    EXPECT_FALSE(load.due(t0 + 64s));
+    EXPECT_TRUE(load.due(t0 + 65s));
+}
+
+TEST(LoadAverage, NoFoldWithinAPeriodAndStartIsIdempotent) {
+    LoadAverage load;
+    EXPECT_FALSE(load.started());
+    load.start(t0);
+    load.start(t0 + 3s);  // ignored: the first start counts
+    load.sample(t0 + 4s, 100);
+    EXPECT_EQ(load.format(), "0.00 0.00 0.00");
+    load.sample(t0 + 5s, 1);
+    EXPECT_EQ(load.format(), "0.08 0.02 0.01");
+}
+
+TEST(LoadAverage, SampleBeforeStartStartsTheClock) {
+    LoadAverage load;
+    load.sample(t0, 5);
+    EXPECT_TRUE(load.started());
+    EXPECT_EQ(load.format(), "0.00 0.00 0.00");
+}
+
+TEST(CountTasks, StatesFromStatAndPidsFromStatus) {
+    const auto by_stat = count_tasks(fixture_host, fixture_tids);
+    EXPECT_EQ(by_stat.total, 4u);
+    EXPECT_EQ(by_stat.running, 2u);
+    EXPECT_EQ(by_stat.uninterruptible, 1u);
+    EXPECT_EQ(by_stat.active(), 3u);
+    EXPECT_EQ(by_stat.last_pid, 0);
+    // Level 1: the container's namespace; 5004's innermost id (1) is a nested one's.
+    const auto by_status = count_tasks(fixture_host, fixture_tids, 0, 1);
+    EXPECT_EQ(by_status.total, 4u);
+    EXPECT_EQ(by_status.running, 2u);
+    EXPECT_EQ(by_status.uninterruptible, 1u);
+    EXPECT_EQ(by_status.last_pid, 12);
+    EXPECT_EQ(count_tasks(fixture_host, fixture_tids, 0, 0).last_pid, 5004);  // the host's ids
+}
+
+TEST(CountTasks, TheCallerCountsAsRunning) {
+    const auto counts = count_tasks(fixture_host, fixture_tids, 5003);
+    EXPECT_EQ(counts.running, 3u);
+    EXPECT_EQ(counts.uninterruptible, 0u);
+}
+
+TEST(CountTasks, PidNamespaceLevel) {
+    EXPECT_EQ(pid_ns_level(fixture_host, 5001), 1u);
+    EXPECT_EQ(pid_ns_level(fixture_host, 5004), 2u);
+    EXPECT_THROW(pid_ns_level(fixture_host, 5005), std::system_error);
+}
+
+TEST(CgroupThreads, EveryThreadOfTheCgroupAndItsDescendants) {
+    auto sorted = [](std::vector<pid_t> v) {
+        std::sort(v.begin(), v.end());
+        return v;
+    };
+    EXPECT_EQ(sorted(v1("/docker/res").threads()), fixture_tids);
+    EXPECT_EQ(sorted(v2("/system.slice/docker-res.scope").threads()), fixture_tids);
+    EXPECT_TRUE(v2("/system.slice/gone.scope").threads().empty());
+}
+
+TEST(LoadSampler, OneTickSamplesEveryStartedContainer) {
+    std::vector<std::shared_ptr<Container>> containers;
+    for (int i = 0; i < 3; ++i) containers.push_back(std::make_shared<Container>("c", 0, 0, fixture_host));
+    containers[0]->set_init({5001, 350735.47 - 102.5, v2("/system.slice/docker-res.scope")});
+    containers[1]->set_init({5001, 350735.47 - 102.5, v2("/system.slice/gone.scope")});  // no tasks
+    const auto now = Clock::now();
+    EXPECT_EQ(ecifs::daemon::LoadSampler::sample(containers, now), 5u);  // tids listed
+    EXPECT_EQ(containers[0]->load().format(), "2.44 0.85 0.31");
+    EXPECT_EQ(containers[1]->load().format(), "0.00 0.00 0.00");
+    EXPECT_FALSE(containers[2]->load().started());  // not started: nothing to count
+    EXPECT_EQ(ecifs::daemon::LoadSampler::sample(containers, now + 1s), 0u);  // within the period
+}
