@@ -7,6 +7,10 @@ namespace ecifs::handlers {
 int show_meminfo(const Context&, std::string& out);     // handlers/meminfo.cpp
 int show_uptime(const Context&, std::string& out);      // handlers/uptime.cpp
 int show_cpu_online(const Context&, std::string& out);  // handlers/cpu.cpp
+int show_cpuinfo(const Context&, std::string& out);     // handlers/cpuinfo.cpp
+int show_stat(const Context&, std::string& out);        // handlers/stat.cpp
+int show_loadavg(const Context&, std::string& out);     // handlers/loadavg.cpp
+const Subtree& sys_cpu();        // handlers/sys_cpu.cpp: /sys/devices/system/cpu
 
 int show_conntrack_hashsize(const Context&, std::string& out);    // handlers/sys_module.cpp
 int write_conntrack_hashsize(const Context&, std::string_view data);

@@ -10,19 +10,24 @@ namespace {
 constexpr FileEntry files[] = {
     {"proc/meminfo", 0444, show_meminfo},
     {"proc/uptime", 0444, show_uptime},
-    {"sys/devices/system/cpu/online", 0444, show_cpu_online},
     {"sys/module/nf_conntrack/parameters/hashsize", 0600, show_conntrack_hashsize, write_conntrack_hashsize},
     {"sys/devices/virtual/dmi/id/product_uuid", 0400, show_product_uuid},
+    {"proc/cpuinfo", 0444, show_cpuinfo},
+    {"proc/stat", 0444, show_stat},
+    {"proc/loadavg", 0444, show_loadavg},
 };
 
 constexpr std::string_view mounts[] = {
     "proc/meminfo",
     "proc/uptime",
-    "sys/devices/system/cpu/online",
     "sys/module/nf_conntrack/parameters/hashsize",
     "sys/devices/virtual/dmi/id/product_uuid",
     "proc/sys",
     "sys/kernel",
+    "proc/cpuinfo",
+    "proc/stat",
+    "proc/loadavg",
+    "sys/devices/system/cpu",
 };
 
 // /sys/kernel: the host's, read-only; what would expose or control the host kernel
@@ -32,6 +37,7 @@ const HostMirror sys_kernel("/sys/kernel", {"security", "debug", "tracing", "con
 const SubtreeEntry subtrees[] = {
     {"proc/sys", &proc_sys()},
     {"sys/kernel", &sys_kernel},
+    {"sys/devices/system/cpu", &sys_cpu()},
 };
 
 }  // namespace

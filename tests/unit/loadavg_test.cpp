@@ -1,16 +1,19 @@
 // The load average (kernel/sched/loadavg.c's arithmetic, expected values computed with
-// the kernel's formulas by hand), task counting on fixture /proc trees and one tick of
-// the daemon's sampler.
+// the kernel's formulas by hand), task counting on fixture /proc trees, /proc/loadavg
+// and one tick of the daemon's sampler.
 #include <gtest/gtest.h>
 
-#include <algorithm>
+#include <cerrno>
 
 #include "daemon/load_sampler.hpp"
 #include "emulation/container.hpp"
 #include "emulation/loadavg.hpp"
+#include "handlers/families.hpp"
+#include "handlers/resources.hpp"
 
 namespace fs = std::filesystem;
 using namespace ecifs::emulation;
+using namespace ecifs::handlers;
 using namespace std::chrono_literals;
 using Clock = LoadAverage::Clock;
 
@@ -121,6 +124,44 @@ TEST(CgroupThreads, EveryThreadOfTheCgroupAndItsDescendants) {
     EXPECT_EQ(sorted(v1("/docker/res").threads()), fixture_tids);
     EXPECT_EQ(sorted(v2("/system.slice/docker-res.scope").threads()), fixture_tids);
     EXPECT_TRUE(v2("/system.slice/gone.scope").threads().empty());
+}
+
+TEST(ShowLoadavg, RightFromTheFirstRead) {
+    // Started 102.5 s ago with 3 active tasks: the first read folds 20 periods of them.
+    for (const auto& cgroup : {v1("/docker/res"), v2("/system.slice/docker-res.scope")}) {
+        Container container("c1", 0, 0, fixture_host);
+        container.set_init({5001, 350735.47 - 102.5, cgroup});
+        std::string out;
+        ASSERT_EQ(show_loadavg({container}, out), 0);
+        EXPECT_EQ(out, "2.44 0.85 0.31 2/4 12\n");
+        EXPECT_EQ(container.load().averages(), (std::array<uint64_t, 3>{4991, 1740, 630}));
+        ASSERT_EQ(show_loadavg({container, 5003}, out), 0);  // read by the D-state task
+        EXPECT_EQ(out, "2.44 0.85 0.31 3/4 12\n");
+    }
+}
+
+TEST(ShowLoadavg, TheReaderIsNotFoldedIntoTheLoad) {
+    // 5002 (R) reads: the fold its read causes counts 5003 (D) and 5004 (R) only.
+    Container container("c1", 0, 0, fixture_host);
+    container.set_init({5001, 350735.47 - 102.5, v2("/system.slice/docker-res.scope")});
+    std::string out;
+    ASSERT_EQ(show_loadavg({container, 5002}, out), 0);
+    EXPECT_EQ(out, "1.62 0.57 0.20 2/4 12\n");
+}
+
+TEST(ShowLoadavg, FailsClosed) {
+    Container container("c1", 0, 0, fixture_host);
+    std::string out;
+    EXPECT_EQ(show_loadavg({container}, out), EIO);  // not started
+    container.set_init({5005, 350000, v2("/system.slice/docker-res.scope")});
+    EXPECT_EQ(show_loadavg({container}, out), EIO);  // init gone: its pid namespace unknown
+}
+
+TEST(RenderLoadavg, KernelFormat) {
+    LoadAverage load;
+    run_periods(load, 1, 1);
+    EXPECT_EQ(render_loadavg(load, {.running = 1, .uninterruptible = 0, .total = 3, .last_pid = 42}),
+              "0.08 0.02 0.01 1/3 42\n");
 }
 
 TEST(LoadSampler, OneTickSamplesEveryStartedContainer) {

@@ -1,0 +1,33 @@
+// /proc/loadavg: the container's load average (emulation/loadavg.hpp, sampled by the
+// daemon every 5 s), its running/total threads and the last pid of its pid namespace
+// (fs/proc/loadavg.c's loadavg_proc_show).
+#include <cerrno>
+
+#include <fmt/format.h>
+
+#include "emulation/container.hpp"
+#include "handlers/families.hpp"
+#include "handlers/format.hpp"
+#include "handlers/resources.hpp"
+
+namespace ecifs::handlers {
+
+std::string render_loadavg(const emulation::LoadAverage& load, const emulation::TaskCounts& tasks) {
+    return fmt::format("{} {}/{} {}\n", load.format(), tasks.running, tasks.total, tasks.last_pid);
+}
+
+int show_loadavg(const Context& ctx, std::string& out) {
+    return errno_on_exception("/proc/loadavg", [&] {
+        const auto init = ctx.container.init();
+        if (!init) return EIO;
+        const auto& host = ctx.container.host();
+        // Folds a period the sampler has not reached yet, so no read is ever stale.
+        emulation::refresh_load(ctx.container, emulation::LoadAverage::Clock::now(), ctx.caller);
+        const auto tids = init->cgroup.threads();
+        const auto tasks = emulation::count_tasks(host, tids, ctx.caller, emulation::pid_ns_level(host, init->pid));
+        out = render_loadavg(ctx.container.load(), tasks);
+        return 0;
+    });
+}
+
+}  // namespace ecifs::handlers

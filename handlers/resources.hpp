@@ -1,0 +1,48 @@
+#pragma once
+// The resource views' pure parts: each renders one file from the host's own text and
+// the container's figures, reading nothing itself, so tests call them directly.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "emulation/cgroup.hpp"
+#include "emulation/loadavg.hpp"
+
+namespace ecifs::handlers {
+
+// /proc/cpuinfo: the host's blocks of the `visible` host CPUs, in that order, numbered
+// 0..n-1. Per package (physical id): `siblings` counts its visible CPUs, `cpu cores` its
+// distinct visible cores, and `core id` is renumbered 0.. in order of appearance.
+// apicid and initial apicid stay the host's: they are what CPUID says inside too.
+// Throws std::runtime_error when a visible CPU has no block.
+std::string render_cpuinfo(std::string_view host_cpuinfo, const emulation::CpuList& visible);
+
+// What /proc/stat shows of a container.
+struct StatFigures {
+    emulation::CpuTimes cpu;        // nanoseconds since the cgroup was created
+    size_t cpus = 1;                // visible CPUs
+    uint64_t elapsed_ticks = 0;     // the container's age, in USER_HZ
+    uint64_t ticks_per_second = 100;  // USER_HZ
+    uint64_t btime = 0;             // the container's start, seconds since the epoch
+    emulation::TaskCounts tasks;    // with last_pid
+};
+// /proc/stat from the host's file: a `cpu` line and one `cpuN` line per visible CPU with
+// the container's times split evenly (the first CPUs take the remainder ticks), each
+// line's busy time capped at the elapsed time and idle the rest of it, the `cpu` line
+// their sum; intr, ctxt and softirq zero (the kernel counts them per machine only);
+// btime, processes, procs_running and procs_blocked the container's. Other lines, and
+// the number of fields of each, are the host's.
+std::string render_stat(std::string_view host_stat, const StatFigures& figures);
+
+// /proc/loadavg: "1.00 0.50 0.20 running/total last_pid".
+std::string render_loadavg(const emulation::LoadAverage& load, const emulation::TaskCounts& tasks);
+
+// The CPU ids of a kernel CPU list ("0,4") or mask ("11") of host CPUs, as the
+// container numbers them: the visible ones renumbered, the others dropped.
+std::string renumber_cpu_list(std::string_view host_list, const emulation::CpuList& visible);
+std::string renumber_cpu_mask(std::string_view host_mask, const emulation::CpuList& visible);
+
+}  // namespace ecifs::handlers

@@ -1,0 +1,150 @@
+// /proc/stat: the container's CPU times, tasks and start, in the layout of the host's
+// file (fs/proc/stat.c's show_stat).
+//
+// Choices, where the kernel keeps no per-cgroup figure:
+// - cpuN: cgroup v2 has no per-CPU times and v1's are per host CPU, also ones a quota
+//   hides, so the container's user/nice/system time is split evenly across its visible
+//   CPUs; `cpu` is the sum of the cpuN lines, and each line adds up to the elapsed time.
+// - intr, ctxt, softirq: 0 (same number of fields as the host's). Interrupts belong to
+//   the machine, and a sum over the container's live tasks would go backwards when a
+//   task exits, making vmstat's in/cs deltas wrap; 0 is honest and monotonic.
+// - processes: the highest pid in the container's pid namespace, which allocates pids
+//   from 1: the forks since the container started, for as long as pids do not wrap.
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <charconv>
+#include <cmath>
+#include <iterator>
+#include <stdexcept>
+#include <utility>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "emulation/container.hpp"
+#include "handlers/cpu.hpp"
+#include "handlers/families.hpp"
+#include "handlers/format.hpp"
+#include "handlers/resources.hpp"
+
+namespace ecifs::handlers {
+
+namespace {
+
+// user, nice, system, idle, iowait, irq, softirq, steal, guest, guest_nice
+using CpuLine = std::array<uint64_t, 10>;
+
+size_t field_count(std::string_view line) {
+    size_t fields = 0;
+    for (size_t at = line.find_first_not_of(' '); at < line.size(); at = line.find_first_not_of(' ', at)) {
+        ++fields;
+        at = std::min(line.find(' ', at), line.size());
+    }
+    return fields;
+}
+
+// `total` split across `n` CPUs: CPU k's share, the remainder going to the first ones.
+uint64_t share(uint64_t total, size_t k, size_t n) { return total / n + (k < total % n ? 1 : 0); }
+
+uint64_t host_btime(std::string_view host_stat) {
+    const auto at = host_stat.find("\nbtime ");
+    if (at == std::string_view::npos) throw std::runtime_error("the host's /proc/stat has no btime");
+    const auto value = host_stat.substr(at + 7);
+    uint64_t btime = 0;
+    if (std::from_chars(value.data(), value.data() + value.size(), btime).ec != std::errc{})
+        throw std::runtime_error("the host's /proc/stat has a malformed btime");
+    return btime;
+}
+
+uint64_t ticks(double seconds, uint64_t per_second) {
+    return seconds > 0 ? static_cast<uint64_t>(std::llround(seconds * static_cast<double>(per_second))) : 0;
+}
+
+// CPU k's line: its share of each time, busy time capped at the elapsed time.
+CpuLine cpu_line(const StatFigures& f, size_t k) {
+    const uint64_t tick_ns = 1'000'000'000 / std::max<uint64_t>(f.ticks_per_second, 1);
+    const uint64_t elapsed = f.elapsed_ticks;
+    const uint64_t user = std::min(share(saturating_sub(f.cpu.user, f.cpu.nice) / tick_ns, k, f.cpus), elapsed);
+    const uint64_t nice = std::min(share(f.cpu.nice / tick_ns, k, f.cpus), elapsed - user);
+    const uint64_t system = std::min(share(f.cpu.system / tick_ns, k, f.cpus), elapsed - user - nice);
+    return {user, nice, system, elapsed - user - nice - system, 0, 0, 0, 0, 0, 0};
+}
+
+void put_cpu_line(std::string& out, std::string_view label, const CpuLine& line, size_t fields) {
+    out += label;
+    for (size_t i = 0; i < fields; ++i) fmt::format_to(std::back_inserter(out), " {}", i < line.size() ? line[i] : 0);
+    out += '\n';
+}
+
+void put_zeros(std::string& out, std::string_view key, size_t fields) {
+    out += key;
+    for (size_t i = 0; i < fields; ++i) out += " 0";
+    out += '\n';
+}
+
+}  // namespace
+
+std::string render_stat(std::string_view host_stat, const StatFigures& f) {
+    std::vector<CpuLine> cpus;
+    CpuLine sum{};
+    for (size_t k = 0; k < std::max<size_t>(f.cpus, 1); ++k) {
+        cpus.push_back(cpu_line(f, k));
+        for (size_t i = 0; i < sum.size(); ++i) sum[i] += cpus.back()[i];
+    }
+    std::string out;
+    bool cpus_done = false;
+    while (!host_stat.empty()) {
+        const auto end = std::min(host_stat.find('\n'), host_stat.size());
+        const auto line = host_stat.substr(0, end);
+        host_stat.remove_prefix(std::min(end + 1, host_stat.size()));
+        const auto key = line.substr(0, line.find(' '));
+        const auto fields = field_count(line) - 1;
+        if (key == "cpu") {
+            put_cpu_line(out, "cpu ", sum, fields);
+        } else if (key.starts_with("cpu")) {
+            if (std::exchange(cpus_done, true)) continue;
+            for (size_t k = 0; k < cpus.size(); ++k) put_cpu_line(out, fmt::format("cpu{}", k), cpus[k], fields);
+        } else if (key == "intr" || key == "ctxt" || key == "softirq") {
+            put_zeros(out, key, fields);
+        } else if (key == "btime") {
+            fmt::format_to(std::back_inserter(out), "btime {}\n", f.btime);
+        } else if (key == "processes") {
+            fmt::format_to(std::back_inserter(out), "processes {}\n", f.tasks.last_pid);
+        } else if (key == "procs_running") {
+            fmt::format_to(std::back_inserter(out), "procs_running {}\n", f.tasks.running);
+        } else if (key == "procs_blocked") {
+            fmt::format_to(std::back_inserter(out), "procs_blocked {}\n", f.tasks.uninterruptible);
+        } else {
+            fmt::format_to(std::back_inserter(out), "{}\n", line);
+        }
+    }
+    return out;
+}
+
+int show_stat(const Context& ctx, std::string& out) {
+    return errno_on_exception("/proc/stat", [&] {
+        const auto init = ctx.container.init();
+        if (!init) return EIO;
+        const auto& host = ctx.container.host();
+        const auto host_stat = host.read_proc("stat");
+        const auto times = init->cgroup.cpu_times();
+        if (!times) throw std::runtime_error("the container's cgroup accounts no CPU time");
+        StatFigures f;
+        f.cpu = *times;
+        f.cpus = visible_cpus(init->cgroup, host).size();
+        f.ticks_per_second = static_cast<uint64_t>(sysconf(_SC_CLK_TCK));
+        // As /proc/uptime: both instants rounded to ticks, then subtracted.
+        f.elapsed_ticks = saturating_sub(ticks(host.uptime_seconds(), f.ticks_per_second),
+                                         ticks(init->start_seconds, f.ticks_per_second));
+        f.btime = host_btime(host_stat) + static_cast<uint64_t>(std::max(0.0, init->start_seconds));
+        const auto tids = init->cgroup.threads();
+        f.tasks = emulation::count_tasks(host, tids, ctx.caller, emulation::pid_ns_level(host, init->pid));
+        out = render_stat(host_stat, f);
+        return 0;
+    });
+}
+
+}  // namespace ecifs::handlers

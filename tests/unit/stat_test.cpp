@@ -1,0 +1,161 @@
+// /proc/stat on fixture trees. The fixture host (tests/fixtures/host/proc) has been up
+// 350735.47 s, booted at 1700000000 and has 8 CPUs; its stat has 20 interrupt counters
+// and 10 softirq counters. USER_HZ is 100.
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+#include <cerrno>
+
+#include <fmt/format.h>
+
+#include "emulation/container.hpp"
+#include "handlers/families.hpp"
+#include "handlers/resources.hpp"
+
+namespace fs = std::filesystem;
+using namespace ecifs::emulation;
+using namespace ecifs::handlers;
+
+namespace {
+
+const fs::path fixtures = ECIFS_FIXTURES_DIR;
+const Host fixture_host{fixtures / "host/proc", fixtures / "host/sys"};
+constexpr double started_100s_ago = 350635.47;
+
+Cgroup v1(const std::string& cpuset, const std::string& cpu, const std::string& cpuacct, const std::string& pids = "") {
+    CgroupPaths paths;
+    paths.cpuset = CgroupDir{CgroupVersion::v1, fixtures / "cgroup-v1/cpuset", cpuset};
+    paths.cpu = CgroupDir{CgroupVersion::v1, fixtures / "cgroup-v1/cpu", cpu};
+    paths.cpuacct = CgroupDir{CgroupVersion::v1, fixtures / "cgroup-v1/cpuacct", cpuacct};
+    if (!pids.empty()) paths.pids = CgroupDir{CgroupVersion::v1, fixtures / "cgroup-v1/pids", pids};
+    return Cgroup(paths);
+}
+
+Cgroup v2(const std::string& relative) {
+    const CgroupDir dir{CgroupVersion::v2, fixtures / "cgroup-v2", relative};
+    return Cgroup(CgroupPaths{dir, dir, dir, dir, dir, dir});
+}
+
+std::string show(const Cgroup& cgroup, double start = started_100s_ago, pid_t init = 5001, pid_t caller = 0) {
+    Container container("c1", 0, 0, fixture_host);
+    container.set_init({init, start, cgroup});
+    std::string out;
+    EXPECT_EQ(show_stat({container, caller}, out), 0);
+    return out;
+}
+
+// The lines after the CPU lines, for a container started 100 s ago with these tasks.
+std::string tail(uint64_t processes, uint64_t running, uint64_t blocked, uint64_t btime = 1700350635) {
+    return fmt::format(
+        "intr 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n"
+        "ctxt 0\n"
+        "btime {}\n"
+        "processes {}\n"
+        "procs_running {}\n"
+        "procs_blocked {}\n"
+        "softirq 0 0 0 0 0 0 0 0 0 0 0\n",
+        btime, processes, running, blocked);
+}
+
+class Stat : public ::testing::Test {
+protected:
+    void SetUp() override {
+        if (sysconf(_SC_CLK_TCK) != 100) GTEST_SKIP() << "the expected lines assume USER_HZ 100";
+    }
+};
+
+}  // namespace
+
+TEST_F(Stat, NoLimitSplitsTheTimesEvenlyOverEveryHostCpu) {
+    // 0.8 s user, 0.2 s system: 10 user ticks each, 20 system ticks over 8 CPUs.
+    const auto out = show(v2("/system.slice/docker-nolimit.scope"));
+    EXPECT_EQ(out,
+              "cpu  80 0 20 79900 0 0 0 0 0 0\n"
+              "cpu0 10 0 3 9987 0 0 0 0 0 0\n"
+              "cpu1 10 0 3 9987 0 0 0 0 0 0\n"
+              "cpu2 10 0 3 9987 0 0 0 0 0 0\n"
+              "cpu3 10 0 3 9987 0 0 0 0 0 0\n"
+              "cpu4 10 0 2 9988 0 0 0 0 0 0\n"
+              "cpu5 10 0 2 9988 0 0 0 0 0 0\n"
+              "cpu6 10 0 2 9988 0 0 0 0 0 0\n"
+              "cpu7 10 0 2 9988 0 0 0 0 0 0\n" +
+                  tail(0, 0, 0));  // no task files in this fixture
+}
+
+TEST_F(Stat, V1CpusetTwoThreeWithUserAndSysFromCpuacct) {
+    // cpuacct.usage_user 20 s, usage_sys 10 s; tasks 5001-5004 (5005 is gone): 5002 and
+    // 5004 run, 5003 waits on disk; the highest pid in the container is 12.
+    EXPECT_EQ(show(v1("/docker/set23", "/docker/nolimit", "/docker/res", "/docker/res")),
+              "cpu  2000 0 1000 17000 0 0 0 0 0 0\n"
+              "cpu0 1000 0 500 8500 0 0 0 0 0 0\n"
+              "cpu1 1000 0 500 8500 0 0 0 0 0 0\n" +
+                  tail(12, 2, 1));
+}
+
+TEST_F(Stat, V2CpusetTwoThreeWithNiceTime) {
+    // user_usec 20 s of which nice_usec 4 s, system 10 s; the same tasks.
+    EXPECT_EQ(show(v2("/system.slice/docker-res.scope")),
+              "cpu  1600 400 1000 17000 0 0 0 0 0 0\n"
+              "cpu0 800 200 500 8500 0 0 0 0 0 0\n"
+              "cpu1 800 200 500 8500 0 0 0 0 0 0\n" +
+                  tail(12, 2, 1));
+}
+
+TEST_F(Stat, TheReaderCountsAsRunningNotBlocked) {
+    // The caller waits in state D for our reply; the kernel's reader would be running.
+    EXPECT_EQ(show(v2("/system.slice/docker-res.scope"), started_100s_ago, 5001, 5003),
+              "cpu  1600 400 1000 17000 0 0 0 0 0 0\n"
+              "cpu0 800 200 500 8500 0 0 0 0 0 0\n"
+              "cpu1 800 200 500 8500 0 0 0 0 0 0\n" +
+                  tail(12, 3, 0));
+}
+
+TEST_F(Stat, HalfACpuOfQuotaIsOneCpuLine) {
+    EXPECT_EQ(show(v2("/system.slice/docker-over.scope")), "cpu  80 0 20 9900 0 0 0 0 0 0\ncpu0 80 0 20 9900 0 0 0 0 0 0\n" + tail(0, 0, 0));
+    // v1 without usage_user/usage_sys (before Linux 4.7): cpuacct.stat's 617/617 ticks.
+    EXPECT_EQ(show(v1("/docker/all", "/docker/q50", "/docker/c1")),
+              "cpu  617 0 617 8766 0 0 0 0 0 0\ncpu0 617 0 617 8766 0 0 0 0 0 0\n" + tail(0, 0, 0));
+}
+
+TEST_F(Stat, AncestorQuotaTighterThanTheLeaf) {
+    EXPECT_EQ(show(v2("/tight.slice/child.scope")), "cpu  80 0 20 9900 0 0 0 0 0 0\ncpu0 80 0 20 9900 0 0 0 0 0 0\n" + tail(0, 0, 0));
+    EXPECT_EQ(show(v1("/docker/all", "/capped/child", "/docker/res")),
+              "cpu  2000 0 1000 7000 0 0 0 0 0 0\ncpu0 2000 0 1000 7000 0 0 0 0 0 0\n" + tail(0, 0, 0));
+}
+
+TEST_F(Stat, UsageAboveTheElapsedTimeSaturates) {
+    // Started 0.47 s ago, 2 CPUs (quota 1.5), 9.87 s user and 2.46 s system used: every
+    // line is all busy, none negative.
+    EXPECT_EQ(show(v2("/system.slice/docker-limited.scope"), 350735.0),
+              "cpu  94 0 0 0 0 0 0 0 0 0\ncpu0 47 0 0 0 0 0 0 0 0 0\ncpu1 47 0 0 0 0 0 0 0 0 0\n" + tail(0, 0, 0, 1700350735));
+    // A start after the host's clock (skew): no time has passed.
+    EXPECT_EQ(show(v1("/docker/set23", "/docker/nolimit", "/docker/res"), 360000.0),
+              "cpu  0 0 0 0 0 0 0 0 0 0\ncpu0 0 0 0 0 0 0 0 0 0 0\ncpu1 0 0 0 0 0 0 0 0 0 0\n" + tail(0, 0, 0, 1700360000));
+}
+
+TEST_F(Stat, RenderKeepsTheHostsFieldCountsAndUnknownLines) {
+    const std::string host = "cpu  1 2 3 4 5 6 7 8\ncpu0 1 2 3 4 5 6 7 8\nintr 5 1 1\nctxt 9\nbtime 100\nnew_line 7 7\n";
+    StatFigures f;
+    f.cpu = {.usage = 3'000'000'000, .user = 2'000'000'000, .system = 1'000'000'000, .nice = 0};
+    f.cpus = 3;
+    f.elapsed_ticks = 500;
+    f.btime = 160;
+    EXPECT_EQ(render_stat(host, f),
+              "cpu  200 0 100 1200 0 0 0 0\n"
+              "cpu0 67 0 34 399 0 0 0 0\n"
+              "cpu1 67 0 33 400 0 0 0 0\n"
+              "cpu2 66 0 33 401 0 0 0 0\n"
+              "intr 0 0 0\n"
+              "ctxt 0\n"
+              "btime 160\n"
+              "new_line 7 7\n");
+}
+
+TEST_F(Stat, FailsClosed) {
+    Container container("c1", 0, 0, fixture_host);
+    std::string out;
+    EXPECT_EQ(show_stat({container}, out), EIO);  // not started
+    container.set_init({5001, started_100s_ago, v2("/gone.scope")});
+    EXPECT_EQ(show_stat({container}, out), EIO);  // no cpu.stat: no host figures instead
+}
