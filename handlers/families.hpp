@@ -10,7 +10,11 @@ int show_cpu_online(const Context&, std::string& out);  // handlers/cpu.cpp
 int show_cpuinfo(const Context&, std::string& out);     // handlers/cpuinfo.cpp
 int show_stat(const Context&, std::string& out);        // handlers/stat.cpp
 int show_loadavg(const Context&, std::string& out);     // handlers/loadavg.cpp
+int show_swaps(const Context&, std::string& out);       // handlers/swaps.cpp
+int show_diskstats(const Context&, std::string& out);   // handlers/diskstats.cpp
+int show_vmstat(const Context&, std::string& out);      // handlers/vmstat.cpp
 const Subtree& sys_cpu();        // handlers/sys_cpu.cpp: /sys/devices/system/cpu
+const Subtree& proc_pressure();  // handlers/pressure.cpp: /proc/pressure
 
 int show_conntrack_hashsize(const Context&, std::string& out);    // handlers/sys_module.cpp
 int write_conntrack_hashsize(const Context&, std::string_view data);

@@ -15,6 +15,9 @@ constexpr FileEntry files[] = {
     {"proc/cpuinfo", 0444, show_cpuinfo},
     {"proc/stat", 0444, show_stat},
     {"proc/loadavg", 0444, show_loadavg},
+    {"proc/swaps", 0444, show_swaps},
+    {"proc/diskstats", 0444, show_diskstats},
+    {"proc/vmstat", 0444, show_vmstat},
 };
 
 constexpr std::string_view mounts[] = {
@@ -27,7 +30,13 @@ constexpr std::string_view mounts[] = {
     "proc/cpuinfo",
     "proc/stat",
     "proc/loadavg",
+    "proc/swaps",
+    "proc/diskstats",
+    "proc/vmstat",
+    "proc/pressure",  // placed only where the host has it (PSI)
     "sys/devices/system/cpu",
+    // Not /proc/slabinfo: the kernel's own is mode 0400, which a user-namespaced root
+    // cannot open, and cgroups keep no per-cache figures to show instead.
 };
 
 // /sys/kernel: the host's, read-only; what would expose or control the host kernel
@@ -37,6 +46,7 @@ const HostMirror sys_kernel("/sys/kernel", {"security", "debug", "tracing", "con
 const SubtreeEntry subtrees[] = {
     {"proc/sys", &proc_sys()},
     {"sys/kernel", &sys_kernel},
+    {"proc/pressure", &proc_pressure()},
     {"sys/devices/system/cpu", &sys_cpu()},
 };
 

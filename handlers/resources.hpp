@@ -40,6 +40,27 @@ std::string render_stat(std::string_view host_stat, const StatFigures& figures);
 // /proc/loadavg: "1.00 0.50 0.20 running/total last_pid".
 std::string render_loadavg(const emulation::LoadAverage& load, const emulation::TaskCounts& tasks);
 
+// /proc/swaps: the host's header, then (with swap) one line in the kernel's layout named
+// and typed as the host's first swap area, with the container's size and use in kB.
+std::string render_swaps(std::string_view host_swaps, uint64_t total_bytes, uint64_t used_bytes);
+
+// /proc/diskstats: every line of the host's file, its counters replaced by the
+// container's I/O on that device (reads, sectors read, writes, sectors written,
+// discards, sectors discarded); every other counter, and every device the container
+// never used (partitions included: the cgroup counts per disk), is 0.
+std::string render_diskstats(std::string_view host_diskstats, const std::vector<emulation::IoStat>& io);
+
+// /proc/vmstat: the host's lines, those memory.stat also has replaced by the
+// cgroup's (sizes in pages as vmstat has them; v1 from its hierarchical total_* keys),
+// pgpgin/pgpgout from the cgroup's I/O when known.
+struct VmstatFigures {
+    emulation::CgroupVersion version = emulation::CgroupVersion::v2;
+    std::vector<std::pair<std::string, uint64_t>> memory_stat;  // Cgroup::memory_stat_entries
+    std::optional<std::vector<emulation::IoStat>> io;
+    uint64_t page_size = 4096;
+};
+std::string render_vmstat(std::string_view host_vmstat, const VmstatFigures& figures);
+
 // The CPU ids of a kernel CPU list ("0,4") or mask ("11") of host CPUs, as the
 // container numbers them: the visible ones renumbered, the others dropped.
 std::string renumber_cpu_list(std::string_view host_list, const emulation::CpuList& visible);

@@ -1,0 +1,64 @@
+// /proc/swaps: the container's swap, as /proc/meminfo's SwapTotal and SwapFree show it
+// (mm/swapfile.c's swap_show).
+#include <algorithm>
+#include <cerrno>
+#include <iterator>
+#include <stdexcept>
+
+#include <fmt/format.h>
+
+#include "emulation/container.hpp"
+#include "handlers/families.hpp"
+#include "handlers/format.hpp"
+#include "handlers/memory.hpp"
+#include "handlers/resources.hpp"
+
+namespace ecifs::handlers {
+
+namespace {
+
+std::vector<std::string_view> words(std::string_view line) {
+    std::vector<std::string_view> out;
+    for (size_t at = line.find_first_not_of(" \t"); at < line.size(); at = line.find_first_not_of(" \t", at)) {
+        const auto end = std::min(line.find_first_of(" \t", at), line.size());
+        out.push_back(line.substr(at, end - at));
+        at = end;
+    }
+    return out;
+}
+
+}  // namespace
+
+std::string render_swaps(std::string_view host_swaps, uint64_t total_bytes, uint64_t used_bytes) {
+    const auto header_end = std::min(host_swaps.find('\n'), host_swaps.size());
+    std::string out(host_swaps.substr(0, header_end));
+    out += '\n';
+    if (total_bytes < 1024) return out;
+    // The host's first area lends its name, type and priority (if it lists none: "none").
+    const auto rest = host_swaps.substr(std::min(header_end + 1, host_swaps.size()));
+    auto first = words(rest.substr(0, rest.find('\n')));
+    if (first.size() < 5) first = {"none", "partition", "", "", "-1"};
+    const uint64_t size = total_bytes / 1024, used = std::min(used_bytes, total_bytes) / 1024;
+    const auto name = first[0];
+    const int pad = name.size() < 40 ? 40 - static_cast<int>(name.size()) : 1;
+    fmt::format_to(std::back_inserter(out), "{}{:>{}}{}\t{}\t{}{}\t{}{}\n", name, " ", pad,
+                   first[1] == "partition" ? "partition" : "file\t", size, size < 10000000 ? "\t" : "", used,
+                   used < 10000000 ? "\t" : "", first[4]);
+    return out;
+}
+
+int show_swaps(const Context& ctx, std::string& out) {
+    return errno_on_exception("/proc/swaps", [&] {
+        const auto init = ctx.container.init();
+        if (!init) return EIO;
+        const auto& host = ctx.container.host();
+        // The figures of the container's /proc/meminfo, so the two files always agree.
+        const auto meminfo = render_meminfo(host.read_proc("meminfo"), read_cgroup_memory(init->cgroup));
+        const auto total = kb_field_bytes(meminfo, "SwapTotal").value_or(0);
+        const auto free = kb_field_bytes(meminfo, "SwapFree").value_or(0);
+        out = render_swaps(host.read_proc("swaps"), total, saturating_sub(total, free));
+        return 0;
+    });
+}
+
+}  // namespace ecifs::handlers
