@@ -252,9 +252,9 @@ class Daemon:
     def containers_dir(self) -> Path:
         return self.state_dir / "containers"
 
-    def start(self, *extra: str) -> "Daemon":
+    def start(self, *extra: str, log_level: str = "debug") -> "Daemon":
         cmd = [str(self.bin_dir / "ecifs"), "--foreground", "--state-dir", str(self.state_dir),
-               "--socket", str(self.socket), "--log-level", "debug", *extra]
+               "--socket", str(self.socket), "--log-level", log_level, *extra]
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log,
                                          stderr=subprocess.STDOUT, env=proc_env(),
@@ -391,10 +391,19 @@ class Containers:
         return [c["id"] for c in (json.loads(r.stdout) or [])]
 
     def make_bundle(self, cid: str, memory: int | None = None, cpus: float | None = None,
-                    userns: bool = True, args: list[str] | None = None, **config_kw) -> Path:
-        return ecifs_bundle.make_bundle(self.dir / cid, args or ["sleep", "infinity"],
-                                        userns=userns, memory_limit=memory, cpus=cpus,
-                                        cgroups_path=f"/{cid}", hostname=cid[-20:], **config_kw)
+                    userns: bool = True, args: list[str] | None = None,
+                    cpuset: str | None = None, edit_config=None, **config_kw) -> Path:
+        bundle = ecifs_bundle.make_bundle(self.dir / cid, args or ["sleep", "infinity"],
+                                          userns=userns, memory_limit=memory, cpus=cpus,
+                                          cgroups_path=f"/{cid}", hostname=cid[-20:], **config_kw)
+        if cpuset is not None or edit_config is not None:
+            cfg = ecifs_bundle.read_config(bundle)
+            if cpuset is not None:  # linux.resources.cpu.cpus, e.g. "0" or "0-1"
+                cfg["linux"]["resources"].setdefault("cpu", {})["cpus"] = cpuset
+            if edit_config is not None:  # any other change: edit_config(config_dict)
+                edit_config(cfg)
+            ecifs_bundle.write_config(bundle, cfg)
+        return bundle
 
     def _diag(self, what: str, rc: int, out: str) -> str:
         msg = f"{what}: rc={rc}\n{out}"
@@ -403,12 +412,15 @@ class Containers:
         return msg
 
     def start(self, memory: int | None = None, cpus: float | None = None, userns: bool = True,
-              how: str = "run", check: bool = True, **config_kw) -> Container:
+              how: str = "run", check: bool = True, cpuset: str | None = None,
+              edit_config=None, **config_kw) -> Container:
         """Start `sleep infinity` in a new container through ecifs-runc, detached.
         how="run": `run -d`; how="create": `create` then `start`. config_kw go to
-        ecifs_bundle.make_config (e.g. extra_caps)."""
+        ecifs_bundle.make_config (e.g. extra_caps); cpuset: its CPUs ("0"); edit_config:
+        a function that changes the config.json dict before the start."""
         cid = new_name("c")
-        bundle = self.make_bundle(cid, memory, cpus, userns, **config_kw)
+        bundle = self.make_bundle(cid, memory, cpus, userns, cpuset=cpuset, edit_config=edit_config,
+                                  **config_kw)
         self.ids.append(cid)
         # The detached container inherits runc's stdio: give it files, not pipes, so that
         # waiting for runc never waits for the container.
@@ -535,11 +547,11 @@ def make_daemon(binaries, work_dir, watchdog):
     """Factory: make_daemon(start=True) -> Daemon; all stopped and cleaned at the end."""
     made: list[Daemon] = []
 
-    def make(start: bool = True) -> Daemon:
+    def make(start: bool = True, log_level: str = "debug") -> Daemon:
         d = Daemon(work_dir)
         made.append(d)
         if start:
-            d.start()
+            d.start(log_level=log_level)
             watchdog.append(d)
         return d
 
