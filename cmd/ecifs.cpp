@@ -43,7 +43,7 @@ int main(int argc, char** argv) {
     // ... and as a helper doing one trapped mount or umount in a caller's namespaces
     // (emulation/mount_helper.hpp): the socket is fd 3, a pidfd of the caller fd 4, its
     // /proc/PID fd 5.
-    if (argc == 2 && std::string_view(argv[1]) == "__mount-helper") return ecifs::emulation::mount_helper::run(3, 4, 5);
+    if (argc == 2 && std::string_view(argv[1]) == "__mount-helper") ecifs::emulation::mount_helper::run(3, 4, 5);
 
     ecifs::daemon::Options options;
     bool foreground = false;

@@ -455,21 +455,21 @@ std::optional<Reply> decode_reply(std::string_view bytes) {
     return r;
 }
 
-int run(int socket_fd, int caller_pidfd, int caller_proc_dir) {
+void run(int socket_fd, int caller_pidfd, int caller_proc_dir) {
     std::string buf(max_message, '\0');
     ssize_t n;
     do n = ::recv(socket_fd, buf.data(), buf.size(), 0);
     while (n < 0 && errno == EINTR);
-    if (n <= 0) return 1;
+    if (n <= 0) ::_exit(1);
     auto request = decode_request(std::string_view(buf.data(), static_cast<std::size_t>(n)));
     if (!request) {
         send_reply(socket_fd, failed(EIO, "malformed request"));
-        return 1;
+        ::_exit(1);
     }
     bool replied = false;
     Reply reply = serve(*request, socket_fd, caller_pidfd, caller_proc_dir, replied);
     if (!replied) send_reply(socket_fd, reply);
-    return 0;
+    ::_exit(0);
 }
 
 // ---- the daemon's side ------------------------------------------------------------

@@ -83,6 +83,9 @@ struct Spawned {
 Spawned spawn(const Request& request, int caller_pidfd, int caller_proc_dir, const std::string& exe);
 
 // The helper's main: fd 3 the socket, fd 4 a pidfd of the caller, fd 5 its /proc/PID.
-int run(int socket_fd, int caller_pidfd, int caller_proc_dir);
+// Ends with _exit: a process that joined a pid namespace for its children cannot run
+// exit-time work such as LeakSanitizer's (its stop-the-world thread lands in that
+// namespace and waits for ever), and a helper has nothing to clean up.
+[[noreturn]] void run(int socket_fd, int caller_pidfd, int caller_proc_dir);
 
 }  // namespace ecifs::emulation::mount_helper
