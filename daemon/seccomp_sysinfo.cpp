@@ -5,42 +5,15 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <filesystem>
 #include <stdexcept>
 
+#include "emulation/loadavg.hpp"
 #include "handlers/format.hpp"
 #include "handlers/memory.hpp"
 
 namespace ecifs::daemon {
 
 namespace {
-
-// The cgroup's tasks, its descendants' included: pids.current where the pids controller
-// is (v1 and v2 count tasks, not processes), else the tasks lists of the memory cgroup.
-uint64_t cgroup_tasks(const emulation::Cgroup& cgroup) {
-    const auto& paths = cgroup.paths();
-    if (paths.pids) {
-        if (auto text = emulation::read_file_if_exists(paths.pids->dir() / "pids.current")) {
-            try {
-                return std::stoull(*text);
-            } catch (const std::exception&) {
-            }
-        }
-    }
-    if (!paths.memory) throw std::runtime_error("the container has no pids or memory cgroup to count its tasks");
-    const char* list = paths.memory->version == emulation::CgroupVersion::v1 ? "tasks" : "cgroup.threads";
-    uint64_t tasks = 0;
-    auto count = [&](const std::filesystem::path& dir) {
-        if (auto text = emulation::read_file_if_exists(dir / list))
-            tasks += static_cast<uint64_t>(std::count(text->begin(), text->end(), '\n'));
-    };
-    std::error_code ec;
-    count(paths.memory->dir());
-    for (auto it = std::filesystem::recursive_directory_iterator(paths.memory->dir(), ec);
-         !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec))
-        if (it->is_directory(ec)) count(it->path());
-    return tasks;
-}
 
 template <typename T>
 void put(std::vector<std::byte>& out, std::size_t offset, T value) {
@@ -68,7 +41,7 @@ SysinfoFigures sysinfo_figures(std::string_view meminfo, double uptime_seconds, 
     return f;
 }
 
-SysinfoFigures container_sysinfo(const emulation::Container& container) {
+SysinfoFigures container_sysinfo(const emulation::Container& container, pid_t caller) {
     const auto init = container.init();
     if (!init) throw std::runtime_error("the container has not started");
     const auto& host = container.host();
@@ -76,10 +49,13 @@ SysinfoFigures container_sysinfo(const emulation::Container& container) {
         handlers::render_meminfo(host.read_proc("meminfo"), handlers::read_cgroup_memory(init->cgroup));
     // Centiseconds, as /proc/uptime shows them, so both agree.
     const double up = std::floor((host.uptime_seconds() - init->start_seconds) * 100 + 0.5) / 100;
-    // The container has no load view of its own yet: the host's load averages.
-    struct sysinfo own {};
-    if (::sysinfo(&own) != 0) throw std::runtime_error("sysinfo of the host failed");
-    return sysinfo_figures(meminfo, up, {own.loads[0], own.loads[1], own.loads[2]}, cgroup_tasks(init->cgroup));
+    // The container's load average, as its /proc/loadavg shows it: a period the sampler
+    // has not folded yet is folded now (the caller, blocked in this call, left out).
+    emulation::refresh_load(container, emulation::LoadAverage::Clock::now(), caller);
+    const auto loads = container.load().sysinfo_loads();
+    // procs: the threads of the container's cgroup and its descendants, as the kernel
+    // counts every thread (nr_threads).
+    return sysinfo_figures(meminfo, up, {loads[0], loads[1], loads[2]}, init->cgroup.threads().size());
 }
 
 std::vector<std::byte> encode_native(const SysinfoFigures& f) {

@@ -1,7 +1,7 @@
 #pragma once
 // sysinfo(2) for a container: the figures of its /proc/meminfo (the same computation,
-// handlers/meminfo.cpp), the uptime of its init, its load averages and its tasks, laid
-// out as the caller's struct sysinfo.
+// handlers/meminfo.cpp), the uptime of its init, the load averages of its /proc/loadavg
+// (emulation/loadavg.hpp) and its threads, laid out as the caller's struct sysinfo.
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -26,8 +26,9 @@ struct SysinfoFigures {
 SysinfoFigures sysinfo_figures(std::string_view meminfo, double uptime_seconds, std::array<uint64_t, 3> loads,
                                uint64_t tasks);
 
-// The container's figures now. Throws std::runtime_error (not started, cgroup unreadable).
-SysinfoFigures container_sysinfo(const emulation::Container& container);
+// The container's figures now, for `caller` (a thread of the container, blocked in the
+// call). Throws std::runtime_error (not started, cgroup unreadable).
+SysinfoFigures container_sysinfo(const emulation::Container& container, pid_t caller = 0);
 
 // struct sysinfo as a 64-bit process sees it (mem_unit 1, values in bytes).
 std::vector<std::byte> encode_native(const SysinfoFigures& figures);

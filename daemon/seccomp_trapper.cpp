@@ -147,7 +147,7 @@ private:
     void sysinfo(const sc::Notification& n) {
         SysinfoFigures figures;
         try {
-            figures = container_sysinfo(*target_.container);
+            figures = container_sysinfo(*target_.container, n.pid);
         } catch (const std::exception& e) {
             return fail(n.id, fmt::format("sysinfo: {}", e.what()));
         }

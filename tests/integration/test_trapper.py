@@ -166,6 +166,10 @@ def test_sysinfo_is_the_containers(containers, probe_binary):
     assert v["uptime"] < host["uptime"] - 5 or host_uptime() < 10
     meminfo = c.exec("cat /proc/meminfo")
     assert v["totalswap"] == meminfo_field(meminfo, "SwapTotal") * 1024
+    # The load averages of the container's /proc/loadavg (65536 is 1.0).
+    loadavg = [float(x) for x in c.exec("cat /proc/loadavg").split()[:3]]
+    loads = [int(x) / 65536 for x in v["loads"].split()]
+    assert all(abs(a - b) <= 0.05 for a, b in zip(loads, loadavg)), (loads, loadavg)
 
     # busybox free and uptime call sysinfo(2).
     mem = next(line for line in c.exec("busybox free -b").splitlines() if line.startswith("Mem:"))
