@@ -5,6 +5,8 @@
 
 #include <cerrno>
 #include <cstring>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -23,10 +25,19 @@ constexpr double static_cache_seconds = 3600.0;
 // an open of a name the caller's namespaces lack still fails with ENOENT.
 constexpr double dynamic_cache_seconds = 1.0;
 
-// One open file: its content rendered once at open, like the kernel's seq_file, so
-// later reads at any offset see one consistent snapshot.
+// One open file. Its content is rendered at open and again by a read at offset 0 once
+// the last rendering has been served, like the kernel's seq_file: a reader that seeks
+// back to 0 (top, vmstat, free -s) sees fresh figures, while the reads of one pass at
+// later offsets see one consistent snapshot. The kernel may send READs of one handle
+// concurrently, hence the lock; a READ replies from its own reference to the content,
+// outside the lock: once the reply is written the reader may close, and the RELEASE,
+// on another thread, deletes the OpenFile.
+using Content = std::shared_ptr<const std::string>;
 struct OpenFile {
-    std::string content;
+    explicit OpenFile(Content c) : content(std::move(c)) {}
+    std::mutex lock;
+    Content content;
+    bool served = false;  // a READ has been answered from `content`
 };
 
 struct DirEntry {
@@ -217,7 +228,8 @@ void do_releasedir(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
     fuse_reply_err(req, 0);
 }
 
-void reply_open(fuse_req_t req, fuse_file_info fi, std::unique_ptr<OpenFile> file) {
+void reply_open(fuse_req_t req, fuse_file_info fi, Content content) {
+    auto file = std::make_unique<OpenFile>(std::move(content));
     fi.fh = reinterpret_cast<uint64_t>(file.get());
     if (fuse_reply_open(req, &fi) == 0) file.release();
 }
@@ -253,30 +265,52 @@ void do_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     if (S_ISDIR(attr.st_mode)) return (void)fuse_reply_err(req, EISDIR);
     const int access = fi->flags & O_ACCMODE;
     if (access != O_RDONLY && !writable(*target, attr)) return (void)fuse_reply_err(req, EACCES);
-    auto file = std::make_unique<OpenFile>();
+    std::string rendered;
     if (access != O_WRONLY) {
-        if (int err = render(req, *target, file->content)) {
+        if (int err = render(req, *target, rendered)) {
             spdlog::debug("container {}: reading inode {} failed: {}", state.container->id(), ino, std::strerror(err));
             return (void)fuse_reply_err(req, err);
         }
     }
     fi->direct_io = 1;  // st_size is 0: the kernel must ask us, not its page cache
     fi->noflush = 1;    // nothing to flush: saves a round trip on every close
-    auto need = state.size_floors.need_extend(ino, file->content.size());
-    if (!need.extend) return reply_open(req, *fi, std::move(file));
-    state.run_blocking([&state, req, ino, need, info = *fi, file = std::shared_ptr<OpenFile>(std::move(file))]() mutable {
-        extend_size(state, ino, file->content, need.shrinks_seen);
-        reply_open(req, info, std::make_unique<OpenFile>(std::move(*file)));
+    auto content = std::make_shared<const std::string>(std::move(rendered));
+    auto need = state.size_floors.need_extend(ino, content->size());
+    if (!need.extend) return reply_open(req, *fi, std::move(content));
+    state.run_blocking([&state, req, ino, need, info = *fi, content] {
+        extend_size(state, ino, *content, need.shrinks_seen);
+        reply_open(req, info, content);
     });
 }
 
+// A read at offset 0 after the snapshot has been served starts a new pass: render again.
+// The kernel's i_size is raised afterwards if the new content is longer, so a later
+// sendfile or splice (which stop at i_size) still gets all of it.
 void do_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset, fuse_file_info* fi) {
-    const std::string& content = reinterpret_cast<OpenFile*>(fi->fh)->content;
     if (offset < 0) return (void)fuse_reply_err(req, EINVAL);
-    size_t start = std::min(static_cast<size_t>(offset), content.size());
-    size_t length = std::min(size, content.size() - start);
-    if (length < size) state_of(req).size_floors.may_shrink(ino, start + length);
-    fuse_reply_buf(req, content.data() + start, length);
+    MountState& state = state_of(req);
+    auto& file = *reinterpret_cast<OpenFile*>(fi->fh);
+    Content content;
+    SizeFloors::Need need{};
+    {
+        std::lock_guard guard(file.lock);
+        if (offset == 0 && file.served) {
+            auto target = target_or_reply(req, ino);
+            if (!target) return;
+            std::string fresh;
+            if (int err = render(req, *target, fresh)) return (void)fuse_reply_err(req, err);
+            file.content = std::make_shared<const std::string>(std::move(fresh));
+            need = state.size_floors.need_extend(ino, file.content->size());
+        }
+        file.served = true;
+        content = file.content;
+    }
+    size_t start = std::min(static_cast<size_t>(offset), content->size());
+    size_t length = std::min(size, content->size() - start);
+    if (length < size) state.size_floors.may_shrink(ino, start + length);
+    fuse_reply_buf(req, content->data() + start, length);
+    if (need.extend)
+        state.run_blocking([&state, ino, need, content] { extend_size(state, ino, *content, need.shrinks_seen); });
 }
 
 // One write(2) is one whole value, as for the kernel's sysctl files. A write at a

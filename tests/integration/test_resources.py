@@ -102,8 +102,6 @@ def test_busy_container_raises_its_load_and_user_time_the_idle_one_stays_low(con
     assert stat_value(busy.exec("cat /proc/stat"), "procs_running") >= 2
 
 
-@pytest.mark.xfail(strict=True, reason="fs/: a read at offset 0 of an open file serves the open's "
-                   "snapshot; the kernel's seq_file renders again, and vmstat/top re-read that way")
 def test_vmstat_rereads_show_the_busy_loop(containers):
     c = containers.start(memory=128 * MiB, cpus=1.0, cpuset="0")
     c.exec(BUSY_LOOP)
