@@ -147,6 +147,7 @@ def start_with_profile(containers, caps_extra: list[str]) -> Container:
 # 1. sysinfo
 
 
+@pytest.mark.asan
 def test_sysinfo_is_the_containers(containers, probe_binary):
     c = containers.start(memory=LIMIT)
     install_probe(c, probe_binary)
@@ -244,6 +245,7 @@ def test_mount_is_the_kernels_decision(containers):
 # 3. the views cannot be unmounted, moved or copied without them
 
 
+@pytest.mark.asan
 def test_views_cannot_be_unmounted(containers):
     c = containers.start(memory=LIMIT, extra_caps=["CAP_SYS_ADMIN"])
     for target in ("/proc/meminfo", "/proc/sys", "/proc/uptime", "/sys/kernel", "/proc", "/sys"):
@@ -353,6 +355,7 @@ def handoff(probe_binary: Path, path: Path, cid: str) -> str:
                           timeout=30).stdout
 
 
+@pytest.mark.asan
 def test_bad_listener_input_is_dropped(daemon, containers, make_pseudo, probe_binary):
     path = seccomp_socket(daemon)
     assert oct(os.stat(path).st_mode & 0o777) == "0o600"
