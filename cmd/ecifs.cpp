@@ -2,6 +2,7 @@
 // the shell), detaches unless --foreground, and serves until SIGTERM/SIGINT.
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -31,6 +32,17 @@ void detach(boost::asio::io_context& io) {
         ::dup2(null, 0), ::dup2(null, 1), ::dup2(null, 2);
         if (null > 2) ::close(null);
     }
+}
+
+// Raise the soft limit on descriptors to the hard one: every container holds a FUSE fd
+// and a pidfd, and the cgroup files its views read are kept open
+// (emulation/files.hpp, KeptFiles). Children get the raised limit too; all the
+// daemon's descriptors are close-on-exec.
+void raise_file_limit() {
+    rlimit files{};
+    if (::getrlimit(RLIMIT_NOFILE, &files) != 0 || files.rlim_cur >= files.rlim_max) return;
+    files.rlim_cur = files.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &files);
 }
 
 }  // namespace
@@ -70,6 +82,7 @@ int main(int argc, char** argv) {
     CLI11_PARSE(app, argc, argv);
 
     ::signal(SIGPIPE, SIG_IGN);
+    raise_file_limit();
     try {
         if (foreground) {
             spdlog::set_default_logger(spdlog::stderr_logger_mt("ecifs"));

@@ -9,6 +9,9 @@
 #include <cerrno>
 #include <charconv>
 #include <climits>
+#include <functional>
+#include <map>
+#include <mutex>
 #include <set>
 #include <stdexcept>
 #include <system_error>
@@ -69,8 +72,13 @@ std::optional<uint64_t> keyed_value(std::string_view text, std::string_view key)
     return std::nullopt;
 }
 
-std::optional<uint64_t> read_u64(const fs::path& file) {
-    const auto text = read_file_if_exists(file);
+// How a file is read: the plain way (read_file_if_exists) or through kept descriptors.
+using Reader = std::function<std::optional<std::string>(const fs::path&)>;
+
+std::optional<std::string> read_plain(const fs::path& file) { return read_file_if_exists(file); }
+
+std::optional<uint64_t> read_u64(const fs::path& file, const Reader& read = read_plain) {
+    const auto text = read(file);
     if (!text) return std::nullopt;
     return number_in<uint64_t>(file, *text);
 }
@@ -83,8 +91,8 @@ uint64_t unlimited_bytes() {
 }
 
 // One level's memory limit file: nullopt when missing, "max" or v1's "unlimited".
-std::optional<uint64_t> memory_limit_at(const fs::path& file) {
-    const auto text = read_file_if_exists(file);
+std::optional<uint64_t> memory_limit_at(const fs::path& file, const Reader& read) {
+    const auto text = read(file);
     if (!text || trim(*text) == "max") return std::nullopt;
     const auto bytes = number_in<uint64_t>(file, *text);
     if (bytes >= unlimited_bytes()) return std::nullopt;
@@ -98,20 +106,20 @@ std::optional<T> tighter(std::optional<T> a, std::optional<T> b) {
     return std::min(*a, *b);
 }
 
-// The tightest of a memory limit file over the cgroup and all its ancestors.
-std::optional<uint64_t> tightest_memory_limit(const CgroupDir& dir, std::string_view name) {
-    std::optional<uint64_t> limit;
-    for (const auto& level : dir.self_and_ancestors()) limit = tighter(limit, memory_limit_at(level / name));
-    return limit;
+// The levels above the cgroup, nearest first.
+std::vector<fs::path> ancestors(const CgroupDir& dir) {
+    auto levels = dir.self_and_ancestors();
+    levels.erase(levels.begin());
+    return levels;
 }
 
 // One level's CPU bandwidth in CPUs; nullopt when unlimited or not set.
-std::optional<double> cpu_quota_at(CgroupVersion version, const fs::path& level) {
+std::optional<double> cpu_quota_at(CgroupVersion version, const fs::path& level, const Reader& read) {
     int64_t quota = -1;
     uint64_t period = 0;
     if (version == CgroupVersion::v2) {  // cpu.max: "max 100000" or "150000 100000"
         const auto file = level / "cpu.max";
-        const auto text = read_file_if_exists(file);
+        const auto text = read(file);
         if (!text) return std::nullopt;
         const auto fields = split(trim(*text), ' ');
         if (fields.size() != 2) malformed(file, *text);
@@ -120,22 +128,22 @@ std::optional<double> cpu_quota_at(CgroupVersion version, const fs::path& level)
         period = number_in<uint64_t>(file, fields[1]);
     } else {  // cpu.cfs_quota_us (-1 = none) and cpu.cfs_period_us
         const auto quota_file = level / "cpu.cfs_quota_us";
-        const auto text = read_file_if_exists(quota_file);
+        const auto text = read(quota_file);
         if (!text) return std::nullopt;
         quota = number_in<int64_t>(quota_file, *text);
-        period = read_u64(level / "cpu.cfs_period_us").value_or(0);
+        period = read_u64(level / "cpu.cfs_period_us", read).value_or(0);
     }
     if (quota < 0 || period == 0) return std::nullopt;
     return static_cast<double>(quota) / static_cast<double>(period);
 }
 
 // One level's effective cpuset; nullopt when the files are missing or empty.
-std::optional<CpuList> cpuset_at(CgroupVersion version, const fs::path& level) {
+std::optional<CpuList> cpuset_at(CgroupVersion version, const fs::path& level, const Reader& read) {
     const auto names = version == CgroupVersion::v2
                            ? std::vector<std::string_view>{"cpuset.cpus.effective"}
                            : std::vector<std::string_view>{"cpuset.effective_cpus", "cpuset.cpus"};
     for (const auto name : names) {
-        const auto text = read_file_if_exists(level / name);
+        const auto text = read(level / name);
         if (!text || trim(*text).empty()) continue;
         try {
             return parse_cpu_list(*text);
@@ -353,25 +361,88 @@ std::string format_cpu_list(const CpuList& cpus) {
     return out;
 }
 
-Cgroup::Cgroup(CgroupPaths paths) : paths_(std::move(paths)) {}
+// A value computed at most once per ttl.
+template <class T>
+struct Timed {
+    T value{};
+    std::optional<std::chrono::steady_clock::time_point> at;  // nullopt: never computed
+};
+
+struct Cgroup::State {
+    explicit State(CgroupCaching caching) : caching(std::move(caching)), own_files(this->caching.ttl, this->caching.now) {}
+
+    // The cached value of `slot`, computed again by `compute` when older than the ttl.
+    template <class T, class Compute>
+    T cached(Timed<T>& slot, Compute compute) {
+        std::lock_guard lock(mutex);
+        const auto now = caching.now();
+        if (!slot.at || now - *slot.at >= caching.ttl) {
+            slot.value = compute();
+            slot.at = now;
+        }
+        return slot.value;
+    }
+
+    const CgroupCaching caching;
+    KeptFiles own_files;
+    std::mutex mutex;  // guards what follows
+    std::map<std::string, Timed<std::optional<uint64_t>>, std::less<>> ancestors_memory_limits;  // by file name
+    Timed<std::optional<double>> ancestors_cpu_quota;
+    Timed<std::optional<CpuList>> ancestors_cpuset;  // the nearest ancestor's
+};
+
+Cgroup::Cgroup(CgroupPaths paths, CgroupCaching caching)
+    : paths_(std::move(paths)), state_(std::make_shared<State>(std::move(caching))) {}
+
+std::optional<std::string> Cgroup::read_own(const fs::path& file) const {
+    std::string text;
+    const int err = state_->own_files.read(file.string(), text);
+    if (err == ENOENT || err == ENOTDIR) return std::nullopt;
+    if (err) throw std::system_error(err, std::generic_category(), file.string());
+    return text;
+}
+
+std::function<std::optional<std::string>(const fs::path&)> Cgroup::own_reader() const {
+    return [this](const fs::path& file) { return read_own(file); };
+}
+
+std::optional<uint64_t> Cgroup::own_memory_limit(std::string_view name) const {
+    return memory_limit_at(paths_.memory->dir() / name, own_reader());
+}
+
+std::optional<uint64_t> Cgroup::ancestors_memory_limit(std::string_view name) const {
+    std::unique_lock lock(state_->mutex);
+    auto& slot = state_->ancestors_memory_limits[std::string(name)];
+    lock.unlock();  // map nodes stay where they are; cached() locks again
+    return state_->cached(slot, [&] {
+        std::optional<uint64_t> limit;
+        for (const auto& level : ancestors(*paths_.memory)) limit = tighter(limit, memory_limit_at(level / name, read_plain));
+        return limit;
+    });
+}
+
+std::optional<uint64_t> Cgroup::memory_limit_file(std::string_view name) const {
+    return tighter(own_memory_limit(name), ancestors_memory_limit(name));
+}
 
 std::optional<uint64_t> Cgroup::memory_limit() const {
     if (!paths_.memory) return std::nullopt;
     const bool v2 = paths_.memory->version == CgroupVersion::v2;
-    return tightest_memory_limit(*paths_.memory, v2 ? "memory.max" : "memory.limit_in_bytes");
+    return memory_limit_file(v2 ? "memory.max" : "memory.limit_in_bytes");
 }
 
 std::optional<uint64_t> Cgroup::memory_usage() const {
     if (!paths_.memory) return std::nullopt;
     const bool v2 = paths_.memory->version == CgroupVersion::v2;
-    return read_u64(paths_.memory->dir() / (v2 ? "memory.current" : "memory.usage_in_bytes"));
+    return read_u64(paths_.memory->dir() / (v2 ? "memory.current" : "memory.usage_in_bytes"),
+                    own_reader());
 }
 
 MemoryStat Cgroup::memory_stat() const {
     MemoryStat stat;
     if (!paths_.memory) return stat;
     const bool v2 = paths_.memory->version == CgroupVersion::v2;
-    const auto text = read_file_if_exists(paths_.memory->dir() / "memory.stat");
+    const auto text = read_own(paths_.memory->dir() / "memory.stat");
     if (!text) return stat;
     for (const auto& key : stat_keys) {
         const auto name = v2 ? key.v2 : key.v1;
@@ -380,50 +451,83 @@ MemoryStat Cgroup::memory_stat() const {
     return stat;
 }
 
+namespace {
+
+// v1 limits and counts memory+swap together; the swap share is what is beyond memory.
+uint64_t beyond(uint64_t memsw, uint64_t memory) { return memsw > memory ? memsw - memory : 0; }
+
+}  // namespace
+
 std::optional<uint64_t> Cgroup::swap_limit() const {
     if (!paths_.memory) return std::nullopt;
-    const auto& dir = *paths_.memory;
-    if (dir.version == CgroupVersion::v2) return tightest_memory_limit(dir, "memory.swap.max");
-    // v1 limits memory+swap together; the swap share is what memsw allows beyond memory.
-    const auto memsw = tightest_memory_limit(dir, "memory.memsw.limit_in_bytes");
+    if (paths_.memory->version == CgroupVersion::v2) return memory_limit_file("memory.swap.max");
+    const auto memsw = memory_limit_file("memory.memsw.limit_in_bytes");
     if (!memsw) return std::nullopt;
-    const auto memory = memory_limit().value_or(0);
-    return *memsw > memory ? *memsw - memory : 0;
+    return beyond(*memsw, memory_limit().value_or(0));
 }
 
 std::optional<uint64_t> Cgroup::swap_usage() const {
     if (!paths_.memory) return std::nullopt;
     const auto& dir = *paths_.memory;
-    if (dir.version == CgroupVersion::v2) return read_u64(dir.dir() / "memory.swap.current");
-    const auto memsw = read_u64(dir.dir() / "memory.memsw.usage_in_bytes");
+    const auto own = own_reader();
+    if (dir.version == CgroupVersion::v2) return read_u64(dir.dir() / "memory.swap.current", own);
+    const auto memsw = read_u64(dir.dir() / "memory.memsw.usage_in_bytes", own);
     const auto memory = memory_usage();
     if (!memsw || !memory) return std::nullopt;
-    return *memsw > *memory ? *memsw - *memory : 0;
+    return beyond(*memsw, *memory);
+}
+
+MemoryReading Cgroup::memory() const {
+    MemoryReading m;
+    if (!paths_.memory) return m;
+    const auto& dir = *paths_.memory;
+    const auto own = own_reader();
+    m.limit = memory_limit();
+    m.usage = memory_usage();
+    m.stat = memory_stat();
+    if (dir.version == CgroupVersion::v2) {
+        m.swap_limit = memory_limit_file("memory.swap.max");
+        m.swap_usage = read_u64(dir.dir() / "memory.swap.current", own);
+        return m;
+    }
+    if (const auto memsw = memory_limit_file("memory.memsw.limit_in_bytes")) m.swap_limit = beyond(*memsw, m.limit.value_or(0));
+    const auto memsw_usage = read_u64(dir.dir() / "memory.memsw.usage_in_bytes", own);
+    if (memsw_usage && m.usage) m.swap_usage = beyond(*memsw_usage, *m.usage);
+    return m;
 }
 
 std::optional<double> Cgroup::cpu_quota() const {
     if (!paths_.cpu) return std::nullopt;
-    std::optional<double> quota;
-    for (const auto& level : paths_.cpu->self_and_ancestors())
-        quota = tighter(quota, cpu_quota_at(paths_.cpu->version, level));
-    return quota;
+    const auto& dir = *paths_.cpu;
+    const auto own = cpu_quota_at(dir.version, dir.dir(), own_reader());
+    const auto above = state_->cached(state_->ancestors_cpu_quota, [&] {
+        std::optional<double> quota;
+        for (const auto& level : ancestors(dir)) quota = tighter(quota, cpu_quota_at(dir.version, level, read_plain));
+        return quota;
+    });
+    return tighter(own, above);
 }
 
 std::optional<CpuList> Cgroup::cpuset() const {
     if (!paths_.cpuset) return std::nullopt;
+    const auto& dir = *paths_.cpuset;
     // The leaf's files are missing when the controller is not enabled for it (v2) and
     // empty only for a cgroup that cannot hold tasks: the nearest ancestor's set applies.
-    for (const auto& level : paths_.cpuset->self_and_ancestors())
-        if (auto cpus = cpuset_at(paths_.cpuset->version, level)) return cpus;
-    return std::nullopt;
+    if (auto cpus = cpuset_at(dir.version, dir.dir(), own_reader())) return cpus;
+    return state_->cached(state_->ancestors_cpuset, [&]() -> std::optional<CpuList> {
+        for (const auto& level : ancestors(dir))
+            if (auto cpus = cpuset_at(dir.version, level, read_plain)) return cpus;
+        return std::nullopt;
+    });
 }
 
 std::optional<uint64_t> Cgroup::cpu_usage_ns() const {
     if (!paths_.cpuacct) return std::nullopt;
     const auto dir = paths_.cpuacct->dir();
-    if (paths_.cpuacct->version == CgroupVersion::v1) return read_u64(dir / "cpuacct.usage");
+    if (paths_.cpuacct->version == CgroupVersion::v1)
+        return read_u64(dir / "cpuacct.usage", own_reader());
     const auto file = dir / "cpu.stat";
-    const auto text = read_file_if_exists(file);
+    const auto text = read_own(file);
     if (!text) return std::nullopt;
     const auto usec = keyed_value(*text, "usage_usec");
     if (!usec) malformed(file, *text);
@@ -492,9 +596,9 @@ void parse_blkio(std::string_view text, std::vector<IoStat>& stats, uint64_t IoS
 }
 
 // A v1 blkio file, its hierarchical form first.
-std::optional<std::string> read_blkio(const fs::path& dir, const std::string& name) {
-    if (auto text = read_file_if_exists(dir / (name + "_recursive"))) return text;
-    return read_file_if_exists(dir / name);
+std::optional<std::string> read_blkio(const fs::path& dir, const std::string& name, const Reader& read) {
+    if (auto text = read(dir / (name + "_recursive"))) return text;
+    return read(dir / name);
 }
 
 void collect_threads(const fs::path& dir, std::string_view file, std::vector<pid_t>& out) {
@@ -511,9 +615,10 @@ void collect_threads(const fs::path& dir, std::string_view file, std::vector<pid
 std::optional<CpuTimes> Cgroup::cpu_times() const {
     if (!paths_.cpuacct) return std::nullopt;
     const auto dir = paths_.cpuacct->dir();
+    const auto own = own_reader();
     if (paths_.cpuacct->version == CgroupVersion::v2) {
         const auto file = dir / "cpu.stat";
-        const auto text = read_file_if_exists(file);
+        const auto text = read_own(file);
         if (!text) return std::nullopt;
         const auto usage = keyed_value(*text, "usage_usec");
         const auto user = keyed_value(*text, "user_usec");
@@ -521,14 +626,14 @@ std::optional<CpuTimes> Cgroup::cpu_times() const {
         if (!usage || !user || !system) malformed(file, *text);
         return CpuTimes{*usage * 1000, *user * 1000, *system * 1000, keyed_value(*text, "nice_usec").value_or(0) * 1000};
     }
-    const auto usage = read_u64(dir / "cpuacct.usage");
+    const auto usage = read_u64(dir / "cpuacct.usage", own);
     if (!usage) return std::nullopt;
-    const auto user = read_u64(dir / "cpuacct.usage_user");
-    const auto system = read_u64(dir / "cpuacct.usage_sys");
+    const auto user = read_u64(dir / "cpuacct.usage_user", own);
+    const auto system = read_u64(dir / "cpuacct.usage_sys", own);
     if (user && system) return CpuTimes{*usage, *user, *system, 0};
     // Kernels before 4.7: cpuacct.stat only, in USER_HZ.
     const auto file = dir / "cpuacct.stat";
-    const auto text = read_file_if_exists(file);
+    const auto text = read_own(file);
     if (!text) return std::nullopt;
     const auto user_ticks = keyed_value(*text, "user");
     const auto system_ticks = keyed_value(*text, "system");
@@ -540,7 +645,7 @@ std::optional<CpuTimes> Cgroup::cpu_times() const {
 std::vector<std::pair<std::string, uint64_t>> Cgroup::memory_stat_entries() const {
     std::vector<std::pair<std::string, uint64_t>> entries;
     if (!paths_.memory) return entries;
-    const auto text = read_file_if_exists(paths_.memory->dir() / "memory.stat");
+    const auto text = read_own(paths_.memory->dir() / "memory.stat");
     if (!text) return entries;
     for (const auto line : split(*text, '\n')) {
         const auto space = line.find(' ');
@@ -556,13 +661,14 @@ std::optional<std::vector<IoStat>> Cgroup::io_stats() const {
     const auto dir = paths_.blkio->dir();
     std::vector<IoStat> stats;
     if (paths_.blkio->version == CgroupVersion::v2) {
-        const auto text = read_file_if_exists(dir / "io.stat");
+        const auto text = read_own(dir / "io.stat");
         if (!text) return std::nullopt;
         parse_io_stat(*text, stats);
         return stats;
     }
-    const auto bytes = read_blkio(dir, "blkio.throttle.io_service_bytes");
-    const auto ios = read_blkio(dir, "blkio.throttle.io_serviced");
+    const auto own = own_reader();
+    const auto bytes = read_blkio(dir, "blkio.throttle.io_service_bytes", own);
+    const auto ios = read_blkio(dir, "blkio.throttle.io_serviced", own);
     if (!bytes || !ios) return std::nullopt;
     parse_blkio(*bytes, stats, &IoStat::rbytes, &IoStat::wbytes, &IoStat::dbytes);
     parse_blkio(*ios, stats, &IoStat::rios, &IoStat::wios, &IoStat::dios);
@@ -572,7 +678,7 @@ std::optional<std::vector<IoStat>> Cgroup::io_stats() const {
 std::optional<std::string> Cgroup::pressure(std::string_view resource) const {
     const auto dir = unified_dir(paths_);
     if (!dir) return std::nullopt;
-    return read_file_if_exists(dir->dir() / (std::string(resource) + ".pressure"));
+    return read_own(dir->dir() / (std::string(resource) + ".pressure"));
 }
 
 std::vector<pid_t> Cgroup::threads() const {

@@ -5,12 +5,17 @@
 // the hierarchy's root; a missing file or "max" means no limit at that level.
 #include <sys/types.h>
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "emulation/files.hpp"
 
 namespace ecifs::emulation {
 
@@ -70,12 +75,36 @@ struct IoStat {
     uint64_t rbytes = 0, wbytes = 0, dbytes = 0, rios = 0, wios = 0, dios = 0;
 };
 
+// Everything the memory views need, each file read once.
+struct MemoryReading {
+    std::optional<uint64_t> limit;  // as Cgroup::memory_limit()
+    std::optional<uint64_t> usage;  // as Cgroup::memory_usage(); nullopt: cannot be read
+    std::optional<uint64_t> swap_limit, swap_usage;
+    MemoryStat stat;
+};
+
+// What a Cgroup keeps between reads, and for how long.
+struct CgroupCaching {
+    // The ancestors' limits (memory, swap, CPU bandwidth, cpuset) are read again after
+    // this long, and the cgroup's own files found missing are looked for again. The
+    // cgroup's own limits (what `runc update` changes) are read on every call.
+    std::chrono::steady_clock::duration ttl = std::chrono::seconds(1);
+    SteadyClock now = std::chrono::steady_clock::now;
+};
+
+// The cgroup's own files are kept open (KeptFiles) and read with one pread each; the
+// ancestors' limit files are read, the plain way, once per CgroupCaching::ttl. Copies
+// share what is kept. Thread-safe.
 class Cgroup {
 public:
-    Cgroup() = default;
-    explicit Cgroup(CgroupPaths paths);
+    Cgroup() : Cgroup(CgroupPaths{}) {}
+    explicit Cgroup(CgroupPaths paths, CgroupCaching caching = {});
 
     const CgroupPaths& paths() const { return paths_; }
+
+    // The memory figures of the meminfo view: memory_limit(), memory_usage(),
+    // swap_limit(), swap_usage() and memory_stat(), reading each file once.
+    MemoryReading memory() const;
 
     // Bytes; nullopt when neither the cgroup nor any ancestor sets a limit.
     std::optional<uint64_t> memory_limit() const;
@@ -108,7 +137,17 @@ public:
     std::vector<pid_t> threads() const;
 
 private:
+    struct State;
+    // A file of the cgroup itself, through the kept descriptors; nullopt when missing.
+    std::optional<std::string> read_own(const std::filesystem::path& file) const;
+    std::function<std::optional<std::string>(const std::filesystem::path&)> own_reader() const;
+    std::optional<uint64_t> own_memory_limit(std::string_view name) const;
+    // The tightest limit of file `name` over the ancestors (not the cgroup itself), cached.
+    std::optional<uint64_t> ancestors_memory_limit(std::string_view name) const;
+    std::optional<uint64_t> memory_limit_file(std::string_view name) const;  // own and ancestors'
+
     CgroupPaths paths_;
+    std::shared_ptr<State> state_;
 };
 
 }  // namespace ecifs::emulation

@@ -13,9 +13,9 @@ namespace ecifs::handlers {
 
 CgroupMemory read_cgroup_memory(const emulation::Cgroup& cgroup) {
     if (!cgroup.paths().memory) throw std::runtime_error("the container has no memory cgroup");
-    const auto usage = cgroup.memory_usage();
-    if (!usage) throw std::runtime_error("cannot read the memory usage of " + cgroup.paths().memory->dir().string());
-    return {cgroup.memory_limit(), *usage, cgroup.swap_limit(), cgroup.swap_usage(), cgroup.memory_stat()};
+    auto m = cgroup.memory();  // each file once
+    if (!m.usage) throw std::runtime_error("cannot read the memory usage of " + cgroup.paths().memory->dir().string());
+    return {m.limit, *m.usage, m.swap_limit, m.swap_usage, m.stat};
 }
 
 std::string render_meminfo(std::string_view host, const CgroupMemory& m) {
