@@ -25,9 +25,10 @@ namespace ecifs::emulation {
 namespace {
 
 // One request or reply is one SOCK_SEQPACKET message:
-//   request: op byte ('R' read, 'W' write, 'S' stat, 'L' list), path, NUL, data
+//   request: op byte ('R' read, 'W' write, 'S' stat, 'L' list, 'T' stat and read), path, NUL, data
 //   reply:   int32 errno (0 = success), payload
 // A stat or list payload holds entries: type byte ('d' or 'f'), uint32 mode, name, NUL.
+// A 'T' payload is the stat entry, then for a file int32 errno of the read and its content.
 constexpr std::size_t max_message = 1 << 20;
 constexpr const char* sysctl_root = "/proc/sys/";
 
@@ -85,6 +86,18 @@ int serve_stat(const std::string& path, std::string& out) {
     return 0;
 }
 
+int serve_stat_and_read(const std::string& path, std::string& out) {
+    struct stat st {};
+    if (::lstat(path.c_str(), &st) != 0) return errno;
+    append_entry(out, "", st);
+    if (S_ISDIR(st.st_mode)) return 0;
+    std::string content;
+    const int32_t read_err = serve_read(path, content);
+    out.append(reinterpret_cast<const char*>(&read_err), sizeof read_err);
+    if (!read_err) out.append(content);
+    return 0;
+}
+
 int serve_list(const std::string& path, std::string& out) {
     std::vector<std::pair<std::string, struct stat>> entries;
     if (int err = list_directory(path, entries)) return err;
@@ -104,6 +117,7 @@ std::string serve(std::string_view request) {
             case 'W': err = serve_write(path, data); break;
             case 'S': err = serve_stat(path, payload); break;
             case 'L': err = serve_list(path, payload); break;
+            case 'T': err = serve_stat_and_read(path, payload); break;
         }
     }
     if (err) payload.clear();
@@ -266,6 +280,27 @@ int NsExecutor::stat(const std::string& path, SysctlEntry& out) {
     auto entries = parse_entries(reply);
     if (entries.size() != 1) return EIO;
     out = std::move(entries.front());
+    return 0;
+}
+
+int NsExecutor::stat_and_read(const std::string& path, SysctlEntry& entry, int& read_result, std::string& content) {
+    std::string reply;
+    if (int err = call('T', path, {}, reply)) return err;
+    // The entry (type, mode, empty name, NUL), then for a file the read's errno and text.
+    constexpr size_t entry_size = 1 + sizeof(uint32_t) + 1;
+    if (reply.size() < entry_size) return EIO;
+    auto entries = parse_entries(std::string_view(reply).substr(0, entry_size));
+    if (entries.size() != 1) return EIO;
+    entry = std::move(entries.front());
+    if (entry.is_dir) {
+        read_result = EISDIR;
+        return 0;
+    }
+    if (reply.size() < entry_size + sizeof(int32_t)) return EIO;
+    int32_t read_err;
+    std::memcpy(&read_err, reply.data() + entry_size, sizeof read_err);
+    read_result = read_err;
+    content = read_err ? std::string() : reply.substr(entry_size + sizeof read_err);
     return 0;
 }
 

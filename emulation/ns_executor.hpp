@@ -37,6 +37,11 @@ public:
     int read(const std::string& path, std::string& out);
     int write(const std::string& path, std::string_view data);
     int stat(const std::string& path, SysctlEntry& out);
+    // stat, and for a regular file read too, in one exchange with the helper: an open
+    // needs both. Returns stat's result; when it is 0 and the entry is a file,
+    // `read_result` and `content` are what read would have returned at that moment.
+    // For a directory `read_result` is EISDIR.
+    int stat_and_read(const std::string& path, SysctlEntry& entry, int& read_result, std::string& content);
     int list(const std::string& dir, std::vector<SysctlEntry>& out);
 
     pid_t pid() const { return pid_; }

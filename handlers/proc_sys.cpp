@@ -9,6 +9,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <chrono>
+
 #include <fmt/core.h>
 #include <spdlog/spdlog.h>
 
@@ -62,10 +65,54 @@ std::shared_ptr<emulation::NsExecutor> executor_for(const Context& ctx) {
     }
 }
 
-
 sysctl::Policy policy_of(std::string_view path) {
     const sysctl::Rule* rule = sysctl::find_rule(path);
     return rule ? rule->policy : sysctl::Policy::host;
+}
+
+// An open asks for the attributes (stat) and then the content (read), one right after
+// the other on the same thread (fs/operations.cpp, do_open). For a namespaced sysctl
+// both come from one exchange with the executor: stat asks for the content too and
+// leaves it here, and the read that follows takes it. It is taken only by a read of the
+// same container, caller and path within prefetch_lifetime, with no namespaced write
+// done since it was asked for; otherwise the read asks the executor as before.
+struct Prefetched {
+    const emulation::Container* container = nullptr;
+    pid_t caller = 0;
+    std::string path;
+    uint64_t writes_before = 0;  // namespaced_writes when it was asked for
+    std::chrono::steady_clock::time_point at;
+    int result = 0;
+    std::string content;
+};
+constexpr auto prefetch_lifetime = std::chrono::milliseconds(5);
+thread_local Prefetched prefetched;
+// Namespaced writes done by this daemon, counted once each has returned.
+std::atomic<uint64_t> namespaced_writes{0};
+
+int stat_namespaced(const Context& ctx, emulation::NsExecutor& executor, std::string_view path, SysctlEntry& entry) {
+    prefetched.container = nullptr;
+    const uint64_t writes_before = namespaced_writes.load();
+    int read_result = 0;
+    std::string content;
+    if (int err = executor.stat_and_read(std::string(path), entry, read_result, content)) return err;
+    if (entry.is_dir) return 0;
+    prefetched = {&ctx.container, ctx.caller, std::string(path), writes_before, std::chrono::steady_clock::now(),
+                  read_result, std::move(content)};
+    return 0;
+}
+
+// The content left by stat_namespaced for this read, if any (taken once).
+bool take_prefetched(const Context& ctx, std::string_view path, std::string& out, int& result) {
+    auto& p = prefetched;
+    const bool usable = p.container == &ctx.container && p.caller == ctx.caller && p.path == path &&
+                        p.writes_before == namespaced_writes.load() &&
+                        std::chrono::steady_clock::now() - p.at < prefetch_lifetime;
+    p.container = nullptr;
+    if (!usable) return false;
+    result = p.result;
+    if (!result) out = std::move(p.content);
+    return true;
 }
 
 int read_synthesized(const Context& ctx, std::string_view path, std::string& out) {
@@ -102,7 +149,9 @@ public:
             auto executor = executor_for(ctx);
             if (!executor) return EIO;
             SysctlEntry entry;
-            if (int err = executor->stat(std::string(path), entry)) return err;
+            const int err = policy_of(path) == sysctl::Policy::namespaced ? stat_namespaced(ctx, *executor, path, entry)
+                                                                           : executor->stat(std::string(path), entry);
+            if (err) return err;
             out = {entry.is_dir, false, entry.mode};
         } else if (int err = host_stat(path, out)) {
             return err;
@@ -125,6 +174,7 @@ public:
     int read(const Context& ctx, std::string_view path, std::string& out) const override {
         switch (policy_of(path)) {
             case sysctl::Policy::namespaced: {
+                if (int result; take_prefetched(ctx, path, out, result)) return result;
                 auto executor = executor_for(ctx);
                 return executor ? executor->read(std::string(path), out) : EIO;
             }
@@ -142,7 +192,9 @@ public:
         switch (rule->policy) {
             case sysctl::Policy::namespaced: {
                 auto executor = executor_for(ctx);
-                return executor ? executor->write(std::string(path), data) : EIO;
+                const int err = executor ? executor->write(std::string(path), data) : EIO;
+                namespaced_writes.fetch_add(1);
+                return err;
             }
             case sysctl::Policy::emulated: return write_emulated(ctx, *rule, path, data);
             default: return EACCES;
