@@ -12,6 +12,11 @@
 //       read latency. Everything it registers it removes.
 //   ecifs_bench idle      --system NAME=ROOT@PID... [--seconds 5] --out F.json
 //       each server's CPU time over an idle period.
+//   ecifs_bench trap      --socket SECCOMP_SOCK --id ID [--daemon-pid D] [--quick] --out F.json
+//       sysinfo(2) answered by ecifs's seccomp trapper against the native call, in
+//       interleaved rounds: a child traps its own sysinfo (SECCOMP_FILTER_FLAG_NEW_LISTENER)
+//       and hands the listener to the daemon as runc does (listenerPath protocol, naming
+//       container ID), then times its calls; the parent times native calls.
 //   ecifs_bench loop      --path P [--count N]
 //       just read P N times (for strace -c / perf on a server).
 //   ecifs_bench report    --in F.json... [--meta KEY=VALUE...] --markdown F.md --csv F.csv --json F.json
@@ -20,10 +25,19 @@
 // Performance is measured here, never asserted.
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysinfo.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+#include <cstddef>
 
 #include <algorithm>
 #include <atomic>
@@ -589,6 +603,206 @@ int cmd_idle(int argc, char** argv) {
     return 0;
 }
 
+// ---------------------------------------------------------------- the trapped sysinfo
+
+#if defined(__x86_64__)
+constexpr uint32_t audit_arch = AUDIT_ARCH_X86_64;
+#elif defined(__aarch64__)
+constexpr uint32_t audit_arch = AUDIT_ARCH_AARCH64;
+#else
+#error "ecifs_bench trap: unknown architecture"
+#endif
+
+// Make every later sysinfo(2) of this process wait for a seccomp notify listener, and
+// hand the listener to the daemon's socket as a runtime does: the state JSON naming
+// container `id`, the fd by SCM_RIGHTS. Irrevocable: run it in a child.
+void trap_own_sysinfo(const std::string& socket_path, const std::string& id) {
+    sock_filter code[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, arch)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, audit_arch, 1, 0),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_sysinfo, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    sock_fprog prog{static_cast<unsigned short>(sizeof code / sizeof code[0]), code};
+    if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) die(fmt::format("no_new_privs: {}", std::strerror(errno)));
+    int listener = static_cast<int>(::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog));
+    if (listener < 0) die(fmt::format("seccomp: {}", std::strerror(errno)));
+    int sock = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", socket_path.c_str());
+    if (::connect(sock, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
+        die(fmt::format("connect {}: {}", socket_path, std::strerror(errno)));
+    const json state = {{"ociVersion", "1.0.2"},
+                        {"fds", {"seccompFd"}},
+                        {"pid", ::getpid()},
+                        {"metadata", ""},
+                        {"state", {{"ociVersion", "1.0.2"}, {"id", id}, {"status", "creating"}, {"pid", ::getpid()}}}};
+    std::string text = state.dump();
+    iovec iov{text.data(), text.size()};
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    cmsghdr* c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    std::memcpy(CMSG_DATA(c), &listener, sizeof listener);
+    if (::sendmsg(sock, &msg, 0) != static_cast<ssize_t>(text.size())) die(fmt::format("sendmsg: {}", std::strerror(errno)));
+    ::close(listener);  // the daemon's now
+    ::close(sock);
+}
+
+// `n` timed sysinfo calls (after a few untimed ones), ns each; empty if a call failed.
+std::vector<uint64_t> sysinfo_batch(int n, unsigned long* totalram = nullptr) {
+    struct sysinfo info {};
+    for (int i = 0; i < 3; ++i)
+        if (::sysinfo(&info) != 0) return {};
+    if (totalram) *totalram = info.totalram * info.mem_unit;
+    std::vector<uint64_t> ns;
+    ns.reserve(static_cast<size_t>(n));
+    for (int i = 0; i < n; ++i) {
+        uint64_t t0 = now_ns();
+        if (::sysinfo(&info) != 0) return {};
+        ns.push_back(now_ns() - t0);
+    }
+    return ns;
+}
+
+bool read_all(int fd, void* data, size_t size) {
+    auto* p = static_cast<char*>(data);
+    while (size > 0) {
+        ssize_t n = ::read(fd, p, size);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return false;
+        p += n, size -= static_cast<size_t>(n);
+    }
+    return true;
+}
+
+bool write_all(int fd, const void* data, size_t size) {
+    auto* p = static_cast<const char*>(data);
+    while (size > 0) {
+        ssize_t n = ::write(fd, p, size);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return false;
+        p += n, size -= static_cast<size_t>(n);
+    }
+    return true;
+}
+
+// The child: trap, then on each byte from `go` time a batch and send back its count,
+// totalram and samples. A failed call sends a count of 0.
+[[noreturn]] void trapped_child(const std::string& socket_path, const std::string& id, int per_batch, int go, int back) {
+    trap_own_sysinfo(socket_path, id);
+    for (char byte; read_all(go, &byte, 1);) {
+        unsigned long totalram = 0;
+        auto ns = sysinfo_batch(per_batch, &totalram);
+        uint64_t count = ns.size();
+        if (!write_all(back, &count, sizeof count) || !write_all(back, &totalram, sizeof totalram) ||
+            !write_all(back, ns.data(), ns.size() * sizeof(uint64_t)))
+            break;
+    }
+    std::_Exit(0);
+}
+
+int cmd_trap(int argc, char** argv) {
+    std::string socket_path, id = "bench", out;
+    pid_t daemon_pid = 0;
+    bool quick = false;
+    for (int i = 2; i < argc; ++i) {
+        std::string a = argv[i];
+        auto val = [&]() -> std::string {
+            if (i + 1 >= argc) die("missing value for " + a);
+            return argv[++i];
+        };
+        if (a == "--socket") socket_path = val();
+        else if (a == "--id") id = val();
+        else if (a == "--daemon-pid") daemon_pid = std::stoi(val());
+        else if (a == "--quick") quick = true;
+        else if (a == "--out") out = val();
+        else die("trap: unknown argument " + a);
+    }
+    if (socket_path.empty() || out.empty()) die("trap: --socket and --out are needed");
+    const int rounds = quick ? 3 : 10, per_batch = quick ? 100 : 200;
+
+    int go[2], back[2];
+    if (::pipe2(go, O_CLOEXEC) != 0 || ::pipe2(back, O_CLOEXEC) != 0) die("pipe");
+    pid_t child = ::fork();
+    if (child < 0) die("fork");
+    if (child == 0) {
+        ::close(go[1]), ::close(back[0]);
+        trapped_child(socket_path, id, per_batch, go[0], back[1]);
+    }
+    ::close(go[0]), ::close(back[1]);
+
+    std::vector<uint64_t> native, trapped;
+    unsigned long native_ram = 0, trapped_ram = 0;
+    double daemon_cpu_ns = 0;
+    bool cpu_exact = true;
+    std::string error;
+    std::mt19937 rng(std::random_device{}());
+    for (int round = 0; round < rounds && error.empty(); ++round) {
+        bool trapped_first = rng() % 2;
+        for (int part = 0; part < 2 && error.empty(); ++part) {
+            if ((part == 0) != trapped_first) {
+                auto ns = sysinfo_batch(per_batch, &native_ram);
+                native.insert(native.end(), ns.begin(), ns.end());
+                continue;
+            }
+            CpuSample before = sample_cpu(daemon_pid);
+            uint64_t count = 0;
+            if (!write_all(go[1], "g", 1) || !read_all(back[0], &count, sizeof count) ||
+                !read_all(back[0], &trapped_ram, sizeof trapped_ram)) {
+                error = "the trapped child died";
+                break;
+            }
+            if (count == 0) {
+                error = "a trapped sysinfo failed (is the daemon serving the listener?)";
+                break;
+            }
+            std::vector<uint64_t> ns(count);
+            if (!read_all(back[0], ns.data(), count * sizeof(uint64_t))) {
+                error = "the trapped child died";
+                break;
+            }
+            CpuDelta d = cpu_delta(before, sample_cpu(daemon_pid));
+            daemon_cpu_ns += d.ns;
+            cpu_exact = cpu_exact && d.exact;
+            trapped.insert(trapped.end(), ns.begin(), ns.end());
+        }
+    }
+    ::close(go[1]);
+    ::close(back[0]);
+    ::waitpid(child, nullptr, 0);
+
+    auto stats_json = [](const std::vector<uint64_t>& v) {
+        Stats s = stats_of(v);
+        return json{{"median_ns", s.median}, {"p99_ns", s.p99}, {"mean_ns", s.mean}, {"n", s.n}};
+    };
+    json j = {{"rounds", rounds}, {"per_batch", per_batch}};
+    if (!error.empty()) j["error"] = error;
+    j["native"] = stats_json(native);
+    j["native"]["totalram"] = native_ram;
+    j["trapped"] = stats_json(trapped);
+    j["trapped"]["totalram"] = trapped_ram;
+    if (daemon_pid > 0 && !trapped.empty()) {
+        // The untimed warm-up calls are served too: count them in.
+        const double calls = double(trapped.size()) + 3.0 * double(trapped.size()) / per_batch;
+        j["trapped"]["daemon_cpu_ns_per_call"] = daemon_cpu_ns / calls;
+        j["trapped"]["cpu_exact"] = cpu_exact;
+    }
+    std::ofstream(out) << j.dump(2) << "\n";
+    if (!error.empty()) std::fprintf(stderr, "ecifs_bench trap: %s\n", error.c_str());
+    return 0;
+}
+
 int cmd_loop(int argc, char** argv) {
     std::string path;
     long count = 10000;
@@ -864,6 +1078,36 @@ int cmd_report(int argc, char** argv) {
         if (t1 > t0) missed.push_back(fmt::format("threads grew {} → {}", t0, t1));
     }
 
+    if (all.contains("trap")) {
+        const json& t = all["trap"];
+        line("### seccomp trapper: sysinfo(2) round trip (µs; median / p99)\n");
+        line(fmt::format("{} rounds × {} calls, native and trapped batches in a fresh random order each round. "
+                         "Trapped: a child of the bench traps its own sysinfo with a seccomp user-notification "
+                         "filter and hands the listener to the daemon's seccomp socket as runc does, naming the "
+                         "bench's container; ecifs answers with the container's figures.\n",
+                         t["rounds"].get<int>(), t["per_batch"].get<int>()));
+        if (t.contains("error")) {
+            line(fmt::format("**Not measured: {}.**\n", t["error"].get<std::string>()));
+            missed.push_back("trapped sysinfo: " + t["error"].get<std::string>());
+        } else {
+            const json &n = t["native"], &tr = t["trapped"];
+            auto ram = [](const json& x) { return fmt::format("{:.0f} MiB", x["totalram"].get<double>() / (1 << 20)); };
+            line("| call | median / p99 | trapped/native | daemon CPU per call | totalram seen |");
+            line("|---|---:|---:|---:|---:|");
+            line(fmt::format("| native sysinfo() | {} / {} | | | {} |", us(n["median_ns"].get<double>()),
+                             us(n["p99_ns"].get<double>()), ram(n)));
+            line(fmt::format("| trapped sysinfo() (ecifs) | {} / {} | {:.1f} | {} | {} |", us(tr["median_ns"].get<double>()),
+                             us(tr["p99_ns"].get<double>()), tr["median_ns"].get<double>() / n["median_ns"].get<double>(),
+                             tr.contains("daemon_cpu_ns_per_call") ? us(tr["daemon_cpu_ns_per_call"].get<double>()) : "—",
+                             ram(tr)));
+            line("");
+            csv += fmt::format("\"sysinfo() trapped\",native,ok,,{:.0f},{:.0f},,,,,\n", n["median_ns"].get<double>(),
+                               n["p99_ns"].get<double>());
+            csv += fmt::format("\"sysinfo() trapped\",ecifs,ok,,{:.0f},{:.0f},{:.0f},,,,\n", tr["median_ns"].get<double>(),
+                               tr["p99_ns"].get<double>(), tr.value("daemon_cpu_ns_per_call", 0.0));
+        }
+    }
+
     line("### Targets missed in this run\n");
     if (missed.empty()) line("None.");
     for (const auto& m : missed) line("- " + m);
@@ -884,7 +1128,8 @@ int main(int argc, char** argv) {
     if (cmd == "lifecycle") return cmd_lifecycle(argc, argv);
     if (cmd == "idle") return cmd_idle(argc, argv);
     if (cmd == "loop") return cmd_loop(argc, argv);
+    if (cmd == "trap") return cmd_trap(argc, argv);
     if (cmd == "report") return cmd_report(argc, argv);
-    std::fprintf(stderr, "usage: ecifs_bench read|lifecycle|idle|loop|report ... (see the top of bench/ecifs_bench.cpp)\n");
+    std::fprintf(stderr, "usage: ecifs_bench read|lifecycle|idle|trap|loop|report ... (see the top of bench/ecifs_bench.cpp)\n");
     return 2;
 }

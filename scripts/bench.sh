@@ -211,6 +211,10 @@ load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 say "read path (interleaved rounds)"
 "$bench" read "${systems[@]}" "${quick_flag[@]}" --out "$tmp/read.json"
 
+say "trapped sysinfo (seccomp listener) against native"
+"$bench" trap --socket "$tmp/ecifs/seccomp.sock" --id bench --daemon-pid "${server_pid[ecifs]}" \
+  "${quick_flag[@]}" --out "$tmp/trap.json"
+
 say "idle CPU ($( (( quick )) && echo 1 || echo 5 ) s)"
 "$bench" idle "${systems[@]:2}" --seconds "$( (( quick )) && echo 1 || echo 5 )" --out "$tmp/idle.json"
 
@@ -247,7 +251,8 @@ meta=(--meta "date=$(date -u +%Y-%m-%dT%H:%MZ)"
       --meta "cgroups=$(if [[ -f /sys/fs/cgroup/cgroup.controllers ]]; then echo v2; else echo v1/v2 hybrid; fi)"
       --meta "load average (1/5/15 min)=$load_before before, $load_after after (other work on the machine)"
       --meta "mode=$( (( quick )) && echo quick || echo full)")
-report_in=(--in "read=$tmp/read.json" --in "idle=$tmp/idle.json" --in "lifecycle=$tmp/lifecycle.json")
+report_in=(--in "read=$tmp/read.json" --in "trap=$tmp/trap.json" --in "idle=$tmp/idle.json"
+           --in "lifecycle=$tmp/lifecycle.json")
 if (( quick )); then
   "$bench" report "${report_in[@]}" "${meta[@]}" --markdown "$tmp/report.md"
 else
