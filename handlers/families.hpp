@@ -14,6 +14,7 @@ int show_swaps(const Context&, std::string& out);       // handlers/swaps.cpp
 int show_diskstats(const Context&, std::string& out);   // handlers/diskstats.cpp
 int show_vmstat(const Context&, std::string& out);      // handlers/vmstat.cpp
 const Subtree& sys_cpu();        // handlers/sys_cpu.cpp: /sys/devices/system/cpu
+const Subtree& sys_node();       // handlers/sys_cpu.cpp: /sys/devices/system/node
 const Subtree& proc_pressure();  // handlers/pressure.cpp: /proc/pressure
 
 int show_conntrack_hashsize(const Context&, std::string& out);    // handlers/sys_module.cpp

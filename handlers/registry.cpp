@@ -35,6 +35,7 @@ constexpr std::string_view mounts[] = {
     "proc/vmstat",
     "proc/pressure",  // placed only where the host has it (PSI)
     "sys/devices/system/cpu",
+    "sys/devices/system/node",  // placed only where the host has NUMA nodes
     // Not /proc/slabinfo: the kernel's own is mode 0400, which a user-namespaced root
     // cannot open, and cgroups keep no per-cache figures to show instead.
 };
@@ -48,6 +49,7 @@ const SubtreeEntry subtrees[] = {
     {"sys/kernel", &sys_kernel},
     {"proc/pressure", &proc_pressure()},
     {"sys/devices/system/cpu", &sys_cpu()},
+    {"sys/devices/system/node", &sys_node()},
 };
 
 }  // namespace

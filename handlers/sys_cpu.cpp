@@ -7,6 +7,10 @@
 // cache, cpufreq) are renumbered, topology/core_id numbered as /proc/cpuinfo's core id.
 // Modes are the host's; a file the host lets only its root read stays unreadable to a
 // user-namespaced container's root, as the kernel's own would be. Nothing is writable.
+//
+// /sys/devices/system/node: the host's NUMA nodes, each showing only the container's
+// CPUs under their new numbers (cpulist, cpumap, the cpuK links), so lscpu's "NUMA
+// node0 CPU(s)" agrees too. Node numbers and per-node memory figures stay the host's.
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -145,10 +149,106 @@ public:
     int readlink(const Context&, std::string_view path, std::string& out) const override;
 };
 
+// The NUMA nodes: "nodeN/cpuK" is the host's link to the K-th visible CPU.
+struct NodeView {
+    fs::path root;
+    emulation::CpuList visible;
+    bool user_namespaced = true;
+
+    std::optional<fs::path> host_path(std::string_view path) const {
+        if (path.empty()) return root;
+        const auto slash = path.find('/');
+        if (slash == std::string_view::npos) return root / path;
+        const auto node = path.substr(0, slash);
+        const auto rest = path.substr(slash + 1);
+        const auto k = cpu_number(rest.substr(0, rest.find('/')));
+        if (!k) return root / path;
+        if (*k >= visible.size() || rest.find('/') != std::string_view::npos) return std::nullopt;
+        return root / node / fmt::format("cpu{}", visible[*k]);
+    }
+};
+
+int node_view_of(const Context& ctx, NodeView& view) {
+    View cpus;
+    if (int err = view_of(ctx, cpus)) return err;
+    view = {ctx.container.host().sys_root / "devices/system/node", std::move(cpus.visible), cpus.user_namespaced};
+    return 0;
+}
+
+class SysNodeTree final : public Subtree {
+public:
+    int stat(const Context& ctx, std::string_view path, NodeInfo& out) const override {
+        NodeView view;
+        if (int err = node_view_of(ctx, view)) return err;
+        const auto file = view.host_path(path);
+        return file ? lstat_info(*file, out) : ENOENT;
+    }
+
+    int list(const Context& ctx, std::string_view dir, std::vector<std::pair<std::string, NodeInfo>>& out) const override {
+        NodeView view;
+        if (int err = node_view_of(ctx, view)) return err;
+        const auto host_dir = view.host_path(dir);
+        if (!host_dir) return ENOENT;
+        std::vector<std::pair<std::string, struct stat>> entries;
+        if (int err = emulation::list_directory(*host_dir, entries)) return err;
+        const bool node_dir = !dir.empty() && dir.find('/') == std::string_view::npos;
+        for (auto& [name, st] : entries)
+            if (!node_dir || !cpu_number(name)) out.emplace_back(std::move(name), info_of(st));
+        for (size_t k = 0; node_dir && k < view.visible.size(); ++k) {
+            NodeInfo info;
+            if (lstat_info(*host_dir / fmt::format("cpu{}", view.visible[k]), info) == 0) out.emplace_back(fmt::format("cpu{}", k), info);
+        }
+        return 0;
+    }
+
+    int read(const Context& ctx, std::string_view path, std::string& out) const override {
+        NodeView view;
+        if (int err = node_view_of(ctx, view)) return err;
+        const auto file = view.host_path(path);
+        NodeInfo info;
+        if (!file) return ENOENT;
+        if (int err = lstat_info(*file, info)) return err;
+        if (view.user_namespaced && !(info.mode & S_IROTH)) return EACCES;
+        return errno_on_exception(fmt::format("/sys/devices/system/node/{}", path), [&] {
+            std::string text;
+            if (int err = emulation::read_file(*file, text)) return err;
+            const auto name = file->filename().string();
+            if (name == "cpulist") out = renumber_cpu_list(text, view.visible) + "\n";
+            else if (name == "cpumap") out = renumber_cpu_mask(text, view.visible) + "\n";
+            else out = std::move(text);
+            return 0;
+        });
+    }
+
+    int write(const Context&, std::string_view, std::string_view) const override {
+        return EACCES;  // read-only: NUMA settings belong to the host
+    }
+
+    // The host's "../../cpu/cpuN" under the container's number of that CPU.
+    int readlink(const Context& ctx, std::string_view path, std::string& out) const override {
+        NodeView view;
+        if (int err = node_view_of(ctx, view)) return err;
+        const auto file = view.host_path(path);
+        if (!file) return ENOENT;
+        char target[4096];
+        const ssize_t n = ::readlink(file->c_str(), target, sizeof target);
+        if (n < 0) return errno;
+        out.assign(target, static_cast<size_t>(n));
+        if (const auto k = cpu_number(fs::path(path).filename().string()); k && out.ends_with(file->filename().string()))
+            out = fmt::format("{}cpu{}", out.substr(0, out.size() - file->filename().string().size()), *k);
+        return 0;
+    }
+};
+
 }  // namespace
 
 const Subtree& sys_cpu() {
     static const SysCpuTree tree;
+    return tree;
+}
+
+const Subtree& sys_node() {
+    static const SysNodeTree tree;
     return tree;
 }
 

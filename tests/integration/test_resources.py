@@ -50,6 +50,9 @@ def test_one_cpu_everywhere(containers):
     lscpu = c.exec("lscpu")
     assert re.search(r"^CPU\(s\):\s+1$", lscpu, re.M), lscpu
     assert re.search(r"^On-line CPU\(s\) list:\s+0$", lscpu, re.M), lscpu
+    if Path("/sys/devices/system/node/node0").is_dir():  # NUMA nodes list the same CPU
+        assert re.search(r"^NUMA node0 CPU\(s\):\s+0$", lscpu, re.M), lscpu
+        assert c.exec("cat /sys/devices/system/node/node0/cpulist") == "0\n"
     for name in ("online", "present", "possible"):
         assert c.exec(f"cat /sys/devices/system/cpu/{name}") == "0\n"
     assert c.exec("ls /sys/devices/system/cpu | grep -c '^cpu[0-9]'") == "1\n"

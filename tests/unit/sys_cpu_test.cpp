@@ -186,3 +186,39 @@ TEST(SysCpu, NotStartedFails) {
     NodeInfo info;
     EXPECT_EQ(sys_cpu().stat({container}, "online", info), EIO);
 }
+
+// /sys/devices/system/node on the fixture host: node0 holds CPUs 0-3, node1 CPUs 4-7.
+TEST(SysNode, NodesListOnlyTheContainersCpusRenumbered) {
+    for (const auto& cgroup : {v1("/docker/set23", "/docker/nolimit"), v2("/system.slice/docker-set23.scope")}) {
+        const Tree t(cgroup);
+        const Context ctx = t.ctx();
+        std::string out;
+        ASSERT_EQ(sys_node().read(ctx, "node0/cpulist", out), 0);
+        EXPECT_EQ(out, "0-1\n");  // host CPUs 2 and 3
+        ASSERT_EQ(sys_node().read(ctx, "node0/cpumap", out), 0);
+        EXPECT_EQ(out, "3\n");
+        ASSERT_EQ(sys_node().read(ctx, "node1/cpulist", out), 0);
+        EXPECT_EQ(out, "\n");  // as the kernel prints a node without CPUs
+        ASSERT_EQ(sys_node().read(ctx, "node1/cpumap", out), 0);
+        EXPECT_EQ(out, "0\n");
+        ASSERT_EQ(sys_node().read(ctx, "online", out), 0);
+        EXPECT_EQ(out, "0-1\n");  // node numbers stay the host's
+
+        std::vector<std::pair<std::string, NodeInfo>> entries;
+        ASSERT_EQ(sys_node().list(ctx, "node0", entries), 0);
+        std::vector<std::string> names;
+        for (const auto& [name, info] : entries) names.push_back(name);
+        std::sort(names.begin(), names.end());
+        EXPECT_EQ(names, (std::vector<std::string>{"cpu0", "cpu1", "cpulist", "cpumap", "distance"}));
+        entries.clear();
+        ASSERT_EQ(sys_node().list(ctx, "node1", entries), 0);
+        EXPECT_EQ(entries.size(), 3u);  // no CPU of the container's there
+
+        ASSERT_EQ(sys_node().readlink(ctx, "node0/cpu1", out), 0);
+        EXPECT_EQ(out, "../../cpu/cpu1");  // the host's link to cpu3, under its new number
+        NodeInfo info;
+        EXPECT_EQ(sys_node().stat(ctx, "node0/cpu2", info), ENOENT);
+        EXPECT_EQ(sys_node().stat(ctx, "node1/cpu0", info), ENOENT);
+        EXPECT_EQ(sys_node().write(ctx, "node0/cpulist", "0\n"), EACCES);
+    }
+}
