@@ -100,6 +100,24 @@ int lstat_info(const fs::path& path, NodeInfo& out) {
     return 0;
 }
 
+// 0 if the container may read the host's file: it exists, and a user-namespaced root
+// gets no file only the host's root reads (the kernel would refuse it too).
+int check_readable(const std::optional<fs::path>& file, bool user_namespaced) {
+    if (!file) return ENOENT;
+    NodeInfo info;
+    if (int err = lstat_info(*file, info)) return err;
+    return user_namespaced && !(info.mode & S_IROTH) ? EACCES : 0;
+}
+
+int host_readlink(const std::optional<fs::path>& link, std::string& out) {
+    if (!link) return ENOENT;
+    char target[4096];
+    const ssize_t n = ::readlink(link->c_str(), target, sizeof target);
+    if (n < 0) return errno;
+    out.assign(target, static_cast<size_t>(n));
+    return 0;
+}
+
 std::string first_line(const fs::path& file) {
     std::string text;
     if (emulation::read_file(file, text) != 0) return {};
@@ -205,10 +223,7 @@ public:
         NodeView view;
         if (int err = node_view_of(ctx, view)) return err;
         const auto file = view.host_path(path);
-        NodeInfo info;
-        if (!file) return ENOENT;
-        if (int err = lstat_info(*file, info)) return err;
-        if (view.user_namespaced && !(info.mode & S_IROTH)) return EACCES;
+        if (int err = check_readable(file, view.user_namespaced)) return err;
         return errno_on_exception(fmt::format("/sys/devices/system/node/{}", path), [&] {
             std::string text;
             if (int err = emulation::read_file(*file, text)) return err;
@@ -229,11 +244,7 @@ public:
         NodeView view;
         if (int err = node_view_of(ctx, view)) return err;
         const auto file = view.host_path(path);
-        if (!file) return ENOENT;
-        char target[4096];
-        const ssize_t n = ::readlink(file->c_str(), target, sizeof target);
-        if (n < 0) return errno;
-        out.assign(target, static_cast<size_t>(n));
+        if (int err = host_readlink(file, out)) return err;
         if (const auto k = cpu_number(fs::path(path).filename().string()); k && out.ends_with(file->filename().string()))
             out = fmt::format("{}cpu{}", out.substr(0, out.size() - file->filename().string().size()), *k);
         return 0;
@@ -314,11 +325,7 @@ int SysCpuTree::read(const Context& ctx, std::string_view path, std::string& out
     View view;
     if (int err = view_of(ctx, view)) return err;
     const auto file = view.host_path(path);
-    NodeInfo info;
-    if (!file) return ENOENT;
-    if (int err = lstat_info(*file, info)) return err;
-    // The kernel would refuse a user-namespaced root a file only the host's root reads.
-    if (view.user_namespaced && !(info.mode & S_IROTH)) return EACCES;
+    if (int err = check_readable(file, view.user_namespaced)) return err;
     return errno_on_exception(fmt::format("/sys/devices/system/cpu/{}", path), [&] { return content(view, path, *file, out); });
 }
 
@@ -329,13 +336,7 @@ int SysCpuTree::write(const Context&, std::string_view, std::string_view) const 
 int SysCpuTree::readlink(const Context& ctx, std::string_view path, std::string& out) const {
     View view;
     if (int err = view_of(ctx, view)) return err;
-    const auto file = view.host_path(path);
-    if (!file) return ENOENT;
-    char target[4096];
-    const ssize_t n = ::readlink(file->c_str(), target, sizeof target);
-    if (n < 0) return errno;
-    out.assign(target, static_cast<size_t>(n));
-    return 0;
+    return host_readlink(view.host_path(path), out);
 }
 
 }  // namespace ecifs::handlers
