@@ -3,7 +3,6 @@
  * host).
  *
  *   sysinfo_probe                   one call; prints key=value lines (error=ERRNO on failure)
- *   sysinfo_probe bench N           N calls; prints calls=N ns_per_call=X
  *   sysinfo_probe handoff SOCK ID   trap its own sysinfo with a seccomp filter whose
  *                                   listener it hands to SOCK (the OCI listenerPath
  *                                   protocol, naming container ID), then call it once
@@ -22,7 +21,6 @@
 #include <sys/syscall.h>
 #include <sys/sysinfo.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
 static int probe(void) {
@@ -38,25 +36,6 @@ static int probe(void) {
            s.bufferram);
     printf("totalswap=%lu\nfreeswap=%lu\n", s.totalswap, s.freeswap);
     printf("procs=%u\ntotalhigh=%lu\nfreehigh=%lu\nmem_unit=%u\n", s.procs, s.totalhigh, s.freehigh, s.mem_unit);
-    return 0;
-}
-
-static int bench(long n) {
-    struct sysinfo s;
-    struct timespec a, b;
-    if (sysinfo(&s) != 0) {
-        printf("error=%d %s\n", errno, strerror(errno));
-        return 1;
-    }
-    clock_gettime(CLOCK_MONOTONIC, &a);
-    for (long i = 0; i < n; ++i)
-        if (sysinfo(&s) != 0) {
-            printf("error=%d %s\n", errno, strerror(errno));
-            return 1;
-        }
-    clock_gettime(CLOCK_MONOTONIC, &b);
-    double ns = (double)(b.tv_sec - a.tv_sec) * 1e9 + (double)(b.tv_nsec - a.tv_nsec);
-    printf("calls=%ld ns_per_call=%.0f\n", n, ns / (double)n);
     return 0;
 }
 
@@ -100,9 +79,8 @@ static int handoff(const char* path, const char* id) {
 }
 
 int main(int argc, char** argv) {
-    if (argc == 3 && strcmp(argv[1], "bench") == 0) return bench(atol(argv[2]));
     if (argc == 4 && strcmp(argv[1], "handoff") == 0) return handoff(argv[2], argv[3]);
     if (argc == 1) return probe();
-    fprintf(stderr, "usage: sysinfo_probe [bench N | handoff SOCKET ID]\n");
+    fprintf(stderr, "usage: sysinfo_probe [handoff SOCKET ID]\n");
     return 2;
 }

@@ -434,24 +434,3 @@ def test_without_ecifs_trapped_calls_fail_with_enosys(daemon, containers, probe_
     # a process whose trapped calls nobody answers.
     r = c.mgr.shim("exec", c.id, "true")
     assert r.returncode != 0 and "seccomp agent" in r.stderr, r.stderr
-
-
-# ---------------------------------------------------------------------------------
-# 7. the benchmark line
-
-
-def test_bench_sysinfo_round_trip(containers, probe_binary):
-    c = containers.start(memory=LIMIT)
-    install_probe(c, probe_binary)
-
-    def ns_per_call(out: str) -> float:
-        m = re.search(r"ns_per_call=(\d+)", out)
-        assert m, out
-        return float(m.group(1))
-
-    untrapped = ns_per_call(subprocess.run([str(probe_binary), "bench", "20000"], capture_output=True,
-                                           text=True, check=True).stdout)
-    trapped = ns_per_call(c.exec(f"{PROBE} bench 2000"))
-    print(f"\nBENCH sysinfo(): untrapped {untrapped / 1000:.2f} us/call, trapped by ecifs "
-          f"{trapped / 1000:.1f} us/call ({trapped / untrapped:.0f}x)")
-    assert untrapped > 0 and trapped > 0
