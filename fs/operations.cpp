@@ -256,22 +256,34 @@ bool writable(const Target& target, const struct stat& attr) {
     return (attr.st_mode & 0222) != 0;
 }
 
+// An open's attributes and, if `want_content`, its first rendering: for a subtree in
+// one call (Subtree::open), so that one backed by a helper process asks it once.
+int open_target(fuse_req_t req, const Target& target, bool want_content, struct stat& attr, handlers::Opened& opened) {
+    if (target.dynamic) {
+        if (int err = target.subtree()->open(context_of(req), target.path, want_content, opened)) return err;
+        attr = info_attributes(state_of(req), target.ino, opened.info);
+        return 0;
+    }
+    attr = static_attributes(state_of(req), *target.node);
+    if (want_content && !S_ISDIR(attr.st_mode)) opened.read_result = render(req, target, opened.content);
+    return 0;
+}
+
 void do_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     MountState& state = state_of(req);
     auto target = target_or_reply(req, ino);
     if (!target) return;
-    struct stat attr;
-    if (int err = attributes(req, *target, attr)) return (void)fuse_reply_err(req, err);
-    if (S_ISDIR(attr.st_mode)) return (void)fuse_reply_err(req, EISDIR);
     const int access = fi->flags & O_ACCMODE;
+    struct stat attr;
+    handlers::Opened opened;
+    if (int err = open_target(req, *target, access != O_WRONLY, attr, opened)) return (void)fuse_reply_err(req, err);
+    if (S_ISDIR(attr.st_mode)) return (void)fuse_reply_err(req, EISDIR);
     if (access != O_RDONLY && !writable(*target, attr)) return (void)fuse_reply_err(req, EACCES);
-    std::string rendered;
-    if (access != O_WRONLY) {
-        if (int err = render(req, *target, rendered)) {
-            spdlog::debug("container {}: reading inode {} failed: {}", state.container->id(), ino, std::strerror(err));
-            return (void)fuse_reply_err(req, err);
-        }
+    if (int err = opened.read_result) {
+        spdlog::debug("container {}: reading inode {} failed: {}", state.container->id(), ino, std::strerror(err));
+        return (void)fuse_reply_err(req, err);
     }
+    std::string& rendered = opened.content;
     fi->direct_io = 1;  // st_size is 0: the kernel must ask us, not its page cache
     fi->noflush = 1;    // nothing to flush: saves a round trip on every close
     auto content = std::make_shared<const std::string>(std::move(rendered));

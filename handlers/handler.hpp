@@ -61,6 +61,14 @@ struct NodeInfo {
     mode_t mode = 0;          // permission bits, as the kernel shows them
 };
 
+// What an open of a subtree's path needs: its attributes and, for a file being opened
+// for reading, its content or the read's errno.
+struct Opened {
+    NodeInfo info;
+    int read_result = 0;
+    std::string content;
+};
+
 // A directory whose shape is known only at run time (e.g. proc/sys, which mirrors what
 // the kernel shows the caller's namespaces). Paths are relative to the subtree's root,
 // "" being the root itself, components joined by '/'. Every method returns 0 or a
@@ -76,6 +84,14 @@ public:
     virtual int write(const Context&, std::string_view path, std::string_view data) const = 0;
     // The target of a symlink (sysfs has many).
     virtual int readlink(const Context&, std::string_view, std::string&) const { return EINVAL; }
+    // stat, then read if `want_content` and the path is a file. Returns stat's errno.
+    // A subtree whose two answers come from one place (proc/sys's namespace executors)
+    // overrides it to ask that place once.
+    virtual int open(const Context& ctx, std::string_view path, bool want_content, Opened& out) const {
+        if (int err = stat(ctx, path, out.info)) return err;
+        if (want_content && !out.info.is_dir) out.read_result = read(ctx, path, out.content);
+        return 0;
+    }
 };
 
 struct SubtreeEntry {

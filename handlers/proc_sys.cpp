@@ -9,9 +9,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <atomic>
-#include <chrono>
-
 #include <fmt/core.h>
 #include <spdlog/spdlog.h>
 
@@ -70,51 +67,6 @@ sysctl::Policy policy_of(std::string_view path) {
     return rule ? rule->policy : sysctl::Policy::host;
 }
 
-// An open asks for the attributes (stat) and then the content (read), one right after
-// the other on the same thread (fs/operations.cpp, do_open). For a namespaced sysctl
-// both come from one exchange with the executor: stat asks for the content too and
-// leaves it here, and the read that follows takes it. It is taken only by a read of the
-// same container, caller and path within prefetch_lifetime, with no namespaced write
-// done since it was asked for; otherwise the read asks the executor as before.
-struct Prefetched {
-    const emulation::Container* container = nullptr;
-    pid_t caller = 0;
-    std::string path;
-    uint64_t writes_before = 0;  // namespaced_writes when it was asked for
-    std::chrono::steady_clock::time_point at;
-    int result = 0;
-    std::string content;
-};
-constexpr auto prefetch_lifetime = std::chrono::milliseconds(5);
-thread_local Prefetched prefetched;
-// Namespaced writes done by this daemon, counted once each has returned.
-std::atomic<uint64_t> namespaced_writes{0};
-
-int stat_namespaced(const Context& ctx, emulation::NsExecutor& executor, std::string_view path, SysctlEntry& entry) {
-    prefetched.container = nullptr;
-    const uint64_t writes_before = namespaced_writes.load();
-    int read_result = 0;
-    std::string content;
-    if (int err = executor.stat_and_read(std::string(path), entry, read_result, content)) return err;
-    if (entry.is_dir) return 0;
-    prefetched = {&ctx.container, ctx.caller, std::string(path), writes_before, std::chrono::steady_clock::now(),
-                  read_result, std::move(content)};
-    return 0;
-}
-
-// The content left by stat_namespaced for this read, if any (taken once).
-bool take_prefetched(const Context& ctx, std::string_view path, std::string& out, int& result) {
-    auto& p = prefetched;
-    const bool usable = p.container == &ctx.container && p.caller == ctx.caller && p.path == path &&
-                        p.writes_before == namespaced_writes.load() &&
-                        std::chrono::steady_clock::now() - p.at < prefetch_lifetime;
-    p.container = nullptr;
-    if (!usable) return false;
-    result = p.result;
-    if (!result) out = std::move(p.content);
-    return true;
-}
-
 int read_synthesized(const Context& ctx, std::string_view path, std::string& out) {
     if (path == "kernel/random/boot_id") {
         // One per container, fixed for its life (the store keeps it).
@@ -149,15 +101,29 @@ public:
             auto executor = executor_for(ctx);
             if (!executor) return EIO;
             SysctlEntry entry;
-            const int err = policy_of(path) == sysctl::Policy::namespaced ? stat_namespaced(ctx, *executor, path, entry)
-                                                                           : executor->stat(std::string(path), entry);
-            if (err) return err;
+            if (int err = executor->stat(std::string(path), entry)) return err;
             out = {entry.is_dir, false, entry.mode};
         } else if (int err = host_stat(path, out)) {
             return err;
         }
         auto policy = policy_of(path);
         if (policy == sysctl::Policy::read_only || policy == sysctl::Policy::synthesized) out.mode &= 0444;
+        return 0;
+    }
+
+    // A namespaced sysctl under net/ is stat'ed and read by the executor: an open asks
+    // it both in one exchange (each exchange wakes the helper process).
+    int open(const Context& ctx, std::string_view path, bool want_content, Opened& out) const override {
+        if (!below_net(path) || policy_of(path) != sysctl::Policy::namespaced) return Subtree::open(ctx, path, want_content, out);
+        auto executor = executor_for(ctx);
+        if (!executor) return EIO;
+        SysctlEntry entry;
+        if (!want_content) {
+            if (int err = executor->stat(std::string(path), entry)) return err;
+        } else if (int err = executor->stat_and_read(std::string(path), entry, out.read_result, out.content)) {
+            return err;
+        }
+        out.info = {entry.is_dir, false, entry.mode};
         return 0;
     }
 
@@ -174,7 +140,6 @@ public:
     int read(const Context& ctx, std::string_view path, std::string& out) const override {
         switch (policy_of(path)) {
             case sysctl::Policy::namespaced: {
-                if (int result; take_prefetched(ctx, path, out, result)) return result;
                 auto executor = executor_for(ctx);
                 return executor ? executor->read(std::string(path), out) : EIO;
             }
@@ -192,9 +157,7 @@ public:
         switch (rule->policy) {
             case sysctl::Policy::namespaced: {
                 auto executor = executor_for(ctx);
-                const int err = executor ? executor->write(std::string(path), data) : EIO;
-                namespaced_writes.fetch_add(1);
-                return err;
+                return executor ? executor->write(std::string(path), data) : EIO;
             }
             case sysctl::Policy::emulated: return write_emulated(ctx, *rule, path, data);
             default: return EACCES;
