@@ -123,8 +123,9 @@ wait_for() {
 
 # ------------------------------------------------------------------ the pseudo-container's init
 # Its own child cgroup: memory limited to 1 GiB, CPU quota of 1 CPU (cgroup v1 here, v2
-# where the unified hierarchy has the controllers). Optional: without it ecifs shows the
-# sleep's current cgroup.
+# where the unified hierarchy has the controllers), and its own pids cgroup as runc gives
+# a container (else /proc/stat and /proc/loadavg would count the parent's tasks, every
+# host thread). Optional: without it ecifs shows the sleep's current cgroup.
 make_cgroup() {
   local name=ecifs-bench-$$ dir
   if [[ -f /sys/fs/cgroup/cgroup.controllers ]]; then       # pure v2
@@ -138,7 +139,7 @@ make_cgroup() {
     return 0
   fi
   local controller own
-  for controller in memory cpu; do
+  for controller in memory cpu pids; do
     [[ -d /sys/fs/cgroup/$controller ]] || continue
     own=$(awk -F: -v c="$controller" '{ n = split($2, a, ","); for (i = 1; i <= n; i++) if (a[i] == c) print $3 }' /proc/self/cgroup)
     dir=/sys/fs/cgroup/$controller${own%/}/$name
