@@ -9,6 +9,7 @@
 
 #include "emulation/cgroup.hpp"
 #include "emulation/files.hpp"
+#include "temp_dir.hpp"
 
 namespace fs = std::filesystem;
 using namespace ecifs::emulation;
@@ -27,14 +28,13 @@ struct FakeClock {
     }
 };
 
-// A writable copy of one fixture tree in a temporary directory.
+// A writable copy of one fixture tree in a directory of its own.
 class TreeCopy {
 public:
-    explicit TreeCopy(const std::string& tree) : root_(fs::path(testing::TempDir()) / ("ecifs-cache-" + tree)) {
-        fs::remove_all(root_);
+    explicit TreeCopy(const std::string& tree) : root_(ecifs::testing_support::unique_temp_dir("ecifs-cache-" + tree) / "tree") {
         fs::copy(fixtures / tree, root_, fs::copy_options::recursive);
     }
-    ~TreeCopy() { fs::remove_all(root_); }
+    ~TreeCopy() { fs::remove_all(root_.parent_path()); }
     const fs::path& root() const { return root_; }
 
 private:
@@ -130,6 +130,10 @@ TEST(KeptFiles, ARemovedCgroupReadsAsMissingAndARecreatedOneIsReadAgain) {
     const auto dir = parent / ("ecifs-unit-kept-" + std::to_string(::getpid()));
     std::error_code ec;
     if (!fs::create_directory(dir, ec)) GTEST_SKIP() << "cannot make a cgroup: " << ec.message();
+    struct RemoveOnExit {  // also when an assertion ends the test early
+        const fs::path& dir;
+        ~RemoveOnExit() { ::rmdir(dir.c_str()); }
+    } remove_on_exit{dir};
     FakeClock clock;
     KeptFiles files(1s, clock.function());
     EXPECT_FALSE(read_kept(files, dir / name).empty());
@@ -139,7 +143,6 @@ TEST(KeptFiles, ARemovedCgroupReadsAsMissingAndARecreatedOneIsReadAgain) {
     ASSERT_TRUE(fs::create_directory(dir));
     clock.now += 1s;
     EXPECT_FALSE(read_kept(files, dir / name).empty());
-    ::rmdir(dir.c_str());
 }
 
 // ---- Cgroup's caching ------------------------------------------------------------

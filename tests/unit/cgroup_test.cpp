@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "emulation/cgroup.hpp"
+#include "temp_dir.hpp"
 
 namespace fs = std::filesystem;
 using namespace ecifs::emulation;
@@ -21,8 +22,8 @@ constexpr uint64_t MiB = 1 << 20;
 // replaced by the fixtures' absolute path (mountinfo holds absolute mount points).
 class ProcTree {
 public:
-    explicit ProcTree(const std::string& name) : root_(fs::path(testing::TempDir()) / ("ecifs-proc-" + name)) {
-        fs::remove_all(root_);
+    explicit ProcTree(const std::string& name)
+        : root_(ecifs::testing_support::unique_temp_dir("ecifs-proc-" + name) / "proc") {
         const auto source = fixtures / "proc" / name;
         for (const auto& entry : fs::recursive_directory_iterator(source)) {
             const auto target = root_ / fs::relative(entry.path(), source);
@@ -39,7 +40,7 @@ public:
             std::ofstream(target) << content;
         }
     }
-    ~ProcTree() { fs::remove_all(root_); }
+    ~ProcTree() { fs::remove_all(root_.parent_path()); }
     const fs::path& root() const { return root_; }
 
 private:
@@ -275,7 +276,7 @@ TEST(CgroupV2, CpuQuotaCpusetAndUsage) {
 }
 
 TEST(CgroupV2, MalformedFileThrowsRatherThanGuessing) {
-    const auto dir = fs::path(testing::TempDir()) / "ecifs-malformed";
+    const auto dir = ecifs::testing_support::unique_temp_dir("ecifs-malformed");
     fs::create_directories(dir / "leaf");
     std::ofstream(dir / "leaf/memory.max") << "lots\n";
     std::ofstream(dir / "leaf/cpu.max") << "150000\n";
