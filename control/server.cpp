@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include "control/protocol.hpp"
+#include "control/unix_listener.hpp"
 
 namespace ecifs::control {
 
@@ -66,30 +67,13 @@ private:
 
 namespace {
 
-bool another_daemon_answers(boost::asio::io_context& io, const std::filesystem::path& path) {
-    stream_protocol::socket probe(io);
-    boost::system::error_code ec;
-    probe.connect(stream_protocol::endpoint(path.string()), ec);
-    return !ec;
-}
-
 }  // namespace
 
 Server::Server(boost::asio::io_context& io, std::filesystem::path socket_path, Handler handler)
     : io_(io), socket_path_(std::move(socket_path)), handler_(std::move(handler)), acceptor_(io) {
-    std::filesystem::create_directories(socket_path_.parent_path());
-    if (std::filesystem::exists(std::filesystem::symlink_status(socket_path_))) {
-        if (another_daemon_answers(io, socket_path_))
-            throw std::runtime_error(fmt::format("another ecifs daemon is already listening on {}", socket_path_.string()));
-        std::filesystem::remove(socket_path_);
-    }
-    stream_protocol::endpoint endpoint(socket_path_.string());
-    acceptor_.open(endpoint.protocol());
-    acceptor_.bind(endpoint);
     // Anyone may connect; only root peers are served (SO_PEERCRED), and the others are
     // told why instead of seeing a bare EACCES.
-    ::chmod(socket_path_.c_str(), 0666);
-    acceptor_.listen();
+    listen_at(io, acceptor_, socket_path_, 0666);
 }
 
 Server::~Server() { stop(); }

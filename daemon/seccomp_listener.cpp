@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "control/unix_listener.hpp"
 #include "daemon/seccomp_io.hpp"
 #include "emulation/seccomp_notify.hpp"
 
@@ -153,32 +154,11 @@ private:
     bool truncated_ = false;
 };
 
-namespace {
-
-bool another_daemon_answers(boost::asio::io_context& io, const std::filesystem::path& path) {
-    stream_protocol::socket probe(io);
-    boost::system::error_code ec;
-    probe.connect(stream_protocol::endpoint(path.string()), ec);
-    return !ec;
-}
-
-}  // namespace
-
 SeccompListener::SeccompListener(boost::asio::io_context& io, std::filesystem::path path, Lookup lookup,
                                  SeccompTrapper& trapper)
     : io_(io), path_(std::move(path)), lookup_(std::move(lookup)), trapper_(trapper), acceptor_(io) {
-    std::filesystem::create_directories(path_.parent_path());
-    if (std::filesystem::exists(std::filesystem::symlink_status(path_))) {
-        if (another_daemon_answers(io, path_))
-            throw std::runtime_error(fmt::format("another ecifs daemon is already listening on {}", path_.string()));
-        std::filesystem::remove(path_);
-    }
-    stream_protocol::endpoint endpoint(path_.string());
-    acceptor_.open(endpoint.protocol());
-    acceptor_.bind(endpoint);
     // Runtimes run as root; nobody else has fds to give us.
-    ::chmod(path_.c_str(), 0600);
-    acceptor_.listen();
+    control::listen_at(io, acceptor_, path_, 0600);
 }
 
 SeccompListener::~SeccompListener() { stop(); }
