@@ -10,30 +10,29 @@
 #include "emulation/loadavg.hpp"
 #include "handlers/families.hpp"
 #include "handlers/resources.hpp"
+#include "fixture_trees.hpp"
 
 namespace fs = std::filesystem;
 using namespace ecifs::emulation;
+using namespace ecifs::test_fixtures;
 using namespace ecifs::handlers;
 using namespace std::chrono_literals;
 using Clock = LoadAverage::Clock;
 
 namespace {
 
-const fs::path fixtures = ECIFS_FIXTURES_DIR;
-const Host fixture_host{fixtures / "host/proc", fixtures / "host/sys"};
 const Clock::time_point t0 = Clock::time_point{} + 1h;
 // Tasks 5001 (S), 5002 (R), 5003 (D), 5004 (R, in a nested pid namespace), 5005 (gone).
 const std::vector<pid_t> fixture_tids = {5001, 5002, 5003, 5004, 5005};
 
 Cgroup v1(const std::string& pids) {
     CgroupPaths paths;
-    paths.pids = CgroupDir{CgroupVersion::v1, fixtures / "cgroup-v1/pids", pids};
+    paths.pids = v1_dir("pids", pids);
     return Cgroup(paths);
 }
 
 Cgroup v2(const std::string& relative) {
-    const CgroupDir dir{CgroupVersion::v2, fixtures / "cgroup-v2", relative};
-    return Cgroup(CgroupPaths{dir, dir, dir, dir, dir, dir});
+    return v2_cgroup(relative);
 }
 
 // Started at t0, then `periods` folds of `active` tasks, one per period.

@@ -8,27 +8,26 @@
 #include "handlers/families.hpp"
 #include "handlers/format.hpp"
 #include "handlers/memory.hpp"
+#include "fixture_trees.hpp"
 
 namespace fs = std::filesystem;
 using namespace ecifs::emulation;
+using namespace ecifs::test_fixtures;
 using namespace ecifs::handlers;
 
 namespace {
-
-const fs::path fixtures = ECIFS_FIXTURES_DIR;
-const Host fixture_host{fixtures / "host/proc", fixtures / "host/sys"};
 
 std::string host_meminfo() { return fixture_host.read_proc("meminfo"); }
 
 Cgroup v1(const std::string& memory) {
     CgroupPaths paths;
-    paths.memory = CgroupDir{CgroupVersion::v1, fixtures / "cgroup-v1/memory", memory};
+    paths.memory = v1_dir("memory", memory);
     return Cgroup(paths);
 }
 
 Cgroup v2(const std::string& relative) {
     CgroupPaths paths;
-    paths.memory = CgroupDir{CgroupVersion::v2, fixtures / "cgroup-v2", relative};
+    paths.memory = v2_dir(relative);
     return Cgroup(paths);
 }
 

@@ -7,16 +7,16 @@
 
 #include "emulation/container.hpp"
 #include "handlers/families.hpp"
+#include "fixture_trees.hpp"
 
 namespace fs = std::filesystem;
 using namespace ecifs::emulation;
+using namespace ecifs::test_fixtures;
 using namespace ecifs::handlers;
 
 namespace {
 
-const fs::path fixtures = ECIFS_FIXTURES_DIR;
-const Host fixture_host{fixtures / "host/proc", fixtures / "host/sys"};
-const CgroupDir res_v2{CgroupVersion::v2, fixtures / "cgroup-v2", "/system.slice/docker-res.scope"};
+const CgroupDir res_v2 = v2_dir("/system.slice/docker-res.scope");
 
 mode_t host_mode(const std::string& name) {
     struct stat st {};
@@ -65,7 +65,7 @@ TEST(Pressure, V2ShowsTheCgroupsOwnFiles) {
 TEST(Pressure, HybridHostReadsTheUnifiedHierarchy) {
     // Every controller on v1, the process's cgroup also in the unified hierarchy.
     CgroupPaths paths;
-    paths.memory = CgroupDir{CgroupVersion::v1, fixtures / "cgroup-v1/memory", "/docker/limited"};
+    paths.memory = v1_dir("memory", "/docker/limited");
     paths.unified = res_v2;
     const Fixture f{Cgroup(paths)};
     EXPECT_EQ(names(f.ctx()), (std::vector<std::string>{"cpu", "memory", "io"}));
@@ -76,8 +76,8 @@ TEST(Pressure, HybridHostReadsTheUnifiedHierarchy) {
 
 TEST(Pressure, WithoutPsiFilesTheDirectoryIsEmptyNeverTheHosts) {
     CgroupPaths v1;
-    v1.memory = CgroupDir{CgroupVersion::v1, fixtures / "cgroup-v1/memory", "/docker/limited"};
-    const CgroupDir bare{CgroupVersion::v2, fixtures / "cgroup-v2", "/system.slice/docker-nolimit.scope"};
+    v1.memory = v1_dir("memory", "/docker/limited");
+    const CgroupDir bare = v2_dir("/system.slice/docker-nolimit.scope");
     for (const auto& cgroup : {Cgroup(v1), Cgroup(CgroupPaths{bare, bare, bare, bare, bare, bare})}) {
         const Fixture f(cgroup);
         EXPECT_TRUE(names(f.ctx()).empty());

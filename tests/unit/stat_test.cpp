@@ -12,29 +12,28 @@
 #include "emulation/container.hpp"
 #include "handlers/families.hpp"
 #include "handlers/resources.hpp"
+#include "fixture_trees.hpp"
 
 namespace fs = std::filesystem;
 using namespace ecifs::emulation;
+using namespace ecifs::test_fixtures;
 using namespace ecifs::handlers;
 
 namespace {
 
-const fs::path fixtures = ECIFS_FIXTURES_DIR;
-const Host fixture_host{fixtures / "host/proc", fixtures / "host/sys"};
 constexpr double started_100s_ago = 350635.47;
 
 Cgroup v1(const std::string& cpuset, const std::string& cpu, const std::string& cpuacct, const std::string& pids = "") {
     CgroupPaths paths;
-    paths.cpuset = CgroupDir{CgroupVersion::v1, fixtures / "cgroup-v1/cpuset", cpuset};
-    paths.cpu = CgroupDir{CgroupVersion::v1, fixtures / "cgroup-v1/cpu", cpu};
-    paths.cpuacct = CgroupDir{CgroupVersion::v1, fixtures / "cgroup-v1/cpuacct", cpuacct};
-    if (!pids.empty()) paths.pids = CgroupDir{CgroupVersion::v1, fixtures / "cgroup-v1/pids", pids};
+    paths.cpuset = v1_dir("cpuset", cpuset);
+    paths.cpu = v1_dir("cpu", cpu);
+    paths.cpuacct = v1_dir("cpuacct", cpuacct);
+    if (!pids.empty()) paths.pids = v1_dir("pids", pids);
     return Cgroup(paths);
 }
 
 Cgroup v2(const std::string& relative) {
-    const CgroupDir dir{CgroupVersion::v2, fixtures / "cgroup-v2", relative};
-    return Cgroup(CgroupPaths{dir, dir, dir, dir, dir, dir});
+    return v2_cgroup(relative);
 }
 
 std::string show(const Cgroup& cgroup, double start = started_100s_ago, pid_t init = 5001, pid_t caller = 0) {

@@ -7,28 +7,28 @@
 #include "emulation/container.hpp"
 #include "handlers/families.hpp"
 #include "handlers/resources.hpp"
+#include "fixture_trees.hpp"
 
 namespace fs = std::filesystem;
 using namespace ecifs::emulation;
+using namespace ecifs::test_fixtures;
 using namespace ecifs::handlers;
 
 namespace {
 
-const fs::path fixtures = ECIFS_FIXTURES_DIR;
-const Host fixture_host{fixtures / "host/proc", fixtures / "host/sys"};
 const std::string header = "Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n";
 // The host's first area, padded to 40 columns as swap_show does.
 const std::string sda3 = "/dev/sda3                               partition\t";
 
 Cgroup v1(const std::string& memory) {
     CgroupPaths paths;
-    paths.memory = CgroupDir{CgroupVersion::v1, fixtures / "cgroup-v1/memory", memory};
+    paths.memory = v1_dir("memory", memory);
     return Cgroup(paths);
 }
 
 Cgroup v2(const std::string& relative) {
     CgroupPaths paths;
-    paths.memory = CgroupDir{CgroupVersion::v2, fixtures / "cgroup-v2", relative};
+    paths.memory = v2_dir(relative);
     return Cgroup(paths);
 }
 

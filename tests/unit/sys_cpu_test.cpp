@@ -11,26 +11,24 @@
 #include "emulation/container.hpp"
 #include "handlers/families.hpp"
 #include "handlers/resources.hpp"
+#include "fixture_trees.hpp"
 
 namespace fs = std::filesystem;
 using namespace ecifs::emulation;
+using namespace ecifs::test_fixtures;
 using namespace ecifs::handlers;
 
 namespace {
 
-const fs::path fixtures = ECIFS_FIXTURES_DIR;
-const Host fixture_host{fixtures / "host/proc", fixtures / "host/sys"};
-
 Cgroup v1(const std::string& cpuset, const std::string& cpu) {
     CgroupPaths paths;
-    paths.cpuset = CgroupDir{CgroupVersion::v1, fixtures / "cgroup-v1/cpuset", cpuset};
-    paths.cpu = CgroupDir{CgroupVersion::v1, fixtures / "cgroup-v1/cpu", cpu};
+    paths.cpuset = v1_dir("cpuset", cpuset);
+    paths.cpu = v1_dir("cpu", cpu);
     return Cgroup(paths);
 }
 
 Cgroup v2(const std::string& relative) {
-    const CgroupDir dir{CgroupVersion::v2, fixtures / "cgroup-v2", relative};
-    return Cgroup(CgroupPaths{dir, dir, dir, dir, dir, dir});
+    return v2_cgroup(relative);
 }
 
 struct Tree {

@@ -9,27 +9,26 @@
 #include "emulation/container.hpp"
 #include "handlers/families.hpp"
 #include "handlers/resources.hpp"
+#include "fixture_trees.hpp"
 
 namespace fs = std::filesystem;
 using namespace ecifs::emulation;
+using namespace ecifs::test_fixtures;
 using namespace ecifs::handlers;
 
 namespace {
 
-const fs::path fixtures = ECIFS_FIXTURES_DIR;
-const Host fixture_host{fixtures / "host/proc", fixtures / "host/sys"};
-
 Cgroup v1(const std::string& memory, const std::string& blkio = "") {
     CgroupPaths paths;
-    paths.memory = CgroupDir{CgroupVersion::v1, fixtures / "cgroup-v1/memory", memory};
-    if (!blkio.empty()) paths.blkio = CgroupDir{CgroupVersion::v1, fixtures / "cgroup-v1/blkio", blkio};
+    paths.memory = v1_dir("memory", memory);
+    if (!blkio.empty()) paths.blkio = v1_dir("blkio", blkio);
     return Cgroup(paths);
 }
 
 Cgroup v2(const std::string& memory, const std::string& io = "") {
     CgroupPaths paths;
-    paths.memory = CgroupDir{CgroupVersion::v2, fixtures / "cgroup-v2", memory};
-    if (!io.empty()) paths.blkio = CgroupDir{CgroupVersion::v2, fixtures / "cgroup-v2", io};
+    paths.memory = v2_dir(memory);
+    if (!io.empty()) paths.blkio = v2_dir(io);
     return Cgroup(paths);
 }
 
