@@ -23,5 +23,7 @@ else
 fi
 
 echo "build.sh: $build_dir ($build_type, sanitize=$sanitize)"
-cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE="$build_type" -DECIFS_SANITIZE="$sanitize" "$@"
+# -Werror here only: the project's own builds are warning-free, a user's cmake is not
+# made to fail by a new compiler's warning (CMakeLists.txt keeps ECIFS_WERROR off).
+cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE="$build_type" -DECIFS_SANITIZE="$sanitize" -DECIFS_WERROR=ON "$@"
 cmake --build "$build_dir" -j"$(nproc)" "${targets[@]}"
