@@ -27,7 +27,8 @@ namespace {
 // One request or reply is one SOCK_SEQPACKET message:
 //   request: op byte ('R' read, 'W' write, 'S' stat, 'L' list, 'T' stat and read), path, NUL, data
 //   reply:   int32 errno (0 = success), payload
-// A stat or list payload holds entries: type byte ('d' or 'f'), uint32 mode, name, NUL.
+// A stat or list payload holds entries: type byte ('d' or 'f'; 'D' or 'F' if owned by
+// root of the executor's user namespace), uint32 mode, name, NUL.
 // A 'T' payload is the stat entry, then for a file int32 errno of the read and its content.
 constexpr std::size_t max_message = 1 << 20;
 constexpr const char* sysctl_root = "/proc/sys/";
@@ -55,7 +56,8 @@ bool safe_relative(std::string_view path) {
 }
 
 void append_entry(std::string& out, const std::string& name, const struct stat& st) {
-    out.push_back(S_ISDIR(st.st_mode) ? 'd' : 'f');
+    const bool owned_by_root = st.st_uid == 0;
+    out.push_back(S_ISDIR(st.st_mode) ? (owned_by_root ? 'D' : 'd') : (owned_by_root ? 'F' : 'f'));
     uint32_t mode = st.st_mode & 07777;
     out.append(reinterpret_cast<const char*>(&mode), sizeof mode);
     out.append(name);
@@ -251,7 +253,8 @@ std::vector<SysctlEntry> parse_entries(std::string_view payload) {
     std::vector<SysctlEntry> entries;
     while (payload.size() > 1 + sizeof(uint32_t)) {
         SysctlEntry entry;
-        entry.is_dir = payload[0] == 'd';
+        entry.is_dir = payload[0] == 'd' || payload[0] == 'D';
+        entry.owned_by_root = payload[0] == 'D' || payload[0] == 'F';
         uint32_t mode;
         std::memcpy(&mode, payload.data() + 1, sizeof mode);
         entry.mode = mode;

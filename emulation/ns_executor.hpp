@@ -20,7 +20,8 @@ namespace ecifs::emulation {
 struct SysctlEntry {
     std::string name;
     bool is_dir = false;
-    mode_t mode = 0;  // permission bits
+    mode_t mode = 0;             // permission bits
+    bool owned_by_root = false;  // by root of the executor's user namespace (else unmapped)
 };
 
 class NsExecutor {

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <memory>
@@ -32,12 +33,13 @@ constexpr double dynamic_cache_seconds = 1.0;
 // concurrently, hence the lock; a READ replies from its own reference to the content,
 // outside the lock: once the reply is written the reader may close, and the RELEASE,
 // on another thread, deletes the OpenFile.
-using Content = std::shared_ptr<const std::string>;
 struct OpenFile {
     explicit OpenFile(Content c) : content(std::move(c)) {}
     std::mutex lock;
     Content content;
-    bool served = false;  // a READ has been answered from `content`
+    bool served = false;   // a READ has been answered from `content`
+    bool read_by_read = false;  // its first READ was a read(2), not the page cache's (see PageCache)
+    bool read_any = false;      // it had a READ
 };
 
 struct DirEntry {
@@ -72,19 +74,22 @@ std::optional<Target> resolve(const MountState& state, fuse_ino_t ino) {
     return std::nullopt;
 }
 
-struct stat base_attributes(const MountState& state, fuse_ino_t ino) {
+// The ids the kernel gets for an owner: the host's root for its own files (not mapped
+// into the container's user namespace, so shown there as the overflow ids), or the host
+// ids of the container's root.
+struct stat base_attributes(const MountState& state, fuse_ino_t ino, handlers::Owner owner) {
     struct stat st {};
     st.st_ino = ino;
-    st.st_uid = state.container->root_uid();
-    st.st_gid = state.container->root_gid();
-    st.st_size = 0;  // as procfs and sysfs report: the size is known only by reading
+    const bool containers = owner == handlers::Owner::container_root;
+    st.st_uid = containers ? state.container->root_uid() : 0;
+    st.st_gid = containers ? state.container->root_gid() : 0;
     st.st_blksize = 4096;
     st.st_atim = st.st_mtim = st.st_ctim = state.mounted_at;
     return st;
 }
 
 struct stat static_attributes(const MountState& state, const Node& node) {
-    struct stat st = base_attributes(state, node.ino);
+    struct stat st = base_attributes(state, node.ino, node.is_dir() ? handlers::Owner::kernel : node.file->owner);
     if (node.is_dir()) {
         st.st_mode = S_IFDIR | 0555;
         st.st_nlink = 2;
@@ -98,16 +103,36 @@ struct stat static_attributes(const MountState& state, const Node& node) {
 }
 
 struct stat info_attributes(const MountState& state, fuse_ino_t ino, const handlers::NodeInfo& info) {
-    struct stat st = base_attributes(state, ino);
+    struct stat st = base_attributes(state, ino, info.owner);
     st.st_mode = (info.is_dir ? S_IFDIR : info.is_symlink ? S_IFLNK : S_IFREG) | info.mode;
-    st.st_nlink = info.is_dir ? 2 : 1;
+    st.st_nlink = info.nlink ? info.nlink : info.is_dir ? 2 : 1;
     return st;
 }
 
-// Attributes of any target; a subtree path is asked of its subtree (it may be gone).
+// Bump the inode's attribute version, leaving its size alone: an empty store past any
+// end the file may have (fuse_notify_store extends i_size only by bytes it stores).
+// Attributes the kernel asked for before this are then given to stat(2) but do not
+// change i_size, and stat(2) asks again next time (see PageCache).
+void bump_attribute_version(MountState& state, fuse_ino_t ino) {
+    constexpr off_t far_past_any_end = off_t{1} << 40;
+    fuse_bufvec nothing = FUSE_BUFVEC_INIT(0);
+    int err = fuse_lowlevel_notify_store(state.session, ino, far_past_any_end, &nothing, fuse_buf_copy_flags{});
+    if (err && err != -ENOENT)  // ENOENT: the kernel has no such inode (any more)
+        spdlog::warn("container {}: cannot bump the attributes of inode {}: {}", state.container->id(), ino,
+                     std::strerror(-err));
+}
+
+// Before attributes of a file go out: if an open handle needs i_size to stay above
+// the 0 bytes stat shows, the reply is made stale.
+void before_attributes(MountState& state, const struct stat& st) {
+    if (S_ISREG(st.st_mode) && state.page_cache.keep_on_attributes(st.st_ino)) bump_attribute_version(state, st.st_ino);
+}
+
+// Attributes of any target; a subtree path, its root included, is asked of its subtree
+// (it may be gone, and a root shows what the directory it stands for shows).
 int attributes(fuse_req_t req, const Target& target, struct stat& out) {
     const MountState& state = state_of(req);
-    if (!target.dynamic) {
+    if (!target.in_subtree()) {
         out = static_attributes(state, *target.node);
         return 0;
     }
@@ -136,9 +161,11 @@ void do_lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
         if (!dir->node->is_dir()) return (void)fuse_reply_err(req, ENOTDIR);
         const Node* node = state.nodes.child(*dir->node, name);
         if (!node) return (void)fuse_reply_err(req, ENOENT);
+        const Target child{node->ino, node, false, ""};
+        if (int err = attributes(req, child, entry.attr)) return (void)fuse_reply_err(req, err);
         entry.ino = node->ino;
-        entry.attr = static_attributes(state, *node);
-        entry.attr_timeout = entry.entry_timeout = node->subtree ? dynamic_cache_seconds : static_cache_seconds;
+        entry.attr_timeout = entry.entry_timeout = child.cache_seconds();
+        before_attributes(state, entry.attr);
         return (void)fuse_reply_entry(req, &entry);
     }
     std::string path = join(dir->path, name);
@@ -147,17 +174,27 @@ void do_lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
     entry.ino = state.dynamic.intern(*dir->node, path);
     entry.attr = info_attributes(state, entry.ino, info);
     entry.attr_timeout = entry.entry_timeout = dynamic_cache_seconds;
+    before_attributes(state, entry.attr);
     fuse_reply_entry(req, &entry);
 }
 
-void do_forget(fuse_req_t req, fuse_ino_t, uint64_t) { fuse_reply_none(req); }
-void do_forget_multi(fuse_req_t req, size_t, fuse_forget_data*) { fuse_reply_none(req); }
+// The node tables keep every inode (they are small and bounded); its page-cache record goes.
+void do_forget(fuse_req_t req, fuse_ino_t ino, uint64_t) {
+    state_of(req).page_cache.forgotten(ino);
+    fuse_reply_none(req);
+}
+
+void do_forget_multi(fuse_req_t req, size_t count, fuse_forget_data* forgets) {
+    for (size_t i = 0; i < count; ++i) state_of(req).page_cache.forgotten(forgets[i].ino);
+    fuse_reply_none(req);
+}
 
 void do_getattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
     auto target = target_or_reply(req, ino);
     if (!target) return;
     struct stat st;
     if (int err = attributes(req, *target, st)) return (void)fuse_reply_err(req, err);
+    before_attributes(state_of(req), st);
     fuse_reply_attr(req, &st, target->cache_seconds());
 }
 
@@ -169,6 +206,8 @@ void do_setattr(fuse_req_t req, fuse_ino_t ino, struct stat*, int to_set, fuse_f
     if (to_set & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) return (void)fuse_reply_err(req, EPERM);
     struct stat st;
     if (int err = attributes(req, *target, st)) return (void)fuse_reply_err(req, err);
+    // The kernel takes a SETATTR reply's size whatever the inode's attribute version.
+    if (S_ISREG(st.st_mode)) state_of(req).page_cache.sized(ino);
     fuse_reply_attr(req, &st, target->cache_seconds());
 }
 
@@ -228,20 +267,27 @@ void do_releasedir(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
     fuse_reply_err(req, 0);
 }
 
-void reply_open(fuse_req_t req, fuse_file_info fi, Content content) {
+// An open the kernel does not learn of (the opener was interrupted) gets no RELEASE.
+void reply_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info fi, Content content) {
     auto file = std::make_unique<OpenFile>(std::move(content));
     fi.fh = reinterpret_cast<uint64_t>(file.get());
-    if (fuse_reply_open(req, &fi) == 0) file.release();
+    if (fuse_reply_open(req, &fi) == 0)
+        file.release();
+    else
+        state_of(req).page_cache.released(ino, false);
 }
 
-// Store the snapshot's last byte: the kernel then extends i_size to its length.
+// Store the snapshot's last byte: the kernel then extends i_size to its length. The
+// attribute version is bumped first: attributes or a short read the kernel asked for
+// earlier are applied by their requester after it wakes, maybe after this store, and
+// must not shrink i_size again (a store that extends nothing bumps nothing).
 void extend_size(MountState& state, fuse_ino_t ino, const std::string& content, uint64_t shrinks_seen) {
+    bump_attribute_version(state, ino);
     fuse_bufvec last = FUSE_BUFVEC_INIT(1);
     last.buf[0].mem = const_cast<char*>(content.data() + content.size() - 1);
     int err = fuse_lowlevel_notify_store(state.session, ino, content.size() - 1, &last, fuse_buf_copy_flags{});
-    if (err == 0)
-        state.size_floors.extended(ino, content.size(), shrinks_seen);
-    else
+    state.page_cache.extended(ino, content.size(), shrinks_seen, err == 0);
+    if (err)
         spdlog::warn("container {}: cannot extend i_size of inode {}: {}", state.container->id(), ino, std::strerror(-err));
 }
 
@@ -284,45 +330,62 @@ void do_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
         return (void)fuse_reply_err(req, err);
     }
     std::string& rendered = opened.content;
-    fi->direct_io = 1;  // st_size is 0: the kernel must ask us, not its page cache
+    fi->direct_io = 1;  // st_size is 0: read(2) must ask us, not the page cache
     fi->noflush = 1;    // nothing to flush: saves a round trip on every close
     auto content = std::make_shared<const std::string>(std::move(rendered));
-    auto need = state.size_floors.need_extend(ino, content->size());
-    if (!need.extend) return reply_open(req, *fi, std::move(content));
-    state.run_blocking([&state, req, ino, need, info = *fi, content] {
-        extend_size(state, ino, *content, need.shrinks_seen);
-        reply_open(req, info, content);
+    auto cached = state.page_cache.opened(ino, access != O_WRONLY ? content : nullptr, fi->flags & O_TRUNC);
+    if (!cached.extend) return reply_open(req, ino, *fi, std::move(content));
+    state.run_blocking([&state, req, ino, cached, info = *fi, content] {
+        extend_size(state, ino, *cached.cache, cached.shrinks_seen);
+        reply_open(req, ino, info, content);
     });
 }
 
-// A read at offset 0 after the snapshot has been served starts a new pass: render again.
-// The kernel's i_size is raised afterwards if the new content is longer, so a later
-// sendfile or splice (which stop at i_size) still gets all of it.
+// read(2) gets the handle's own snapshot. A read at offset 0 after it has been served
+// starts a new pass: render again.
+Content handle_read(fuse_req_t req, fuse_ino_t ino, off_t offset, OpenFile& file) {
+    std::lock_guard guard(file.lock);
+    if (!std::exchange(file.read_any, true)) {
+        file.read_by_read = true;
+        state_of(req).page_cache.settled(ino);
+    }
+    if (offset == 0 && file.served) {
+        auto target = target_or_reply(req, ino);
+        if (!target) return nullptr;
+        std::string fresh;
+        if (int err = render(req, *target, fresh)) {
+            fuse_reply_err(req, err);
+            return nullptr;
+        }
+        file.content = std::make_shared<const std::string>(std::move(fresh));
+    }
+    file.served = true;
+    return file.content;
+}
+
+// A READ without a lock owner fills the page cache (splice, sendfile: direct_io's
+// read(2) carries one): it gets the inode's cache content (see PageCache).
+Content page_cache_read(MountState& state, fuse_ino_t ino, OpenFile& file) {
+    {
+        std::lock_guard guard(file.lock);
+        file.read_any = true;
+    }
+    if (Content cache = state.page_cache.splice_read(ino)) return cache;
+    std::lock_guard guard(file.lock);
+    return file.content;
+}
+
 void do_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset, fuse_file_info* fi) {
     if (offset < 0) return (void)fuse_reply_err(req, EINVAL);
     MountState& state = state_of(req);
     auto& file = *reinterpret_cast<OpenFile*>(fi->fh);
-    Content content;
-    SizeFloors::Need need{};
-    {
-        std::lock_guard guard(file.lock);
-        if (offset == 0 && file.served) {
-            auto target = target_or_reply(req, ino);
-            if (!target) return;
-            std::string fresh;
-            if (int err = render(req, *target, fresh)) return (void)fuse_reply_err(req, err);
-            file.content = std::make_shared<const std::string>(std::move(fresh));
-            need = state.size_floors.need_extend(ino, file.content->size());
-        }
-        file.served = true;
-        content = file.content;
-    }
+    const bool fills_page_cache = fi->lock_owner == 0;
+    Content content = fills_page_cache ? page_cache_read(state, ino, file) : handle_read(req, ino, offset, file);
+    if (!content) return;  // answered already
     size_t start = std::min(static_cast<size_t>(offset), content->size());
     size_t length = std::min(size, content->size() - start);
-    if (length < size) state.size_floors.may_shrink(ino, start + length);
+    if (fills_page_cache && length < size) state.page_cache.short_read(ino, start + length);
     fuse_reply_buf(req, content->data() + start, length);
-    if (need.extend)
-        state.run_blocking([&state, ino, need, content] { extend_size(state, ino, *content, need.shrinks_seen); });
 }
 
 // One write(2) is one whole value, as for the kernel's sysctl files. A write at a
@@ -349,8 +412,10 @@ void do_readlink(fuse_req_t req, fuse_ino_t ino) {
     fuse_reply_readlink(req, link.c_str());
 }
 
-void do_release(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
-    delete reinterpret_cast<OpenFile*>(fi->fh);
+void do_release(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+    auto* file = reinterpret_cast<OpenFile*>(fi->fh);
+    state_of(req).page_cache.released(ino, file->read_by_read);
+    delete file;
     fuse_reply_err(req, 0);
 }
 
@@ -376,28 +441,6 @@ fuse_lowlevel_ops make_operations() {
 }
 
 }  // namespace
-
-SizeFloors::Need SizeFloors::need_extend(fuse_ino_t ino, uint64_t length) {
-    std::lock_guard lock(mutex_);
-    const Floor& floor = floors_[ino];
-    return {length > floor.size, floor.shrinks};
-}
-
-// Raise the bound only if no short read (which may have shrunk i_size) was answered
-// since the need was computed.
-void SizeFloors::extended(fuse_ino_t ino, uint64_t length, uint64_t shrinks_seen) {
-    std::lock_guard lock(mutex_);
-    Floor& floor = floors_[ino];
-    if (floor.shrinks == shrinks_seen) floor.size = std::max(floor.size, length);
-}
-
-// Called before a short read is answered: the kernel may set i_size to `length`.
-void SizeFloors::may_shrink(fuse_ino_t ino, uint64_t length) {
-    std::lock_guard lock(mutex_);
-    Floor& floor = floors_[ino];
-    floor.size = std::min(floor.size, length);
-    ++floor.shrinks;
-}
 
 const fuse_lowlevel_ops& operations() {
     static const fuse_lowlevel_ops ops = make_operations();

@@ -4,9 +4,11 @@
 // A handler family declares its files once, as rows of FileEntry. A generator is a
 // plain function of the container view that renders a whole file into a buffer (the
 // kernel's seq_file "show"); it knows no FUSE types, so tests call it directly.
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include <cerrno>
+#include <cstdint>
 
 #include <span>
 #include <string>
@@ -32,12 +34,20 @@ using Generator = int (*)(const Context&, std::string& out);
 // Validate and apply a write of the whole file. Returns 0 or a positive errno.
 using Writer = int (*)(const Context&, std::string_view data);
 
+// Who owns an entry, as the container sees it. The kernel's files are the host root's:
+// ids the container's user namespace does not map, so they show as nobody/nogroup and
+// its root has only what "other" is granted. What ecifs keeps as the container's own
+// (an emulated sysctl, its product_uuid) is its root's, the one who may write it.
+enum class Owner : uint8_t { kernel, container_root };
+
 struct FileEntry {
     std::string_view path;  // relative to the mount root, e.g. "proc/meminfo"
     mode_t mode;            // permission bits, as the kernel shows them
     Generator generate;
     Writer write = nullptr;
+    Owner owner = Owner::kernel;
 };
+
 
 // Every emulated file, in one table (handlers/registry.cpp).
 std::span<const FileEntry> file_table();
@@ -59,6 +69,12 @@ struct NodeInfo {
     bool is_dir = false;
     bool is_symlink = false;  // then readlink() gives the target
     mode_t mode = 0;          // permission bits, as the kernel shows them
+    Owner owner = Owner::kernel;
+    uint32_t nlink = 0;  // 0: 2 for a directory, 1 otherwise
+
+    // A host file as the kernel shows it to the container: its type, mode and links,
+    // owned by the kernel.
+    static NodeInfo of_host_file(const struct stat& st);
 };
 
 // What an open of a subtree's path needs: its attributes and, for a file being opened

@@ -11,15 +11,9 @@ namespace ecifs::handlers {
 
 namespace {
 
-// The files show as the container root's, so give every class only what the host
-// grants "other": a host file only root may read stays unreadable, and nothing is
-// writable.
-NodeInfo mirrored_info(const struct stat& st) {
-    mode_t other = st.st_mode & 05;
-    NodeInfo info{S_ISDIR(st.st_mode), S_ISLNK(st.st_mode), static_cast<mode_t>((other << 6) | (other << 3) | other)};
-    if (info.is_symlink) info.mode = 0777;
-    return info;
-}
+// A directory shown empty is sysfs's mount point for another filesystem, as an
+// unmounted one looks (kernfs makes them 0555).
+NodeInfo empty_dir_info() { return NodeInfo{true, false, 0555}; }
 
 }  // namespace
 
@@ -40,13 +34,14 @@ std::string HostMirror::host_path(std::string_view path) const {
     return path.empty() ? host_root_ : host_root_ + "/" + std::string(path);
 }
 
+// The host's modes and owners (the kernel's: its root, which the container sees as
+// nobody), so its root may read what "other" may and write nothing; the view is also
+// read-only.
 int HostMirror::stat(const Context&, std::string_view path, NodeInfo& out) const {
-    if (is_empty_dir(path)) return out = NodeInfo{true, false, 0555}, 0;
     if (inside_empty_dir(path)) return ENOENT;
     struct stat st {};
     if (::lstat(host_path(path).c_str(), &st) != 0) return errno;
-    out = mirrored_info(st);
-    if (path.empty()) out.mode = 0555;
+    out = is_empty_dir(path) ? empty_dir_info() : NodeInfo::of_host_file(st);
     return 0;
 }
 
@@ -57,12 +52,7 @@ int HostMirror::list(const Context&, std::string_view dir, std::vector<std::pair
     if (int err = emulation::list_directory(host_path(dir), entries)) return err;
     for (auto& [name, st] : entries) {
         std::string child = dir.empty() ? name : std::string(dir) + "/" + name;
-        if (!is_empty_dir(child)) out.emplace_back(std::move(name), mirrored_info(st));  // empty ones: below, once
-    }
-    for (const auto& empty : empty_dirs_) {
-        auto slash = empty.rfind('/');
-        std::string parent = slash == std::string::npos ? "" : empty.substr(0, slash);
-        if (parent == dir) out.emplace_back(empty.substr(slash + 1), NodeInfo{true, false, 0555});
+        out.emplace_back(std::move(name), is_empty_dir(child) ? empty_dir_info() : NodeInfo::of_host_file(st));
     }
     return 0;
 }

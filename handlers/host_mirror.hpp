@@ -10,8 +10,8 @@ namespace ecifs::handlers {
 
 class HostMirror final : public Subtree {
 public:
-    // `empty_dirs` are paths (relative to `host_root`) shown as empty directories,
-    // whether or not the host has them.
+    // `empty_dirs` are paths (relative to `host_root`) shown as empty directories where
+    // the host has them (whatever is mounted there on the host).
     HostMirror(std::string host_root, std::vector<std::string> empty_dirs);
 
     int stat(const Context&, std::string_view path, NodeInfo& out) const override;

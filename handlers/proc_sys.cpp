@@ -30,22 +30,27 @@ constexpr const char* host_root = "/proc/sys/";
 
 bool below_net(std::string_view path) { return path == "net" || path.starts_with("net/"); }
 
-NodeInfo info_of(const struct stat& st) {
-    return {S_ISDIR(st.st_mode), S_ISLNK(st.st_mode), static_cast<mode_t>(st.st_mode & 07777)};
-}
-
 int host_stat(std::string_view path, NodeInfo& out) {
     struct stat st {};
     if (::lstat((host_root + std::string(path)).c_str(), &st) != 0) return errno;
-    out = info_of(st);
+    out = NodeInfo::of_host_file(st);
     return 0;
 }
 
 int host_list(std::string_view dir, std::vector<std::pair<std::string, NodeInfo>>& out) {
     std::vector<std::pair<std::string, struct stat>> entries;
     if (int err = emulation::list_directory(host_root + std::string(dir), entries)) return err;
-    for (auto& [name, st] : entries) out.emplace_back(std::move(name), info_of(st));
+    for (auto& [name, st] : entries) out.emplace_back(std::move(name), NodeInfo::of_host_file(st));
     return 0;
+}
+
+// An entry as the caller's namespaces show it: the kernel makes a namespace's own
+// sysctls (net.*, and the ipc ones since Linux 6.x) its user namespace root's.
+NodeInfo info_of(const SysctlEntry& entry) {
+    NodeInfo info{entry.is_dir, false, entry.mode};
+    info.owner = entry.owned_by_root ? Owner::container_root : Owner::kernel;
+    info.nlink = 1;  // procfs's sysctl directories count no subdirectories
+    return info;
 }
 
 int host_read(std::string_view path, std::string& out) { return emulation::read_file(host_root + std::string(path), out); }
@@ -66,6 +71,10 @@ sysctl::Policy policy_of(std::string_view path) {
     const sysctl::Rule* rule = sysctl::find_rule(path);
     return rule ? rule->policy : sysctl::Policy::host;
 }
+
+// Whether the caller's namespaces answer for `path`: everything below net/ (even its
+// names differ per network namespace), and every namespaced sysctl.
+bool in_callers_namespaces(std::string_view path) { return below_net(path) || policy_of(path) == sysctl::Policy::namespaced; }
 
 int read_synthesized(const Context& ctx, std::string_view path, std::string& out) {
     if (path == "kernel/random/boot_id") {
@@ -96,25 +105,29 @@ int write_emulated(const Context& ctx, const sysctl::Rule& rule, std::string_vie
 class ProcSys final : public Subtree {
 public:
     int stat(const Context& ctx, std::string_view path, NodeInfo& out) const override {
-        if (path.empty()) return out = NodeInfo{true, false, 0555}, 0;
-        if (below_net(path)) {
+        if (in_callers_namespaces(path)) {
             auto executor = executor_for(ctx);
             if (!executor) return EIO;
             SysctlEntry entry;
             if (int err = executor->stat(std::string(path), entry)) return err;
-            out = {entry.is_dir, false, entry.mode};
+            out = info_of(entry);
         } else if (int err = host_stat(path, out)) {
             return err;
         }
-        auto policy = policy_of(path);
-        if (policy == sysctl::Policy::read_only || policy == sysctl::Policy::synthesized) out.mode &= 0444;
+        switch (policy_of(path)) {
+            case sysctl::Policy::read_only:
+            case sysctl::Policy::synthesized: out.mode &= 0444; break;
+            case sysctl::Policy::emulated: out.owner = Owner::container_root; break;  // its own: its root may write it
+            case sysctl::Policy::namespaced:
+            case sysctl::Policy::host: break;
+        }
         return 0;
     }
 
-    // A namespaced sysctl under net/ is stat'ed and read by the executor: an open asks
-    // it both in one exchange (each exchange wakes the helper process).
+    // A namespaced sysctl is stat'ed and read by the executor: an open asks it both in
+    // one exchange (each exchange wakes the helper process).
     int open(const Context& ctx, std::string_view path, bool want_content, Opened& out) const override {
-        if (!below_net(path) || policy_of(path) != sysctl::Policy::namespaced) return Subtree::open(ctx, path, want_content, out);
+        if (policy_of(path) != sysctl::Policy::namespaced) return Subtree::open(ctx, path, want_content, out);
         auto executor = executor_for(ctx);
         if (!executor) return EIO;
         SysctlEntry entry;
@@ -123,7 +136,7 @@ public:
         } else if (int err = executor->stat_and_read(std::string(path), entry, out.read_result, out.content)) {
             return err;
         }
-        out.info = {entry.is_dir, false, entry.mode};
+        out.info = info_of(entry);
         return 0;
     }
 
@@ -133,7 +146,7 @@ public:
         if (!executor) return EIO;
         std::vector<SysctlEntry> entries;
         if (int err = executor->list(std::string(dir), entries)) return err;
-        for (auto& entry : entries) out.emplace_back(std::move(entry.name), NodeInfo{entry.is_dir, false, entry.mode});
+        for (auto& entry : entries) out.emplace_back(std::move(entry.name), info_of(entry));
         return 0;
     }
 

@@ -10,8 +10,10 @@ namespace {
 constexpr FileEntry files[] = {
     {"proc/meminfo", 0444, show_meminfo},
     {"proc/uptime", 0444, show_uptime},
-    {"sys/module/nf_conntrack/parameters/hashsize", 0600, show_conntrack_hashsize, write_conntrack_hashsize},
-    {"sys/devices/virtual/dmi/id/product_uuid", 0400, show_product_uuid},
+    // The container's own values: its root's to read (and write), unlike the kernel's.
+    {"sys/module/nf_conntrack/parameters/hashsize", 0600, show_conntrack_hashsize, write_conntrack_hashsize,
+     Owner::container_root},
+    {"sys/devices/virtual/dmi/id/product_uuid", 0400, show_product_uuid, nullptr, Owner::container_root},
     {"proc/cpuinfo", 0444, show_cpuinfo},
     {"proc/stat", 0444, show_stat},
     {"proc/loadavg", 0444, show_loadavg},

@@ -91,12 +91,10 @@ int view_of(const Context& ctx, View& view) {
     });
 }
 
-NodeInfo info_of(const struct stat& st) { return {S_ISDIR(st.st_mode), S_ISLNK(st.st_mode), st.st_mode & 07777}; }
-
 int lstat_info(const fs::path& path, NodeInfo& out) {
     struct stat st {};
     if (::lstat(path.c_str(), &st) != 0) return errno;
-    out = info_of(st);
+    out = NodeInfo::of_host_file(st);
     return 0;
 }
 
@@ -196,6 +194,7 @@ int node_view_of(const Context& ctx, NodeView& view) {
 class SysNodeTree final : public Subtree {
 public:
     int stat(const Context& ctx, std::string_view path, NodeInfo& out) const override {
+        if (path.empty()) return lstat_info(ctx.container.host().sys_root / "devices/system/node", out);
         NodeView view;
         if (int err = node_view_of(ctx, view)) return err;
         const auto file = view.host_path(path);
@@ -211,7 +210,7 @@ public:
         if (int err = emulation::list_directory(*host_dir, entries)) return err;
         const bool node_dir = !dir.empty() && dir.find('/') == std::string_view::npos;
         for (auto& [name, st] : entries)
-            if (!node_dir || !cpu_number(name)) out.emplace_back(std::move(name), info_of(st));
+            if (!node_dir || !cpu_number(name)) out.emplace_back(std::move(name), NodeInfo::of_host_file(st));
         for (size_t k = 0; node_dir && k < view.visible.size(); ++k) {
             NodeInfo info;
             if (lstat_info(*host_dir / fmt::format("cpu{}", view.visible[k]), info) == 0) out.emplace_back(fmt::format("cpu{}", k), info);
@@ -298,7 +297,10 @@ std::string renumber_cpu_mask(std::string_view host_mask, const emulation::CpuLi
     return out;
 }
 
+// The root is the host's directory: the runtime opens it before the container's init
+// exists, which the rest needs.
 int SysCpuTree::stat(const Context& ctx, std::string_view path, NodeInfo& out) const {
+    if (path.empty()) return lstat_info(ctx.container.host().sys_root / "devices/system/cpu", out);
     View view;
     if (int err = view_of(ctx, view)) return err;
     const auto file = view.host_path(path);
@@ -313,7 +315,7 @@ int SysCpuTree::list(const Context& ctx, std::string_view dir, std::vector<std::
     std::vector<std::pair<std::string, struct stat>> entries;
     if (int err = emulation::list_directory(*host_dir, entries)) return err;
     for (auto& [name, st] : entries)
-        if (!dir.empty() || !cpu_number(name)) out.emplace_back(std::move(name), info_of(st));  // not the host's cpuN
+        if (!dir.empty() || !cpu_number(name)) out.emplace_back(std::move(name), NodeInfo::of_host_file(st));  // not the host's cpuN
     for (size_t k = 0; dir.empty() && k < view.visible.size(); ++k) {
         NodeInfo info;
         if (lstat_info(view.root / fmt::format("cpu{}", view.visible[k]), info) == 0) out.emplace_back(fmt::format("cpu{}", k), info);

@@ -440,6 +440,20 @@ class Containers:
                                                  out_path.read_text(errors="replace"))
         return Container(self, cid, bundle)
 
+    def start_plain(self, memory: int | None = None, cpus: float | None = None, **config_kw) -> Container:
+        """The same kind of container run by plain runc, without ecifs: what a test
+        compares with. Its exec() passes through ecifs-runc untouched."""
+        cid = new_name("plain")
+        bundle = self.make_bundle(cid, memory, cpus, **config_kw)
+        self.ids.append(cid)
+        out_path = self.dir / f"{cid}.out"
+        with open(out_path, "w") as out:  # not pipes: the detached container keeps them
+            r = subprocess.run(["runc", "--root", str(self.root), "run", "-d", "-b", str(bundle), cid],
+                               stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, timeout=60,
+                               env=proc_env())
+        assert r.returncode == 0, f"runc run {cid}: rc={r.returncode}\n{out_path.read_text(errors='replace')}"
+        return Container(self, cid, bundle)
+
     def cleanup(self) -> list[str]:
         """Delete every container of the test; returns problems (left cgroups)."""
         problems = []

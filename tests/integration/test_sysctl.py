@@ -120,8 +120,10 @@ def kernel_view() -> dict:
 def test_sysctl_a_and_the_tree_match_the_kernel(containers):
     c = containers.start()
     r = c.mgr.shim("exec", c.id, "sysctl", "-a")
-    assert r.returncode == 0, r.stderr
-    assert r.stderr == "", r.stderr
+    # The same keys unreadable (root-only files of the host's root) as under plain runc.
+    plain = containers.runc("exec", containers.start_plain().id, "sysctl", "-a")
+    assert r.returncode == plain.returncode, r.stderr
+    assert r.stderr == plain.stderr
     assert len(r.stdout.splitlines()) > 500
     inside = dict(line.rsplit(" ", 1) for line in
                   c.exec("find /proc/sys -mindepth 1 -printf '%P %m\\n'").splitlines())
@@ -168,17 +170,18 @@ def test_ecifsctl_inspect_shows_sysctls_and_policies(daemon, containers):
 def test_sys_kernel_is_the_hosts_read_only_and_hides_debug_interfaces(containers):
     c = containers.start()
     for name in ("security", "debug", "tracing", "config"):
-        assert c.exec(f"ls -A /sys/kernel/{name} | wc -l").strip() == "0", name
+        if Path("/sys/kernel", name).exists():
+            assert c.exec(f"ls -A /sys/kernel/{name} | wc -l").strip() == "0", name
     assert c.exec("cat /sys/kernel/uevent_seqnum").strip().isdigit()
     host_expedited = Path("/sys/kernel/rcu_expedited").read_text()
     assert c.exec("cat /sys/kernel/rcu_expedited") == host_expedited
     r = c.mgr.shim("exec", c.id, "sh", "-c", "echo 1 > /sys/kernel/rcu_expedited")
     assert r.returncode != 0 and "Permission denied" in r.stderr, r.stderr
     assert Path("/sys/kernel/rcu_expedited").read_text() == host_expedited
-    # The host's directory listing, apart from the hidden four.
+    # The host's directory listing: the hidden ones are there only where the host has them.
     names = set(c.exec("ls -A /sys/kernel").split())
     host = {p.name for p in Path("/sys/kernel").iterdir()}
-    assert names == host | {"security", "debug", "tracing", "config"}
+    assert names == host
 
 
 HASHSIZE = Path("/sys/module/nf_conntrack/parameters/hashsize")
