@@ -141,8 +141,9 @@ def parity_session(request):
     if missing and not baseline:
         pytest.fail(f"ecifs binaries missing (ECIFS_BIN_DIR={it.BIN_DIR}): {missing}; build with "
                     "scripts/build.sh", pytrace=False)
-    base = Path(tempfile.mkdtemp(prefix="ecifs-parity-", dir="/tmp"))
+    base = Path(tempfile.mkdtemp(prefix=parity.BASE_PREFIX, dir="/tmp"))
     os.chmod(base, 0o755)
+    (base / parity.OWNER_FILE).write_text(f"{os.getpid()}\n")
     before = host_sysctls()
     daemon = it.Daemon(base)
     mgr = it.Containers(base, daemon.socket, daemon)

@@ -11,8 +11,10 @@ import difflib
 import fnmatch
 import importlib.util
 import json
+import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -24,6 +26,8 @@ INTEGRATION = HERE.parent / "integration"
 RULES_FILE = HERE / "rules.txt"
 KNOWN_BUGS_FILE = HERE / "known_bugs.txt"
 PAYLOAD = HERE / "payload"
+BASE_PREFIX = "ecifs-parity-"  # the session's directory: /tmp/ecifs-parity-XXXXXXXX
+OWNER_FILE = "session.pid"      # in it: the pid of the pytest process that made it
 
 
 def _load(name: str, path: Path):
@@ -438,9 +442,54 @@ def kept_outcome(directory: Path, name: str, runtime: str) -> Outcome | None:
                    Path(f"{stem}.out").read_text(), Path(f"{stem}.err").read_text(), 0.0, workload=name)
 
 
+def leftovers(tmp: Path = Path("/tmp")) -> list[str]:
+    """Clean what a parity session killed by SIGKILL left (its containers, daemon, mounts,
+    cgroups, directory): only directories whose session (OWNER_FILE's pid) is gone.
+    Returns what was found."""
+    found = []
+    for base in sorted(tmp.glob(f"{BASE_PREFIX}*")):
+        try:
+            owner = int((base / OWNER_FILE).read_text())
+            if Path(f"/proc/{owner}").exists():
+                continue  # a session still running
+        except (OSError, ValueError):
+            pass
+        found.append(str(base))
+        for root in base.glob("*/runc-root"):
+            for cid in (p.name for p in root.iterdir() if p.is_dir()):
+                subprocess.run(["runc", "--root", str(root), "delete", "-f", cid], capture_output=True)
+                found.append(f"container {cid}")
+        for pid_dir in Path("/proc").iterdir():  # its daemon and helpers, by pid
+            if not pid_dir.name.isdigit():
+                continue
+            try:
+                cmdline = (pid_dir / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            if str(base) in cmdline:
+                try:
+                    os.kill(int(pid_dir.name), signal.SIGKILL)
+                    found.append(f"process {pid_dir.name}: {cmdline[:80]}")
+                except OSError:
+                    pass
+        token = next((p.name.split("-")[2] for p in base.glob("ecifs-test-*")), None)
+        if token:
+            for cg in it.cgroup_dirs(f"ecifs-test-{token}"):
+                it.remove_cgroup_tree(cg)
+                found.append(f"cgroup {cg}")
+        it.safe_rmtree(base)
+    return found
+
+
 def main(argv: list[str]) -> int:
     """parity.py DIR [WORKLOAD...]: the differences left in the outcomes kept in DIR
-    after the current rules.txt (no container is run)."""
+    ($ECIFS_PARITY_KEEP) with the current rules.txt (no container is run).
+    parity.py --cleanup: remove what a killed session left behind (exit 1 if anything)."""
+    if argv == ["--cleanup"]:
+        found = leftovers()
+        for f in found:
+            print(f"parity cleanup: {f}")
+        return 1 if found else 0
     if not argv:
         print(main.__doc__, file=sys.stderr)
         return 2

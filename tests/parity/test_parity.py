@@ -4,6 +4,7 @@ bugs (known_bugs.txt) are strict xfails until their fix lands."""
 from __future__ import annotations
 
 import fnmatch
+import json
 import re
 
 import pytest
@@ -58,6 +59,18 @@ def test_harness_catches_planted_differences(parity_session):
         report = check(parity_session, w, a, b)
         assert report is not None, f"the planted difference in {w.name} ({w.script!r}) was not reported"
         assert f"workload {w.name!r}" in report and expected in report, report
+
+
+def test_unequal_configs_are_caught():
+    """Both runtimes must get the same config.json: same_config must see any other change."""
+    def outcome(runtime: str, cid: str, cfg: dict) -> parity.Outcome:
+        return parity.Outcome(runtime, cid, "0", "", "", 0.0, json.dumps(cfg).replace("ID", cid))
+
+    cfg = {"linux": {"cgroupsPath": "/ID", "resources": {"memory": {"limit": 1}}}, "hostname": "h"}
+    other = json.loads(json.dumps(cfg))
+    other["linux"]["resources"]["memory"]["limit"] = 2
+    assert parity.same_config(outcome("runc", "c1", cfg), outcome("ecifs-runc", "c2", cfg)) is None
+    assert parity.same_config(outcome("runc", "c1", cfg), outcome("ecifs-runc", "c2", other)) is not None
 
 
 def test_rules_scope_real_workloads():

@@ -221,6 +221,11 @@ WORKLOADS = [
     W("py-walk-proc", WALK_PROC, quick=True),
     W("py-walk-proc-system", WALK_PROC, config="system"),
     W("py-walk-proc-sys", f"{PY} walk /proc/sys"),
+    W("py-walk-proc-self", f"{PY} walk --depth 1 /proc/self/"),
+    W("py-sysconf", "python3 -c 'import os, platform; "
+                    "[print(n, os.sysconf(n)) for n in (\"SC_NPROCESSORS_ONLN\", \"SC_NPROCESSORS_CONF\", "
+                    "\"SC_PHYS_PAGES\", \"SC_AVPHYS_PAGES\", \"SC_PAGE_SIZE\", \"SC_CLK_TCK\")]; "
+                    "print(platform.node(), platform.release(), platform.machine())'"),
     W("py-walk-sys-cpu", f"{PY} walk /sys/devices/system/cpu /sys/devices/system/node"),
     W("py-walk-sys-kernel", f"{PY} walk --skip slab /sys/kernel"),
     W("py-namespaced-sysctls", f"{PY} walk --content /proc/sys/net/core /proc/sys/net/ipv4/conf/lo "
