@@ -308,20 +308,20 @@ class Outcome:
         return {"exit": self.exit, "stdout": self.stdout, "stderr": self.stderr}[name]
 
 
-def normalise(rules: list[Rule], workload: str, o: Outcome) -> str:
-    """The text compared: each stream with the rules that apply to it."""
+def normalise(rules: list[Rule], workload: str, o: Outcome, applied: set | None = None) -> str:
+    """The text compared: each stream with the rules that apply to it (the names of the
+    rules that changed something are added to `applied`)."""
     parts = []
     for stream in STREAMS:
         text = o.stream(stream)
         for r in rules:
             if r.applies(workload, o.runtime, stream):
+                before = r.uses
                 text = r.apply(text)
+                if applied is not None and r.uses != before:
+                    applied.add(r.name)
         parts.append(f"--- {stream}\n{text}" + ("" if text.endswith("\n") or not text else "\n"))
     return "".join(parts)
-
-
-def rules_for(rules: list[Rule], workload: str) -> list[Rule]:
-    return [r for r in rules if any(fnmatch.fnmatchcase(workload, g) for g in r.workloads)]
 
 
 def _raw(o: Outcome, limit: int = 150) -> str:
@@ -338,14 +338,15 @@ def _raw(o: Outcome, limit: int = 150) -> str:
 def compare(rules: list[Rule], w: Workload, a: Outcome, b: Outcome) -> str | None:
     """None if the normalised outcomes are equal; else a report naming the workload
     with a unified diff of the normalised texts and both raw outputs."""
-    na, nb = normalise(rules, w.name, a), normalise(rules, w.name, b)
+    applied: set = set()
+    na, nb = normalise(rules, w.name, a, applied), normalise(rules, w.name, b, applied)
     if na == nb:
         return None
     diff = "".join(difflib.unified_diff(na.splitlines(True), nb.splitlines(True),
                                         f"{a.runtime} (normalised)", f"{b.runtime} (normalised)", n=2))
-    applied = ", ".join(r.name for r in rules_for(rules, w.name)) or "none"
+    names = ", ".join(r.name for r in rules if r.name in applied) or "none"
     return (f"workload {w.name!r} differs between {a.runtime} and {b.runtime}\n"
-            f"config: {w.config}\nscript: {w.script}\nrules applied: {applied}\n\n"
+            f"config: {w.config}\nscript: {w.script}\nrules that changed something: {names}\n\n"
             f"{diff}\n"
             f"=== {a.runtime}, raw\n{_raw(a)}\n\n=== {b.runtime}, raw\n{_raw(b)}\n")
 
