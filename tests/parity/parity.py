@@ -174,13 +174,12 @@ class Rule:
     replacement: str
     reason: str
     line: int
-    uses: int = 0
+    flags: str = ""
+    uses: int = 0  # substitutions made so far (test_every_rule_is_used)
 
     def applies(self, workload: str, runtime: str, stream: str) -> bool:
         return (runtime in self.sides and stream in self.streams
                 and any(fnmatch.fnmatchcase(workload, g) for g in self.workloads))
-
-    flags: str = ""
 
     def apply(self, text: str) -> str:
         if "n" in self.flags or "w" in self.flags:
