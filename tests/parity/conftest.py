@@ -4,7 +4,7 @@ a test fails: no container, cgroup, mount or daemon is left, and the host's sysc
 what they were.
 
 $ECIFS_PARITY_KEEP=DIR writes every run's stdout, stderr and exit code to DIR
-(WORKLOAD.RUNTIME.{out,err,exit}), for a closer look.
+(WORKLOAD.RUNTIME.{out,err,exit}) and the daemon's log to DIR/ecifs.log, for a closer look.
 
 Options: --quick (the quick subset), --jobs N (containers at a time, default 4, or
 $ECIFS_PARITY_JOBS), --baseline (plain runc against plain runc: shows what differs
@@ -13,6 +13,7 @@ between two runs of the same runtime, i.e. what a rule must cover that is not ec
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import sys
 import tempfile
@@ -90,8 +91,9 @@ def host_sysctls() -> dict:
 class Session:
     """The selected workloads, each run once per runtime; run all at once on first use."""
 
-    def __init__(self, runner: parity.Runner, workloads: list, jobs: int, baseline: bool):
+    def __init__(self, runner: parity.Runner, workloads: list, jobs: int, baseline: bool, host_before: dict):
         self.runner = runner
+        self.host_before = host_before  # the host's sysctls at the start
         self.workloads = workloads
         self.jobs = max(1, jobs)
         self.runtimes = ("runc", "runc") if baseline else parity.RUNTIMES
@@ -134,6 +136,10 @@ class Session:
         return self.results[w.name]
 
 
+TIMING = pytest.StashKey[tuple]()
+DAEMON_LOG = pytest.StashKey[str]()
+
+
 @pytest.fixture(scope="session")
 def parity_session(request):
     baseline = request.config.getoption("baseline")
@@ -148,32 +154,21 @@ def parity_session(request):
     daemon = it.Daemon(base)
     mgr = it.Containers(base, daemon.socket, daemon)
     session = None
+    keep = os.environ.get("ECIFS_PARITY_KEEP")
     try:
         if not baseline:
             daemon.start(log_level="info")
-        keep = os.environ.get("ECIFS_PARITY_KEEP")
         if keep:
             Path(keep).mkdir(parents=True, exist_ok=True)
         runner = parity.Runner(mgr, parity.build_payload(base / "payload"), Path(keep) if keep else None)
         cfg = request.config
-        session = Session(runner, cfg.stash.get(SELECTED, []), cfg.getoption("jobs"), baseline)
-        session.host_before = before
+        session = Session(runner, cfg.stash.get(SELECTED, []), cfg.getoption("jobs"), baseline, before)
         yield session
     finally:
-        problems = mgr.cleanup()
-        daemon.cleanup()
-        left = it.mounts_under(base)
-        if left:
-            problems.append(f"mounts left under {base}: {left}")
-        cgroups = it.cgroup_dirs(it.NAME_PREFIX)
-        if cgroups:
-            problems.append(f"cgroups left: {[str(p) for p in cgroups]}")
-            for p in cgroups:
-                it.remove_cgroup_tree(p)
-        after = host_sysctls()
-        if after != before:
-            problems.append(f"the host's sysctls changed: before {before}, after {after}")
-        it.safe_rmtree(base)
+        request.config.stash[DAEMON_LOG] = daemon.log_tail(60) if daemon.proc is not None else ""
+        if keep and daemon.log_path.exists():
+            shutil.copyfile(daemon.log_path, Path(keep) / "ecifs.log")
+        problems = teardown(base, daemon, mgr, before)
         if session is not None and session.results:
             request.config.stash[TIMING] = (len(session.workloads), session.jobs, session.wall,
                                             sorted((o for pair in session.results.values() for o in pair),
@@ -181,14 +176,49 @@ def parity_session(request):
         assert not problems, "parity cleanup: " + "; ".join(problems)
 
 
-TIMING = pytest.StashKey[tuple]()
+def teardown(base: Path, daemon, mgr, host_before: dict) -> list[str]:
+    """Every step runs even if one before it failed; returns what was wrong."""
+    problems: list[str] = []
+
+    def attempt(what: str, fn) -> None:
+        try:
+            problems.extend(fn() or [])
+        except Exception as e:  # noqa: BLE001 -- keep cleaning
+            problems.append(f"{what}: {e!r}")
+
+    attempt("deleting the containers", mgr.cleanup)
+    attempt("stopping the daemon", daemon.cleanup)
+
+    def mounts() -> list[str]:
+        left = it.mounts_under(base)
+        return [f"mounts left under {base}: {left}"] if left else []
+
+    def cgroups() -> list[str]:
+        left = it.cgroup_dirs(it.NAME_PREFIX)
+        for p in left:
+            it.remove_cgroup_tree(p)
+        return [f"cgroups left: {[str(p) for p in left]}"] if left else []
+
+    def host() -> list[str]:
+        after = host_sysctls()
+        changed = {k: (v, after.get(k)) for k, v in host_before.items() if after.get(k) != v}
+        return [f"the host's sysctls changed (before, after): {changed}"] if changed else []
+
+    attempt("mounts", mounts)
+    attempt("cgroups", cgroups)
+    attempt("the host's sysctls", host)
+    attempt("removing the session directory", lambda: it.safe_rmtree(base))
+    return problems
 
 
 def pytest_terminal_summary(terminalreporter, config):
     timing = config.stash.get(TIMING, None)
-    if not timing:
-        return
-    count, jobs, wall, slowest = timing
-    terminalreporter.write_line(f"parity: {count} workloads x 2 runtimes in {wall:.0f}s ({jobs} at a time); "
-                                "slowest runs: " + ", ".join(f"{o.workload} ({o.runtime}) {o.seconds:.1f}s"
-                                                             for o in slowest))
+    if timing:
+        count, jobs, wall, slowest = timing
+        terminalreporter.write_line(
+            f"parity: {count} workloads x 2 runtimes in {wall:.0f}s ({jobs} at a time); slowest runs: "
+            + ", ".join(f"{o.workload} ({o.runtime}) {o.seconds:.1f}s" for o in slowest))
+    log = config.stash.get(DAEMON_LOG, "")
+    if log and (terminalreporter.stats.get("failed") or terminalreporter.stats.get("error")):
+        terminalreporter.write_sep("-", "the ecifs daemon's last log lines")
+        terminalreporter.write_line(log)
