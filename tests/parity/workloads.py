@@ -265,6 +265,9 @@ WORKLOADS = [
       config="system"),
     W("probe-umount-tmpfs-thread", f"mkdir -p /mnt/t && mount -t tmpfs t /mnt/t && {PROBE} --thread umount /mnt/t",
       config="system"),
+    # The new mount API: ecifs's profile answers it ENOSYS (a way around mount(2)).
+    W("probe-fsopen", f"{PROBE} fsopen tmpfs; {PROBE} fsopen proc; echo done", config="system"),
+    W("probe-fsopen-docker", f"{PROBE} fsopen tmpfs"),
     W("probe-rbind-thread", f"mkdir -p /mnt/b && {PROBE} --thread rbind /proc /mnt/b && "
                             "cat /mnt/b/sys/kernel/ostype", config="system"),
 

@@ -20,6 +20,7 @@
  *   umount-lazy DIR          umount2(DIR, MNT_DETACH)
  *   read PATH                open + read(2) up to 64 KiB; prints the bytes
  *   write PATH TEXT          open O_WRONLY + write(2) of TEXT
+ *   fsopen FSTYPE            fsopen(2) (the new mount API), the fd closed again
  *
  * Output: one line "OP: ok" or "OP: ERRNONAME" (then sysinfo's fields or the bytes
  * read). Exit status 0 if OP succeeded (every thread's, for --threads), 1 if not, 2 on
@@ -33,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/syscall.h>
 #include <sys/sysinfo.h>
 #include <unistd.h>
 
@@ -88,12 +90,20 @@ static int do_write(const char* path, const char* text) {
 
 static int check(int rc) { return rc == 0 ? 0 : errno; }
 
+static int do_fsopen(const char* fstype) {
+    long fd = syscall(SYS_fsopen, fstype, 0);
+    if (fd < 0) return errno;
+    close((int)fd);
+    return 0;
+}
+
 /* The ops and how many arguments each takes. */
 static const struct {
     const char* name;
     int nargs;
 } ops[] = {{"sysinfo", 0}, {"mount-proc", 1}, {"mount-sysfs", 1}, {"bind", 2}, {"rbind", 2}, {"move", 2},
-           {"umount", 1},  {"umount-lazy", 1}, {"read", 1},       {"write", 2}};
+           {"umount", 1},  {"umount-lazy", 1}, {"read", 1},       {"write", 2},
+           {"fsopen", 1}};
 
 static int valid(const struct op* o) {
     for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
@@ -115,6 +125,7 @@ static int run(const struct op* o, struct result* r) {
     if (!strcmp(n, "umount")) return check(umount2(a[0], 0));
     if (!strcmp(n, "umount-lazy")) return check(umount2(a[0], MNT_DETACH));
     if (!strcmp(n, "read")) return do_read(a[0], r);
+    if (!strcmp(n, "fsopen")) return do_fsopen(a[0]);
     return do_write(a[0], a[1]);
 }
 
