@@ -161,7 +161,7 @@ WORKLOADS = [
     W("ul-nsenter", "nsenter -t 1 -m -u -i -n -p sh -c 'hostname; head -1 /proc/meminfo; cat /proc/uptime'",
       config="system"),
     W("ul-nsenter-child", "unshare -pf --mount-proc sleep 60 & until pgrep -x sleep >/dev/null; do :; done; "
-                          "nsenter -t $(pgrep -x sleep) -m -p sh -c 'cat /proc/1/comm; ls /proc | grep -c ^[0-9]'; "
+                          "nsenter -t $(pgrep -x sleep) -m -p sh -c 'cat /proc/1/comm /proc/sys/kernel/ostype; head -1 /proc/meminfo'; "
                           "pkill -KILL -x sleep; wait", config="system"),
 
     # ---- mount --bind / --rbind / --move of /proc and /sys (system container) ---------
