@@ -209,6 +209,10 @@ WORKLOADS = [
     W("cu-stat-proc-others", f"{STAT} {PROC_OTHERS}"),
     W("cu-stat-sys", f"{STAT} {SYS_FILES}"),
     W("cu-stat-views-system", f"{STAT} {PROC_VIEWS} {PROC_OTHERS}", config="system"),
+    W("cu-statfs", "stat -f -c '%n %T' /proc /proc/meminfo /proc/uptime /proc/sys /proc/sys/kernel/ostype /sys "
+                   "/sys/kernel /sys/devices/system/cpu /sys/devices/system/cpu/online /sys/fs/cgroup"),
+    W("ul-mountpoint", "for p in /proc /proc/meminfo /proc/sys /sys/kernel /proc/cpuinfo /proc/version; do "
+                       "mountpoint $p; done; echo done"),
     W("cu-ls-proc", "ls /proc | grep -v '^[0-9]'; ls /proc/sys /proc/sys/kernel /proc/sys/net/core"),
     W("cu-ls-sys", "ls /sys /sys/devices/system/cpu /sys/devices/system/node"),
     W("cu-ls-sys-kernel", "ls /sys/kernel"),
@@ -315,5 +319,11 @@ WORKLOADS = [
                               "cat /proc/sys/kernel/hostname", config="system"),
     W("sysctl-p", "printf 'net.core.somaxconn = 1000\\nnet.ipv4.ip_forward = 1\\n' > /tmp/s.conf; "
                   "sysctl -p /tmp/s.conf; echo rc=$?", config="system"),
+    W("sysctl-conntrack-max", "ls -l /proc/sys/net/netfilter/nf_conntrack_max | cut -d' ' -f1; "
+                              + write_back(["net.netfilter.nf_conntrack_max"]), config="system"),
+    W("py-psi-trigger", "python3 -c 'import os, select; "
+                        "fd = os.open(\"/proc/pressure/memory\", os.O_RDWR | os.O_NONBLOCK); "
+                        "os.write(fd, b\"some 150000 2000000\\0\"); p = select.poll(); p.register(fd, select.POLLPRI); "
+                        "print(\"trigger set, poll:\", p.poll(10))'; echo rc=$?", config="system"),
     W("sysctl-w-docker", write_back(["net.core.somaxconn", "kernel.panic", "kernel.hostname", "kernel.tainted"])),
 ]
