@@ -85,6 +85,9 @@ def host_sysctls() -> dict:
         except OSError as e:
             values[key] = f"<{e.strerror}>"
     values["hostname"] = os.uname().nodename
+    hashsize = Path("/sys/module/nf_conntrack/parameters/hashsize")  # sys-hashsize writes it
+    if hashsize.exists():
+        values["nf_conntrack hashsize"] = hashsize.read_text()
     return values
 
 

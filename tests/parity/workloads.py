@@ -325,5 +325,12 @@ WORKLOADS = [
                         "fd = os.open(\"/proc/pressure/memory\", os.O_RDWR | os.O_NONBLOCK); "
                         "os.write(fd, b\"some 150000 2000000\\0\"); p = select.poll(); p.register(fd, select.POLLPRI); "
                         "print(\"trigger set, poll:\", p.poll(10))'; echo rc=$?", config="system"),
+    W("sysctl-w-drop-caches", f"{PROBE} write /proc/sys/vm/drop_caches 1", config="system"),
+    W("cu-random-ids", "a=$(cat /proc/sys/kernel/random/boot_id); b=$(cat /proc/sys/kernel/random/boot_id); "
+                       "u=$(cat /proc/sys/kernel/random/uuid); v=$(cat /proc/sys/kernel/random/uuid); "
+                       '[ "$a" = "$b" ] && echo "boot_id: the same twice"; [ "$u" != "$v" ] && echo "uuid: fresh"; '
+                       "echo ${#a} ${#u}"),
+    W("sys-hashsize", "f=/sys/module/nf_conntrack/parameters/hashsize; stat -c '%n %a %u:%g' $f; "
+                      f"{PROBE} write $f 65536; echo done", config="system"),
     W("sysctl-w-docker", write_back(["net.core.somaxconn", "kernel.panic", "kernel.hostname", "kernel.tainted"])),
 ]
