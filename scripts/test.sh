@@ -6,12 +6,14 @@
 #
 #   SKIP_ASAN=1       skip the ASan build and its tests (quick local runs)
 #   PYTEST_ARGS="..." extra arguments for both pytest runs (e.g. "-x -k reading")
+#   PARITY_ARGS="..." extra arguments for the parity run (e.g. "--quick")
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 repo=$PWD
 
 PYTHON=/usr/bin/python3  # Debian's python3 with python3-pytest, not a pyenv shim
 read -r -a pytest_extra <<< "${PYTEST_ARGS:-}"
+read -r -a parity_extra <<< "${PARITY_ARGS:-}"
 
 results=()
 failed=0
@@ -61,6 +63,17 @@ pytest_run() {
     "$PYTHON" -m pytest -p no:cacheprovider -v -rfE "$@" "${pytest_extra[@]}" tests/integration
 }
 
+# tests/parity: every workload under plain runc and under ecifs-runc, compared. The session
+# cleans up after itself (also on SIGTERM from timeout); what a SIGKILL left is removed,
+# and fails the step, by `parity.py --cleanup`.
+parity_run() {
+  local rc=0
+  ECIFS_BIN_DIR="$repo/build" timeout -k 30 900 \
+    "$PYTHON" -m pytest -p no:cacheprovider -v -rfEX "${parity_extra[@]}" tests/parity || rc=$?
+  "$PYTHON" tests/parity/parity.py --cleanup || rc=1
+  return $rc
+}
+
 if ! step "setup" bash scripts/setup.sh; then
   summary
   exit 1
@@ -94,6 +107,11 @@ if (( normal_built )); then
   step "integration tests (build/)" pytest_run build
 else
   skip "integration tests (build/)" "build failed"
+fi
+if (( normal_built )); then
+  step "parity with runc (build/)" parity_run
+else
+  skip "parity with runc (build/)" "build failed"
 fi
 # A real cgroup v2 kernel under qemu (this host is a v1/v2 hybrid); see tests/vm/README.md.
 if ! (( normal_built )); then skip "cgroup v2 VM (qemu)" "build failed"
