@@ -33,11 +33,15 @@ constexpr double dynamic_cache_seconds = 1.0;
 // concurrently, hence the lock; a READ replies from its own reference to the content,
 // outside the lock: once the reply is written the reader may close, and the RELEASE,
 // on another thread, deletes the OpenFile.
+//
+// A rendering that fails fails the READs, not the open: the kernel's sysfs and procfs
+// files fail read(2) with their show()'s errno.
 struct OpenFile {
-    explicit OpenFile(Content c) : content(std::move(c)) {}
+    OpenFile(Content c, int e) : content(std::move(c)), error(e) {}
     std::mutex lock;
-    Content content;
-    bool served = false;   // a READ has been answered from `content`
+    Content content;  // null while `error`
+    int error = 0;
+    bool served = false;        // a READ has been answered from `content`
     bool read_by_read = false;  // its first READ was a read(2), not the page cache's (see PageCache)
     bool read_any = false;      // it had a READ
 };
@@ -268,8 +272,8 @@ void do_releasedir(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
 }
 
 // An open the kernel does not learn of (the opener was interrupted) gets no RELEASE.
-void reply_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info fi, Content content) {
-    auto file = std::make_unique<OpenFile>(std::move(content));
+void reply_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info fi, Content content, int error) {
+    auto file = std::make_unique<OpenFile>(std::move(content), error);
     fi.fh = reinterpret_cast<uint64_t>(file.get());
     if (fuse_reply_open(req, &fi) == 0)
         file.release();
@@ -325,19 +329,16 @@ void do_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     if (int err = open_target(req, *target, access != O_WRONLY, attr, opened)) return (void)fuse_reply_err(req, err);
     if (S_ISDIR(attr.st_mode)) return (void)fuse_reply_err(req, EISDIR);
     if (access != O_RDONLY && !writable(*target, attr)) return (void)fuse_reply_err(req, EACCES);
-    if (int err = opened.read_result) {
-        spdlog::debug("container {}: reading inode {} failed: {}", state.container->id(), ino, std::strerror(err));
-        return (void)fuse_reply_err(req, err);
-    }
-    std::string& rendered = opened.content;
+    const int error = opened.read_result;
+    if (error) spdlog::debug("container {}: reading inode {} failed: {}", state.container->id(), ino, std::strerror(error));
     fi->direct_io = 1;  // st_size is 0: read(2) must ask us, not the page cache
     fi->noflush = 1;    // nothing to flush: saves a round trip on every close
-    auto content = std::make_shared<const std::string>(std::move(rendered));
+    Content content = error ? nullptr : std::make_shared<const std::string>(std::move(opened.content));
     auto cached = state.page_cache.opened(ino, access != O_WRONLY ? content : nullptr, fi->flags & O_TRUNC);
-    if (!cached.extend) return reply_open(req, ino, *fi, std::move(content));
+    if (!cached.extend) return reply_open(req, ino, *fi, std::move(content), error);
     state.run_blocking([&state, req, ino, cached, info = *fi, content] {
         extend_size(state, ino, *cached.cache, cached.shrinks_seen);
-        reply_open(req, ino, info, content);
+        reply_open(req, ino, info, content, 0);
     });
 }
 
@@ -353,24 +354,29 @@ Content handle_read(fuse_req_t req, fuse_ino_t ino, off_t offset, OpenFile& file
         auto target = target_or_reply(req, ino);
         if (!target) return nullptr;
         std::string fresh;
-        if (int err = render(req, *target, fresh)) {
-            fuse_reply_err(req, err);
-            return nullptr;
-        }
-        file.content = std::make_shared<const std::string>(std::move(fresh));
+        file.error = render(req, *target, fresh);
+        file.content = file.error ? nullptr : std::make_shared<const std::string>(std::move(fresh));
     }
     file.served = true;
+    if (file.error) {
+        fuse_reply_err(req, file.error);
+        return nullptr;
+    }
     return file.content;
 }
 
 // A READ without a lock owner fills the page cache (splice, sendfile: direct_io's
 // read(2) carries one): it gets the inode's cache content (see PageCache).
-Content page_cache_read(MountState& state, fuse_ino_t ino, OpenFile& file) {
+Content page_cache_read(fuse_req_t req, fuse_ino_t ino, OpenFile& file) {
     {
         std::lock_guard guard(file.lock);
         file.read_any = true;
+        if (file.error) {
+            fuse_reply_err(req, file.error);
+            return nullptr;
+        }
     }
-    if (Content cache = state.page_cache.splice_read(ino)) return cache;
+    if (Content cache = state_of(req).page_cache.splice_read(ino)) return cache;
     std::lock_guard guard(file.lock);
     return file.content;
 }
@@ -380,7 +386,7 @@ void do_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset, fuse_fil
     MountState& state = state_of(req);
     auto& file = *reinterpret_cast<OpenFile*>(fi->fh);
     const bool fills_page_cache = fi->lock_owner == 0;
-    Content content = fills_page_cache ? page_cache_read(state, ino, file) : handle_read(req, ino, offset, file);
+    Content content = fills_page_cache ? page_cache_read(req, ino, file) : handle_read(req, ino, offset, file);
     if (!content) return;  // answered already
     size_t start = std::min(static_cast<size_t>(offset), content->size());
     size_t length = std::min(size, content->size() - start);

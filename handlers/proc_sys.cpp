@@ -9,6 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+
 #include <fmt/core.h>
 #include <spdlog/spdlog.h>
 
@@ -72,9 +74,25 @@ sysctl::Policy policy_of(std::string_view path) {
     return rule ? rule->policy : sysctl::Policy::host;
 }
 
+// A directory of namespaced sysctls only: a namespace's own table, which the kernel may
+// give to the namespace's user namespace root (fs/mqueue, an ipc namespace's).
+bool holds_namespaced(std::string_view dir) {
+    if (dir.empty()) return false;
+    bool any = false;
+    for (const sysctl::Rule& rule : sysctl::rules()) {
+        if (rule.pattern.size() <= dir.size() || !rule.pattern.starts_with(dir) || rule.pattern[dir.size()] != '/')
+            continue;
+        if (rule.policy != sysctl::Policy::namespaced) return false;
+        any = true;
+    }
+    return any;
+}
+
 // Whether the caller's namespaces answer for `path`: everything below net/ (even its
-// names differ per network namespace), and every namespaced sysctl.
-bool in_callers_namespaces(std::string_view path) { return below_net(path) || policy_of(path) == sysctl::Policy::namespaced; }
+// names differ per network namespace), every namespaced sysctl and their directories.
+bool in_callers_namespaces(std::string_view path) {
+    return below_net(path) || policy_of(path) == sysctl::Policy::namespaced || holds_namespaced(path);
+}
 
 int read_synthesized(const Context& ctx, std::string_view path, std::string& out) {
     if (path == "kernel/random/boot_id") {
