@@ -51,17 +51,21 @@ def test_emulated_write_is_the_containers_own(containers, host_unchanged):
 
 
 def test_namespaced_write_reaches_the_callers_network_namespace(containers, host_unchanged):
+    # A new network namespace starts with init_net's IPv4 settings (devconf_inherit_init_net
+    # 0): the host's value, which is 1 wherever dockerd has run. A writes the other one.
     host_forward = Path("/proc/sys/net/ipv4/ip_forward").read_text().strip()
+    written = "0" if host_forward == "1" else "1"
     # Root of a "small VM": all capabilities in its own user namespace (unshare -n needs
     # CAP_SYS_ADMIN there).
     a = containers.start(extra_caps=["CAP_SYS_ADMIN", "CAP_NET_ADMIN"])
     b = containers.start()
-    a.exec("sysctl -w net.ipv4.ip_forward=1")
-    assert sysctl_n(a, "net.ipv4.ip_forward") == "1"
-    assert sysctl_n(b, "net.ipv4.ip_forward") == "0"
+    assert sysctl_n(a, "net.ipv4.ip_forward") == host_forward
+    a.exec(f"sysctl -w net.ipv4.ip_forward={written}")
+    assert sysctl_n(a, "net.ipv4.ip_forward") == written
+    assert sysctl_n(b, "net.ipv4.ip_forward") == host_forward
     # A shell in a new network namespace inside A sees its own (fresh) value.
-    assert a.exec("unshare -n sysctl -n net.ipv4.ip_forward").strip() == "0"
-    assert sysctl_n(a, "net.ipv4.ip_forward") == "1"
+    assert a.exec("unshare -n sysctl -n net.ipv4.ip_forward").strip() == host_forward
+    assert sysctl_n(a, "net.ipv4.ip_forward") == written
     assert Path("/proc/sys/net/ipv4/ip_forward").read_text().strip() == host_forward
 
 
