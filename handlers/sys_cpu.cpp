@@ -145,7 +145,10 @@ int content(const View& view, std::string_view path, const fs::path& file, std::
         out = n > 1 ? fmt::format("0-{}\n", n - 1) : "0\n";
         return 0;
     }
-    if (path == "offline") return out = "\n", 0;
+    if (path == "offline") {  // no CPU is offline: an empty list
+        out.assign(1, '\n');    // (not `out = "\n"`: GCC 12 -O3 warns -Wrestrict, a false positive)
+        return 0;
+    }
     std::string text;
     if (int err = emulation::read_file(file, text)) return err;  // sysfs attributes fail with their own errno
     if (is_cpu_list(name)) out = renumber_cpu_list(text, view.visible) + "\n";
