@@ -62,6 +62,7 @@ def run_in(pid: int, containers, memory: int = 256 * MiB, **kw) -> str:
     return cid
 
 
+@pytest.mark.asan
 def test_views_reach_a_runtime_in_a_private_mount_namespace(containers, daemon, private_namespace):
     cid = run_in(private_namespace, containers)
     r = containers.shim("exec", cid, "sh", "-c", "head -n 1 /proc/meminfo; cat /sys/devices/system/cpu/online")
@@ -73,6 +74,7 @@ def test_views_reach_a_runtime_in_a_private_mount_namespace(containers, daemon, 
     assert str(mount_dir) in mounts_of(os.getpid(), daemon.containers_dir)
 
 
+@pytest.mark.asan
 def test_delete_leaves_no_mount_in_the_runtimes_namespace(containers, daemon, private_namespace):
     """Podman deletes from its own (the host's) namespace: the copy attached in the
     runtime's namespace goes too, and the other containers keep their views."""
