@@ -1,10 +1,12 @@
 // ecifs-runc: a drop-in for runc. On create/run it asks the daemon to prepare the
 // container, adds the view mounts and the hooks to the bundle's config.json, then
-// execs the real runtime with the untouched argv. Everything else passes through.
+// execs the real runtime with the argv as given, less ecifs-runc's own flags.
+// Everything else passes through.
 //
-//   ecifs-runc [runc's global flags] COMMAND ...    as runc
+//   ecifs-runc [--ecifs-socket=PATH] [--ecifs-runtime=NAME] [runc's global flags] COMMAND ...
+//                                                   as runc; its own flags are taken out
 //   ecifs-runc ecifs-hook start|poststop|place ...  run by runc as an OCI hook
-//   ecifs-runc ecifs-help                           the ECIFS_* variables
+//   ecifs-runc ecifs-help                           its own flags and the ECIFS_* variables
 #include <sys/mount.h>
 #include <unistd.h>
 
@@ -26,6 +28,7 @@
 #include "control/protocol.hpp"
 #include "shim/oci_config.hpp"
 #include "shim/runc_args.hpp"
+#include "shim/view_attach.hpp"
 
 namespace {
 
@@ -60,9 +63,32 @@ void report(const shim::RuncArgs& args, const std::string& message) {
 
 // ---- the real runtime ----------------------------------------------------------------
 
-std::string runtime_name() {
+// --ecifs-runtime, else $ECIFS_RUNTIME, else runc.
+std::string runtime_name(const shim::RuncArgs& args) {
+    if (!args.ecifs_runtime.empty()) return args.ecifs_runtime;
     const char* env = std::getenv(runtime_env);
     return env && *env ? env : default_runtime;
+}
+
+// Where the daemon's control socket is, and who said so (for error messages).
+struct SocketChoice {
+    std::string path;
+    std::string origin;
+};
+
+// --ecifs-socket, else $ECIFS_SOCKET, else the default. Docker and Podman do not pass
+// their environment to the runtime: with them the flag or the default is what works.
+SocketChoice daemon_socket(const shim::RuncArgs& args) {
+    if (!args.ecifs_socket.empty()) return {args.ecifs_socket, fmt::format("--{}", shim::socket_flag)};
+    const char* env = std::getenv(control::socket_env);
+    if (env && *env) return {env, fmt::format("${}", control::socket_env)};
+    return {control::default_socket_path, "the default"};
+}
+
+std::string socket_hint(const SocketChoice& socket) {
+    return fmt::format("(the socket is {}; give another with --{}=PATH: in Docker's daemon.json as "
+                       "\"runtimeArgs\", with Podman as --runtime-flag {}=PATH)",
+                       socket.origin, shim::socket_flag, shim::socket_flag);
 }
 
 // The file execvp would run for `name`, or empty if none.
@@ -90,11 +116,11 @@ void refuse_to_run_self(const std::string& runtime) {
                                   runtime, found.string(), runtime_env));
 }
 
-[[noreturn]] void exec_runtime(int argc, char** argv) {
-    std::string runtime = runtime_name();
+[[noreturn]] void exec_runtime(shim::RuncArgs& parsed) {
+    std::string runtime = runtime_name(parsed);
     refuse_to_run_self(runtime);
-    std::vector<char*> args(argv, argv + argc);
-    args[0] = runtime.data();
+    std::vector<char*> args{runtime.data()};
+    for (std::string& arg : parsed.runtime_args) args.push_back(arg.data());
     args.push_back(nullptr);
     ::execvp(runtime.c_str(), args.data());
     throw Failure(fmt::format("cannot run the runtime '{}': {}", runtime, std::strerror(errno)));
@@ -123,26 +149,48 @@ std::string seccomp_listener(const json& reply) {
     return {};
 }
 
+control::ReplyWithFd ask_to_prepare(const SocketChoice& socket, const shim::RuncArgs& args,
+                                    const shim::RootIds& root) {
+    try {
+        return control::request_with_fd(socket.path, {{"op", "prepare"},
+                                                      {"id", args.container_id},
+                                                      {"root_uid", root.uid},
+                                                      {"root_gid", root.gid},
+                                                      // We exec the runtime, so our pid is the creator's:
+                                                      // if it exits before the init exists, the daemon
+                                                      // forgets the container.
+                                                      {"creator_pid", ::getpid()},
+                                                      {"mount_fd", true}});
+    } catch (const control::DaemonUnreachable& e) {
+        throw Failure(fmt::format("{} {}", e.what(), socket_hint(socket)));
+    }
+}
+
+// The daemon's mount, where the runtime we exec can open it: attached here from the
+// copy the daemon sent when this mount namespace does not show it (Podman's own).
+void make_views_reachable(const json& reply, const control::UniqueFd& tree) {
+    if (!tree) return;  // a daemon that sends no copy: its mount must be visible here
+    if (!reply.contains("mount") || !reply["mount"].is_string())
+        throw Failure("the ecifs daemon's prepare reply names no mount directory");
+    shim::attach_views(reply["mount"].get<std::string>(), tree.get());
+}
+
 void prepare_container(const shim::RuncArgs& args) {
     fs::path config_file = bundle_dir(args) / "config.json";
     json config = shim::read_config(config_file);
     shim::RootIds root = shim::container_root_ids(config);
-    std::string socket = control::socket_path_from_env();
-    json reply = control::request(socket, {{"op", "prepare"},
-                                           {"id", args.container_id},
-                                           {"root_uid", root.uid},
-                                           {"root_gid", root.gid},
-                                           // We exec the runtime, so our pid is the creator's:
-                                           // if it exits before the init exists, the daemon forgets
-                                           // the container.
-                                           {"creator_pid", ::getpid()}});
+    SocketChoice socket = daemon_socket(args);
+    control::ReplyWithFd prepared = ask_to_prepare(socket, args, root);
+    const json& reply = prepared.body;
     try {
-        shim::apply_ecifs(config, shim::views_from_reply(reply), {self_exe(), socket, seccomp_listener(reply)});
+        make_views_reachable(reply, prepared.fd);
+        prepared.fd.reset();  // never handed on to the runtime
+        shim::apply_ecifs(config, shim::views_from_reply(reply), {self_exe(), socket.path, seccomp_listener(reply)});
         shim::write_config_atomically(config_file, config);
     } catch (...) {
         // The daemon prepared a container that will never start: let it forget it.
         try {
-            control::request(socket, {{"op", "remove"}, {"id", args.container_id}});
+            control::request(socket.path, {{"op", "remove"}, {"id", args.container_id}});
         } catch (const control::ControlError&) {
         }
         throw;
@@ -219,18 +267,23 @@ int run_hook(std::span<const std::string> args) {
     return 0;
 }
 
-int print_ecifs_help() {
+void print_ecifs_help() {
     std::cout << "ecifs-runc: runc with ecifs views of /proc and /sys.\n"
-                 "Called exactly like runc; `ecifs-runc --help` prints the runtime's help.\n\n"
+                 "Called exactly like runc: every command and flag goes to the runtime, but for\n"
+                 "ecifs-runc's own global flags, which are taken out:\n\n"
+              << "  --" << shim::socket_flag << "=PATH   the ecifs daemon's control socket (default: $"
+              << control::socket_env << ", else " << control::default_socket_path << ")\n"
+              << "  --" << shim::runtime_flag << "=NAME  the real runtime to exec (default: $" << runtime_env
+              << ", else " << default_runtime << ")\n\n"
+              << "Docker and Podman do not pass their environment to the runtime: give the flags\n"
+                 "in daemon.json's \"runtimeArgs\" or with Podman's --runtime-flag "
+              << shim::socket_flag << "=PATH.\n\n"
                  "Environment:\n"
-                 "  ECIFS_RUNTIME  the real runtime to exec (default: runc)\n"
-              << "  ECIFS_SOCKET   the ecifs daemon's control socket (default: "
-              << control::default_socket_path << ")\n"
-              << "  ECIFS_SECCOMP_SOCKET  the daemon's seccomp listener (default: what the daemon says)\n\n"
+              << "  " << control::socket_env << ", " << runtime_env << "  as the flags above\n"
+              << "  " << seccomp_socket_env << "  the daemon's seccomp listener (default: what the daemon says)\n\n"
               << "On create/run the bundle's config.json gets the view mounts, the\n"
                  "'ecifs-hook' hooks and the seccomp listener with its rules (annotation\n"
                  "io.ecifs.managed); the daemon must run.\n";
-    return 0;
 }
 
 }  // namespace
@@ -240,8 +293,16 @@ int main(int argc, char** argv) {
     shim::RuncArgs parsed;
     try {
         if (!args.empty() && args[0] == shim::hook_word) return run_hook(std::span(args).subspan(1));
-        if (!args.empty() && args[0] == "ecifs-help") return print_ecifs_help();
+        if (!args.empty() && args[0] == "ecifs-help") {
+            print_ecifs_help();
+            return 0;
+        }
         parsed = shim::parse_runc_args(args);
+        if (!parsed.ecifs_error.empty()) throw Failure(parsed.ecifs_error);
+        if (parsed.global_help) {
+            print_ecifs_help();
+            std::cout << "\nThe runtime's help follows.\n\n" << std::flush;
+        }
         switch (parsed.action()) {
         case shim::RuncArgs::Action::refuse:
             throw Failure(fmt::format("cannot read this runc command line ({}); not starting a container "
@@ -253,7 +314,7 @@ int main(int argc, char** argv) {
         case shim::RuncArgs::Action::pass_through:
             break;
         }
-        exec_runtime(argc, argv);
+        exec_runtime(parsed);
     } catch (const std::exception& e) {
         report(parsed, e.what());
         return 1;

@@ -20,33 +20,22 @@ std::string socket_path_from_env() {
 
 namespace {
 
-class Fd {
-public:
-    explicit Fd(int fd) : fd_(fd) {}
-    ~Fd() { if (fd_ >= 0) ::close(fd_); }
-    Fd(Fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-    Fd(const Fd&) = delete;
-    Fd& operator=(const Fd&) = delete;
-    int get() const { return fd_; }
-private:
-    int fd_;
-};
-
-Fd connect_to(const std::string& path) {
+UniqueFd connect_to(const std::string& path) {
     sockaddr_un addr{};
     addr.sun_family = AF_UNIX;
     if (path.size() >= sizeof(addr.sun_path))
         throw ControlError(fmt::format("socket path too long: {}", path));
     std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
-    Fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
     if (fd.get() < 0)
         throw ControlError(fmt::format("socket: {}", std::strerror(errno)));
     if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
         int err = errno;
         if (err == ENOENT || err == ECONNREFUSED)
-            throw ControlError(fmt::format(
+            throw DaemonUnreachable(fmt::format(
                 "the ecifs daemon is not running (nothing listens on {}); start it with 'ecifs'", path));
-        throw ControlError(fmt::format("cannot connect to the ecifs daemon at {}: {}", path, std::strerror(err)));
+        throw DaemonUnreachable(
+            fmt::format("cannot connect to the ecifs daemon at {}: {}", path, std::strerror(err)));
     }
     return fd;
 }
@@ -61,11 +50,12 @@ void write_all(int fd, const std::string& data) {
     }
 }
 
-std::string read_line(int fd) {
+// One reply line; a descriptor that came with it is kept in `passed`.
+std::string read_line(int fd, UniqueFd& passed) {
     std::string line;
     char buf[4096];
     for (;;) {
-        ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+        ssize_t n = receive_with_fd(fd, buf, sizeof buf, passed);
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) throw ControlError(fmt::format("reading from the ecifs daemon: {}", std::strerror(errno)));
         if (n == 0) throw ControlError("the ecifs daemon closed the connection without a reply");
@@ -77,15 +67,20 @@ std::string read_line(int fd) {
 
 }  // namespace
 
-nlohmann::json request(const std::string& socket_path, const nlohmann::json& req) {
-    Fd fd = connect_to(socket_path);
-    write_all(fd.get(), req.dump() + "\n");
-    nlohmann::json reply = nlohmann::json::parse(read_line(fd.get()), nullptr, false);
-    if (reply.is_discarded() || !reply.is_object())
+ReplyWithFd request_with_fd(const std::string& socket_path, const nlohmann::json& req) {
+    UniqueFd socket = connect_to(socket_path);
+    write_all(socket.get(), req.dump() + "\n");
+    ReplyWithFd reply;
+    reply.body = nlohmann::json::parse(read_line(socket.get(), reply.fd), nullptr, false);
+    if (reply.body.is_discarded() || !reply.body.is_object())
         throw ControlError("the ecifs daemon sent a malformed reply");
-    if (!reply.value("ok", false))
-        throw ControlError(reply.value("error", std::string("unknown error")));
+    if (!reply.body.value("ok", false))
+        throw ControlError(reply.body.value("error", std::string("unknown error")));
     return reply;
+}
+
+nlohmann::json request(const std::string& socket_path, const nlohmann::json& req) {
+    return request_with_fd(socket_path, req).body;
 }
 
 }  // namespace ecifs::control

@@ -3,8 +3,11 @@
 // ecifsctl). One request per line, one reply per line, both JSON objects, over the
 // Unix stream socket; only root peers are served.
 //
-//   {"op":"prepare","id":ID,"root_uid":U,"root_gid":G}
-//        -> {"ok":true,"mount":DIR,"views":[{"source":PATH,"destination":PATH},...]}
+//   {"op":"prepare","id":ID,"root_uid":U,"root_gid":G[,"creator_pid":P][,"mount_fd":true]}
+//        -> {"ok":true,"mount":DIR,"views":[{"source":PATH,"destination":PATH},...],
+//            "seccomp_listener":PATH}
+//        with "mount_fd": the reply carries (SCM_RIGHTS) a detached copy of the
+//        container's mount (open_tree(OPEN_TREE_CLONE)), and says "mount_fd":true
 //   {"op":"start","id":ID,"pid":PID}        -> {"ok":true}
 //   {"op":"remove","id":ID}                 -> {"ok":true}
 //   {"op":"list"}                           -> {"ok":true,"containers":[{...}]}
@@ -14,6 +17,8 @@
 #include <string>
 
 #include <nlohmann/json.hpp>
+
+#include "control/fd_passing.hpp"
 
 namespace ecifs::control {
 
@@ -28,9 +33,20 @@ std::string socket_path_from_env();
 struct ControlError : std::runtime_error {
     using std::runtime_error::runtime_error;
 };
+// Nothing answers on the socket (no daemon there), or it cannot be reached.
+struct DaemonUnreachable : ControlError {
+    using ControlError::ControlError;
+};
 
 // Send one request and wait for its reply. Throws ControlError with a message fit for
 // a user ("ecifs daemon is not running (no socket at ...)", or the daemon's error).
 nlohmann::json request(const std::string& socket_path, const nlohmann::json& req);
+
+// The same, keeping the descriptor the reply carried, if any.
+struct ReplyWithFd {
+    nlohmann::json body;
+    UniqueFd fd;
+};
+ReplyWithFd request_with_fd(const std::string& socket_path, const nlohmann::json& req);
 
 }  // namespace ecifs::control

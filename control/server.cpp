@@ -3,6 +3,8 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 
+#include <cerrno>
+
 #include <boost/asio/read_until.hpp>
 #include <boost/asio/write.hpp>
 #include <fmt/core.h>
@@ -42,7 +44,7 @@ private:
     void on_line(const boost::system::error_code& ec, std::size_t n) {
         if (ec == boost::asio::error::not_found) {
             // The line outgrew the limit: refuse it and drop the connection.
-            return reply(R"({"ok":false,"error":"request too large"})", /*then_close=*/true);
+            return reply({R"({"ok":false,"error":"request too large"})", {}}, /*then_close=*/true);
         }
         if (ec) return server_.forget(shared_from_this());
         std::string line = input_.substr(0, n - 1);
@@ -50,9 +52,31 @@ private:
         reply(server_.answer(line, peer_), false);
     }
 
-    void reply(std::string text, bool then_close) {
-        output_ = std::move(text) + "\n";
-        boost::asio::async_write(socket_, boost::asio::buffer(output_),
+    void reply(ReplyLine line, bool then_close) {
+        output_ = std::move(line.text) + "\n";
+        passing_ = std::move(line.fd);
+        if (passing_) return send_with_descriptor(then_close);
+        write_from(0, then_close);
+    }
+
+    // The descriptor travels with the first bytes, sent here; the rest as any reply.
+    void send_with_descriptor(bool then_close) {
+        ssize_t n = send_with_fd(socket_.native_handle(), output_, passing_.get());
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            socket_.async_wait(stream_protocol::socket::wait_write,
+                               [self = shared_from_this(), then_close](const boost::system::error_code& ec) {
+                                   if (ec) return self->server_.forget(self);
+                                   self->send_with_descriptor(then_close);
+                               });
+            return;
+        }
+        passing_.reset();  // sent along, or the peer is gone: ours is closed either way
+        if (n < 0) return server_.forget(shared_from_this());
+        write_from(static_cast<std::size_t>(n), then_close);
+    }
+
+    void write_from(std::size_t offset, bool then_close) {
+        boost::asio::async_write(socket_, boost::asio::buffer(output_.data() + offset, output_.size() - offset),
                                  [self = shared_from_this(), then_close](const boost::system::error_code& ec, std::size_t) {
                                      if (ec || then_close) return self->server_.forget(self);
                                      self->read_next();
@@ -63,11 +87,8 @@ private:
     stream_protocol::socket socket_;
     Peer peer_;
     std::string input_, output_;
+    UniqueFd passing_;
 };
-
-namespace {
-
-}  // namespace
 
 Server::Server(boost::asio::io_context& io, std::filesystem::path socket_path, Handler handler)
     : io_(io), socket_path_(std::move(socket_path)), handler_(std::move(handler)), acceptor_(io) {
@@ -117,10 +138,10 @@ void Server::stop() {
     std::filesystem::remove(socket_path_, not_there);
 }
 
-std::string Server::answer(const std::string& line, const Peer& peer) const {
+ReplyLine Server::answer(const std::string& line, const Peer& peer) const {
     // Replies may quote the request's bytes: never let invalid UTF-8 throw.
     auto dump = [](const nlohmann::json& j) { return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace); };
-    auto error = [&](const std::string& message) { return dump({{"ok", false}, {"error", message}}); };
+    auto error = [&](const std::string& message) { return ReplyLine{dump({{"ok", false}, {"error", message}}), {}}; };
     if (peer.uid != 0) {
         spdlog::warn("control socket: refused a request from uid {} (pid {})", peer.uid, peer.pid);
         return error("permission denied: only root may use the ecifs control socket");
@@ -129,9 +150,9 @@ std::string Server::answer(const std::string& line, const Peer& peer) const {
     if (request.is_discarded() || !request.is_object() || !request.contains("op") || !request["op"].is_string())
         return error("malformed request: expected a JSON object with a string \"op\"");
     try {
-        nlohmann::json reply = handler_(request, peer);
-        reply["ok"] = true;
-        return dump(reply);
+        Answer reply = handler_(request, peer);
+        reply.body["ok"] = true;
+        return {dump(reply.body), std::move(reply.fd)};
     } catch (const std::exception& e) {
         spdlog::info("control: {} refused: {}", request["op"].get<std::string>(), e.what());
         return error(e.what());

@@ -14,6 +14,8 @@
 #include <boost/asio/local/stream_protocol.hpp>
 #include <nlohmann/json.hpp>
 
+#include "control/fd_passing.hpp"
+
 namespace ecifs::control {
 
 struct Peer {
@@ -23,11 +25,23 @@ struct Peer {
 
 class Connection;
 
+// A reply, and a descriptor that goes along with it (SCM_RIGHTS) when there is one.
+struct Answer {
+    nlohmann::json body;
+    UniqueFd fd;
+};
+
+// One line to send, and the descriptor that goes with its first byte, if any.
+struct ReplyLine {
+    std::string text;
+    UniqueFd fd;
+};
+
 class Server {
 public:
     // Answers one well-formed request from a root peer; throws std::exception to
     // reply {"ok":false,"error":what()}.
-    using Handler = std::function<nlohmann::json(const nlohmann::json& request, const Peer& peer)>;
+    using Handler = std::function<Answer(const nlohmann::json& request, const Peer& peer)>;
 
     // Binds and listens now, so errors reach the shell before the daemon detaches.
     // Refuses to start if another daemon answers on the path; removes a stale socket.
@@ -39,7 +53,7 @@ public:
     void stop();
 
     // Answer one request line: parse, check the peer, dispatch. Never throws.
-    std::string answer(const std::string& line, const Peer& peer) const;
+    ReplyLine answer(const std::string& line, const Peer& peer) const;
     void forget(const std::shared_ptr<Connection>& connection);
 
 private:

@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <stdexcept>
 #include <thread>
 #include <vector>
@@ -44,6 +46,12 @@ T optional_unsigned(const json& request, const char* key, T fallback) {
     if (!value.is_number_unsigned() || value.get<uint64_t>() > std::numeric_limits<T>::max())
         throw std::invalid_argument(fmt::format("\"{}\" must be a non-negative integer", key));
     return value.get<T>();
+}
+
+bool optional_flag(const json& request, const char* key) {
+    if (!request.contains(key)) return false;
+    if (!request[key].is_boolean()) throw std::invalid_argument(fmt::format("\"{}\" must be true or false", key));
+    return request[key].get<bool>();
 }
 
 pid_t required_pid(const json& request, const char* key) {
@@ -157,21 +165,22 @@ std::filesystem::path Daemon::container_dir(const std::string& id) const {
     return options_.state_dir / "containers" / id;
 }
 
-json Daemon::handle(const json& request, const control::Peer&) {
+control::Answer Daemon::handle(const json& request, const control::Peer&) {
     const std::string op = request["op"].get<std::string>();
     if (op == "prepare") return prepare(request);
-    if (op == "start") return start(request);
-    if (op == "remove") return remove(request);
-    if (op == "list") return list();
-    if (op == "inspect") return inspect(request);
+    if (op == "start") return {start(request), {}};
+    if (op == "remove") return {remove(request), {}};
+    if (op == "list") return {list(), {}};
+    if (op == "inspect") return {inspect(request), {}};
     throw std::invalid_argument(fmt::format("unknown op \"{}\"", op));
 }
 
-json Daemon::prepare(const json& request) {
+control::Answer Daemon::prepare(const json& request) {
     const std::string id = required_id(request);
     const uid_t root_uid = optional_unsigned<uid_t>(request, "root_uid", 0);
     const gid_t root_gid = optional_unsigned<gid_t>(request, "root_gid", 0);
     const pid_t creator = optional_unsigned<pid_t>(request, "creator_pid", 0);
+    const bool mount_fd = optional_flag(request, "mount_fd");
     std::lock_guard lock(mutex_);
     if (containers_.count(id)) throw std::invalid_argument(fmt::format("container {} is already prepared", id));
     Entry entry;
@@ -187,6 +196,17 @@ json Daemon::prepare(const json& request) {
             throw std::invalid_argument(fmt::format("creator pid {} does not exist", creator));
         }
     }
+    // A runtime in another mount namespace attaches this copy where it runs (see
+    // shim/view_attach.hpp): the mount itself need not propagate there.
+    control::UniqueFd tree;
+    if (mount_fd) {
+        tree.reset(entry.mount->clone_tree());
+        if (!tree) {
+            int err = errno;
+            entry.mount->stop();
+            throw std::runtime_error(fmt::format("cannot copy the mount of {}: {}", id, std::strerror(err)));
+        }
+    }
     json views = json::array();
     for (std::string_view path : handlers::view_mounts()) {
         // A view is placed over the kernel's own file: where this kernel has none (no
@@ -197,9 +217,11 @@ json Daemon::prepare(const json& request) {
     }
     containers_.emplace(id, std::move(entry));
     spdlog::info("container {}: prepared, mounted at {}", id, container_dir(id).string());
-    return {{"mount", container_dir(id).string()},
-            {"views", views},
-            {"seccomp_listener", options_.seccomp_socket_path.string()}};
+    json reply = {{"mount", container_dir(id).string()},
+                  {"views", views},
+                  {"seccomp_listener", options_.seccomp_socket_path.string()}};
+    if (tree) reply["mount_fd"] = true;
+    return {std::move(reply), std::move(tree)};
 }
 
 json Daemon::start(const json& request) {

@@ -53,8 +53,8 @@ private:
         bool started = false;
     };
 
-    nlohmann::json handle(const nlohmann::json& request, const control::Peer& peer);
-    nlohmann::json prepare(const nlohmann::json& request);
+    control::Answer handle(const nlohmann::json& request, const control::Peer& peer);
+    control::Answer prepare(const nlohmann::json& request);
     nlohmann::json start(const nlohmann::json& request);
     nlohmann::json remove(const nlohmann::json& request);
     nlohmann::json list();

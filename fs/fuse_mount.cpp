@@ -1,6 +1,7 @@
 #include "fs/fuse_mount.hpp"
 
 #include <fcntl.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -135,6 +136,12 @@ std::shared_ptr<FuseMount> FuseMount::create(boost::asio::io_context& io, std::f
     ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
     mount->descriptor_.assign(fd);
     return mount;
+}
+
+int FuseMount::clone_tree() const {
+    // The path walk ends on the mount's root, which the kernel already holds: no FUSE
+    // request, so this cannot wait for our own loop.
+    return ::open_tree(AT_FDCWD, mountpoint_.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
 }
 
 FuseMount::~FuseMount() {

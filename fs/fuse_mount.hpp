@@ -32,6 +32,11 @@ public:
 
     const std::filesystem::path& mountpoint() const { return mountpoint_; }
 
+    // A detached copy of the mount (open_tree(OPEN_TREE_CLONE), close-on-exec), which
+    // a process in another mount namespace can attach there with move_mount(2); it
+    // serves the same FUSE connection. Returns the new fd, or -1 with errno.
+    int clone_tree() const;
+
 private:
     FuseMount(boost::asio::io_context& io, std::filesystem::path mountpoint,
               std::shared_ptr<const emulation::Container> container);

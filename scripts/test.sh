@@ -5,7 +5,8 @@
 # Exits non-zero if any step failed; the last line is the summary.
 #
 #   SKIP_ASAN=1       skip the ASan build and its tests (quick local runs)
-#   PYTEST_ARGS="..." extra arguments for both pytest runs (e.g. "-x -k reading")
+#   SKIP_ENGINES=1    skip the Docker, Podman and containerd step (quick local runs)
+#   PYTEST_ARGS="..." extra arguments for both integration pytest runs (e.g. "-x -k reading")
 #   PARITY_ARGS="..." extra arguments for the parity run (e.g. "--quick")
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -112,6 +113,19 @@ if (( normal_built )); then
   step "parity with runc (build/)" parity_run
 else
   skip "parity with runc (build/)" "build failed"
+fi
+# Docker, Podman and containerd each run a container through ecifs-runc (tests/engines).
+# An engine that cannot run here fails the step with the reason; it is never skipped.
+engines_run() {
+  ECIFS_BIN_DIR="$repo/build" timeout -k 30 900 \
+    "$PYTHON" -m pytest -p no:cacheprovider -v -rfE tests/engines
+}
+if [[ "${SKIP_ENGINES:-0}" != 1 ]]; then
+  if (( normal_built )); then
+    step "engines: Docker, Podman, containerd (build/)" engines_run
+  else
+    skip "engines: Docker, Podman, containerd (build/)" "build failed"
+  fi
 fi
 # A real cgroup v2 kernel under qemu (this host is a v1/v2 hybrid); see tests/vm/README.md.
 if ! (( normal_built )); then skip "cgroup v2 VM (qemu)" "build failed"

@@ -62,15 +62,39 @@ std::optional<size_t> take_value(std::span<const std::string> args, size_t i, co
     return i + 2;
 }
 
+bool is_ecifs_flag(const Flag& flag) { return flag.name.starts_with("ecifs-"); }
+
+// One of ecifs-runc's own flags at args[i]: stores its value and marks its arguments
+// as not the runtime's. Returns the index after it.
+size_t take_ecifs_flag(std::span<const std::string> args, size_t i, const Flag& flag, RuncArgs& r,
+                       std::vector<bool>& ours) {
+    std::string* out = flag.name == socket_flag ? &r.ecifs_socket : flag.name == runtime_flag ? &r.ecifs_runtime : nullptr;
+    if (!out) {
+        r.ecifs_error = "unknown ecifs-runc flag: " + args[i] + " (ecifs-runc --help lists them)";
+        return args.size();
+    }
+    size_t next = flag.value ? i + 1 : i + 2;
+    if (next > args.size() || (flag.value ? flag.value->empty() : args[i + 1].empty())) {
+        r.ecifs_error = "flag needs a value: " + args[i];
+        return args.size();
+    }
+    *out = flag.value ? std::string(*flag.value) : args[i + 1];
+    for (size_t k = i; k < next; ++k) ours[k] = true;
+    return next;
+}
+
 // Global flags up to the command. Returns the command's index (== size if none).
-size_t parse_global_flags(std::span<const std::string> args, RuncArgs& r) {
+size_t parse_global_flags(std::span<const std::string> args, RuncArgs& r, std::vector<bool>& ours) {
     size_t i = 0;
     while (i < args.size()) {
         if (args[i] == "--") return i + 1;
         auto flag = split_flag(args[i]);
         if (!flag) return i;
-        if (among(flag->name, global_info_flags)) {
+        if (is_ecifs_flag(*flag)) {
+            i = take_ecifs_flag(args, i, *flag, r, ours);
+        } else if (among(flag->name, global_info_flags)) {
             r.help = true;
+            r.global_help = r.global_help || flag->name == "h" || flag->name == "help";
             ++i;
         } else if (among(flag->name, global_bool_flags)) {
             ++i;
@@ -138,7 +162,10 @@ RuncArgs::Action RuncArgs::action() const {
 
 RuncArgs parse_runc_args(std::span<const std::string> args) {
     RuncArgs r;
-    size_t at = parse_global_flags(args, r);
+    std::vector<bool> ours(args.size(), false);
+    size_t at = parse_global_flags(args, r, ours);
+    for (size_t i = 0; i < args.size(); ++i)
+        if (!ours[i]) r.runtime_args.push_back(args[i]);
     if (at >= args.size()) return r;
     r.command = args[at];
     if (creates_container(r.command)) parse_create_args(args.subspan(at + 1), r);

@@ -2,14 +2,23 @@
 // Reading a runc command line, as runc 1.1 (urfave/cli v1 over Go's flag package)
 // reads it: global flags, the command, then the command's flags and arguments.
 //
-// The shim only looks: the argv it passes on to the real runtime is never changed.
+// The shim only looks: the argv it passes on to the real runtime is never changed,
+// except that ecifs-runc's own global flags (--ecifs-socket, --ecifs-runtime) are taken
+// out. They are how Docker ("runtimeArgs") and Podman (--runtime-flag), which do not
+// pass their environment to the runtime, tell it where the daemon is.
 // Go's flag package accepts "-name" and "--name" alike, "-name=value" and
 // "-name value" for flags with a value, and "--" ends the flags. urfave/cli moves a
 // command's flags in front of its arguments, so "create ID --bundle DIR" is valid.
 #include <span>
 #include <string>
+#include <string_view>
+#include <vector>
 
 namespace ecifs::shim {
+
+// ecifs-runc's own global flags, each taking a value ("--flag=V" or "--flag V").
+inline constexpr std::string_view socket_flag = "ecifs-socket";
+inline constexpr std::string_view runtime_flag = "ecifs-runtime";
 
 struct RuncArgs {
     // The command ("create", "run", "delete", ...); empty when there is none.
@@ -25,6 +34,15 @@ struct RuncArgs {
     std::string log_format;
     // -h/--help or -v/--version was given: runc prints something and does nothing.
     bool help = false;
+    // -h/--help among the global flags: ecifs-runc prints its own flags first.
+    bool global_help = false;
+    // The values of --ecifs-socket and --ecifs-runtime; empty when not given.
+    std::string ecifs_socket;
+    std::string ecifs_runtime;
+    // A malformed or unknown --ecifs-* flag: refused whatever the command.
+    std::string ecifs_error;
+    // The arguments for the real runtime: all but ecifs-runc's own flags.
+    std::vector<std::string> runtime_args;
     // More than one argument after create/run's flags: runc will refuse the line.
     bool extra_arguments = false;
     // Set when a flag is unknown or lacks its value: the line cannot be read with

@@ -124,6 +124,47 @@ TEST(RuncArgs, UnknownGlobalFlagWithoutCreatePassesThrough) {
     EXPECT_EQ(parse({"--frobnicate", "list"}).action(), Action::pass_through);
 }
 
+using Args = std::vector<std::string>;
+
+TEST(RuncArgs, EcifsFlagsAreTakenOutOfTheRuntimesLine) {
+    // As Docker's runtimeArgs and Podman's --runtime-flag put them: before runc's own.
+    RuncArgs r = parse({"--ecifs-socket=/s/ecifs.sock", "--root", "/r", "--ecifs-runtime", "crun", "run", "-d", "c1"});
+    EXPECT_EQ(r.ecifs_socket, "/s/ecifs.sock");
+    EXPECT_EQ(r.ecifs_runtime, "crun");
+    EXPECT_EQ(r.runtime_args, (Args{"--root", "/r", "run", "-d", "c1"}));
+    EXPECT_EQ(r.command, "run");
+    EXPECT_EQ(r.container_id, "c1");
+    EXPECT_EQ(r.action(), Action::prepare_container);
+    EXPECT_TRUE(r.ecifs_error.empty());
+}
+
+TEST(RuncArgs, EcifsFlagsGoFromEveryCommand) {
+    RuncArgs r = parse({"-ecifs-socket", "/s", "--root", "/r", "delete", "--force", "c1"});
+    EXPECT_EQ(r.ecifs_socket, "/s");
+    EXPECT_EQ(r.runtime_args, (Args{"--root", "/r", "delete", "--force", "c1"}));
+    EXPECT_EQ(r.action(), Action::pass_through);
+}
+
+TEST(RuncArgs, WithoutEcifsFlagsTheLineIsUntouched) {
+    Args line{"--root", "/r", "--log", "/l", "exec", "--ecifs-socket=/x", "c1", "sh"};
+    RuncArgs r = parse(line);
+    EXPECT_EQ(r.runtime_args, line);  // after the command it is the command's argument
+    EXPECT_TRUE(r.ecifs_socket.empty());
+}
+
+TEST(RuncArgs, BadEcifsFlagsAreRefused) {
+    EXPECT_NE(parse({"--ecifs-sokcet=/s", "list"}).ecifs_error.find("unknown ecifs-runc flag"), std::string::npos);
+    EXPECT_NE(parse({"--ecifs-socket"}).ecifs_error.find("needs a value"), std::string::npos);
+    EXPECT_NE(parse({"--ecifs-socket=", "list"}).ecifs_error.find("needs a value"), std::string::npos);
+}
+
+TEST(RuncArgs, GlobalHelpIsNotVersion) {
+    EXPECT_TRUE(parse({"--help"}).global_help);
+    EXPECT_TRUE(parse({"-h"}).global_help);
+    EXPECT_FALSE(parse({"--version"}).global_help);
+    EXPECT_FALSE(parse({"run", "--help"}).global_help);
+}
+
 TEST(RuncArgs, MissingValue) {
     EXPECT_EQ(parse({"run", "c1", "--bundle"}).action(), Action::refuse);
     EXPECT_EQ(parse({"--root"}).action(), Action::pass_through);
