@@ -417,7 +417,7 @@ void write_config_atomically(const std::filesystem::path& file, const json& conf
     struct stat original{};
     if (::stat(file.c_str(), &original) != 0)
         throw OciError(fmt::format("cannot stat {}: {}", file.string(), std::strerror(errno)));
-    std::string temp = (file.parent_path() / ("." + file.filename().string() + ".ecifs-XXXXXX")).string();
+    std::string temp = (file.parent_path() / fmt::format(".{}.ecifs-XXXXXX", file.filename().string())).string();
     int fd = ::mkostemp(temp.data(), O_CLOEXEC);
     if (fd < 0) throw OciError(fmt::format("cannot create a file beside {}: {}", file.string(), std::strerror(errno)));
     try {

@@ -1,5 +1,6 @@
 // The sysctl table: lookups, the rows the design asks for, rows consistent with
 // themselves, with this host's kernel and with docs/sysctl.md.
+#include <fmt/core.h>
 #include <gtest/gtest.h>
 
 #include <fcntl.h>
@@ -239,7 +240,7 @@ TEST(SysctlTable, DocsListEveryRow) {
     std::vector<std::string> lines;
     for (std::string line; std::getline(file, line);) lines.push_back(line);
     for (const auto& rule : rules()) {
-        const auto name = "`" + std::string(rule.pattern) + "`";
+        const auto name = fmt::format("`{}`", rule.pattern);
         const auto row = std::find_if(lines.begin(), lines.end(),
                                       [&](const std::string& line) { return line.starts_with("| " + name + " "); });
         ASSERT_NE(row, lines.end()) << name << " is not in " << docs;
