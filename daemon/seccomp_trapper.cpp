@@ -18,6 +18,7 @@
 
 #include "daemon/seccomp_io.hpp"
 #include "daemon/seccomp_sysinfo.hpp"
+#include "emulation/caller_task.hpp"
 #include "emulation/mount_helper.hpp"
 #include "emulation/ns_executor.hpp"
 #include "emulation/seccomp_mounts.hpp"
@@ -218,28 +219,21 @@ private:
     }
 
     void run_helper(const sc::Notification& n, mh::Request request) {
-        int pidfd = sc::open_pidfd(n.pid);
-        if (pidfd < 0) {
-            if (errno != ESRCH) fail(n.id, fmt::format("pidfd_open {}: {}", n.pid, std::strerror(errno)));
-            return;
+        // n.pid is the calling thread (any thread of its process): reach it by /proc/TID.
+        emulation::Fd task = emulation::open_task_dir(n.pid);
+        if (!task) {
+            const int err = errno;
+            if (valid(n.id)) fail(n.id, fmt::format("opening /proc/{}: {}", n.pid, std::strerror(err)));
+            return;  // else the caller is gone: nothing to answer
         }
-        int dir = ::open(fmt::format("/proc/{}", n.pid).c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
-        // Both refer to the caller only if it is still blocked in this call now.
-        if (dir < 0 || !valid(n.id)) {
-            ::close(pidfd);
-            if (dir >= 0) ::close(dir);
-            return;
-        }
+        // It refers to the caller only if the caller is still blocked in this call now.
+        if (!valid(n.id)) return;
         mh::Spawned spawned;
         try {
-            spawned = mh::spawn(request, pidfd, dir, emulation::self_executable());
+            spawned = mh::spawn(request, task.get(), emulation::self_executable());
         } catch (const std::exception& e) {
-            ::close(pidfd);
-            ::close(dir);
             return fail(n.id, e.what());
         }
-        ::close(pidfd);
-        ::close(dir);
         {
             std::lock_guard lock(mutex_);
             ++in_flight_;

@@ -4,7 +4,6 @@
 #include <grp.h>
 #include <linux/capability.h>
 #include <sched.h>
-#include <spawn.h>
 #include <sys/fsuid.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
@@ -20,10 +19,10 @@
 
 #include <fmt/core.h>
 
+#include "emulation/caller_task.hpp"
+#include "emulation/helper_spawn.hpp"
 #include "emulation/seccomp_mounts.hpp"
 #include "emulation/seccomp_notify.hpp"
-
-extern char** environ;
 
 namespace ecifs::emulation::mount_helper {
 
@@ -309,14 +308,14 @@ Reply check(const Request& req, Opened& opened) {
 }
 
 // In the caller's namespaces: take its root, working directory and credentials, then act.
-Reply in_caller(const Request& req, Opened& opened, int caller_proc_dir) {
+Reply in_caller(const Request& req, Opened& opened, int caller_task_dir) {
     if (::fchdir(opened.root.fd) != 0 || ::chroot(".") != 0) return failed_errno("entering the caller's root");
     if (::fchdir(opened.cwd.fd) != 0) return failed_errno("entering the caller's working directory");
     opened.root.reset();
     opened.cwd.reset();
     Credentials creds;
     {
-        Fd status(::openat(caller_proc_dir, "status", O_RDONLY | O_CLOEXEC));
+        Fd status(::openat(caller_task_dir, "status", O_RDONLY | O_CLOEXEC));
         if (!status) return failed_errno("opening the caller's status");
         std::string text(8192, '\0');
         ssize_t n = ::read(status.fd, text.data(), text.size());
@@ -324,7 +323,7 @@ Reply in_caller(const Request& req, Opened& opened, int caller_proc_dir) {
             return failed(EIO, "cannot read the caller's credentials");
     }
     if (req.op == Op::new_mount) {
-        Fd attr(::openat(caller_proc_dir, "attr/current", O_RDONLY | O_CLOEXEC));
+        Fd attr(::openat(caller_task_dir, "attr/current", O_RDONLY | O_CLOEXEC));
         char label[4096];
         ssize_t n = attr ? ::read(attr.fd, label, sizeof label) : -1;
         if (n > 0 && confined_by_lsm(std::string_view(label, static_cast<std::size_t>(n))))
@@ -336,21 +335,31 @@ Reply in_caller(const Request& req, Opened& opened, int caller_proc_dir) {
     return req.op == Op::new_mount ? new_mount(req, opened) : check(req, opened);
 }
 
-ino_t ns_inode(int dir, const char* path) {
-    struct stat st {};
-    return ::fstatat(dir, path, &st, 0) == 0 ? st.st_ino : 0;
-}
-
 void send_reply(int socket_fd, const Reply& reply) {
     std::string bytes = encode(reply);
     ::send(socket_fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
 }
 
-Reply serve(const Request& req, int socket_fd, int caller_pidfd, int caller_proc_dir, bool& replied) {
+// The namespaces a call needs: the user and mount namespaces, and the pid namespace for
+// a procfs (a procfs shows the pid namespace of whoever mounts it), the network
+// namespace for a sysfs (as a sysfs shows the network devices of its mounter's).
+std::span<const Ns> namespaces_for(const Request& req) {
+    static constexpr Ns procfs[] = {Ns::user, Ns::mnt, Ns::pid};
+    static constexpr Ns sysfs[] = {Ns::user, Ns::mnt, Ns::net};
+    static constexpr Ns other[] = {Ns::user, Ns::mnt};
+    if (req.op != Op::new_mount) return other;
+    if (*req.fstype == "proc") return procfs;
+    if (*req.fstype == "sysfs") return sysfs;
+    return other;
+}
+
+Reply serve(const Request& req, int socket_fd, int caller_task_dir, bool& replied) {
+    // The task directory refers to the calling thread only (the daemon opened it, then
+    // found the notification still valid): if that thread is gone, every open below fails.
     Opened opened;
     opened.proc = Fd(::open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC));
-    opened.root = Fd(::openat(caller_proc_dir, "root", O_PATH | O_DIRECTORY | O_CLOEXEC));
-    opened.cwd = Fd(::openat(caller_proc_dir, "cwd", O_PATH | O_DIRECTORY | O_CLOEXEC));
+    opened.root = Fd(::openat(caller_task_dir, "root", O_PATH | O_DIRECTORY | O_CLOEXEC));
+    opened.cwd = Fd(::openat(caller_task_dir, "cwd", O_PATH | O_DIRECTORY | O_CLOEXEC));
     if (!opened.proc || !opened.root || !opened.cwd) return failed_errno("opening the caller's root and cwd");
     const bool new_fs = req.op == Op::new_mount;
     if (new_fs) {
@@ -361,23 +370,18 @@ Reply serve(const Request& req, int socket_fd, int caller_pidfd, int caller_proc
             opened.trees.emplace_back(std::move(tree), v.below);
         }
     }
-    // The fds above are the caller's only if it still lives (then its pid was not reused).
-    if (::syscall(SYS_pidfd_send_signal, caller_pidfd, 0, nullptr, 0) != 0) return failed(ESRCH, "the caller is gone");
-
-    int flags = CLONE_NEWNS;
-    if (ns_inode(caller_proc_dir, "ns/user") != ns_inode(opened.proc.fd, "self/ns/user")) flags |= CLONE_NEWUSER;
+    const Namespaces ns(caller_task_dir, namespaces_for(req));
+    if (!ns.ok()) return failed(ns.error(), fmt::format("opening the caller's namespaces: {}", std::strerror(ns.error())));
+    if (int err = ns.join()) return failed(err, fmt::format("joining the caller's namespaces: {}", std::strerror(err)));
     const bool proc = new_fs && *req.fstype == "proc";
-    if (proc) flags |= CLONE_NEWPID;  // a procfs shows the pid namespace of whoever mounts it
-    if (new_fs && *req.fstype == "sysfs") flags |= CLONE_NEWNET;  // and a sysfs the network namespace
-    if (::setns(caller_pidfd, flags) != 0) return failed_errno("joining the caller's namespaces");
-    if (!proc) return in_caller(req, opened, caller_proc_dir);
+    if (!proc) return in_caller(req, opened, caller_task_dir);
 
     // Joining a pid namespace applies to children only: a child mounts the procfs.
     pid_t child = ::fork();
     if (child < 0) return failed_errno("fork");
     if (child == 0) {
         ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-        send_reply(socket_fd, in_caller(req, opened, caller_proc_dir));
+        send_reply(socket_fd, in_caller(req, opened, caller_task_dir));
         ::_exit(0);
     }
     int status = 0;
@@ -455,7 +459,7 @@ std::optional<Reply> decode_reply(std::string_view bytes) {
     return r;
 }
 
-void run(int socket_fd, int caller_pidfd, int caller_proc_dir) {
+void run(int socket_fd, int caller_task_dir) {
     std::string buf(max_message, '\0');
     ssize_t n;
     do n = ::recv(socket_fd, buf.data(), buf.size(), 0);
@@ -467,14 +471,14 @@ void run(int socket_fd, int caller_pidfd, int caller_proc_dir) {
         ::_exit(1);
     }
     bool replied = false;
-    Reply reply = serve(*request, socket_fd, caller_pidfd, caller_proc_dir, replied);
+    Reply reply = serve(*request, socket_fd, caller_task_dir, replied);
     if (!replied) send_reply(socket_fd, reply);
     ::_exit(0);
 }
 
 // ---- the daemon's side ------------------------------------------------------------
 
-Spawned spawn(const Request& request, int caller_pidfd, int caller_proc_dir, const std::string& exe) {
+Spawned spawn(const Request& request, int caller_task_dir, const std::string& exe) {
     int pair[2];
     if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0)
         throw std::runtime_error(fmt::format("socketpair: {}", std::strerror(errno)));
@@ -485,19 +489,9 @@ Spawned spawn(const Request& request, int caller_pidfd, int caller_proc_dir, con
     ::setsockopt(theirs.fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
     if (::send(ours.fd, bytes.data(), bytes.size(), MSG_NOSIGNAL | MSG_DONTWAIT) != static_cast<ssize_t>(bytes.size()))
         throw std::runtime_error(fmt::format("handing the mount helper its request: {}", std::strerror(errno)));
-    // Move the three fds out of the way of 3, 4 and 5 before placing them there.
-    Fd high[3] = {Fd(::fcntl(theirs.fd, F_DUPFD_CLOEXEC, 10)), Fd(::fcntl(caller_pidfd, F_DUPFD_CLOEXEC, 10)),
-                  Fd(::fcntl(caller_proc_dir, F_DUPFD_CLOEXEC, 10))};
-    for (const Fd& f : high)
-        if (!f) throw std::runtime_error(fmt::format("dup: {}", std::strerror(errno)));
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    for (int i = 0; i < 3; ++i) posix_spawn_file_actions_adddup2(&actions, high[i].fd, 3 + i);
-    char* argv[] = {const_cast<char*>(exe.c_str()), const_cast<char*>("__mount-helper"), nullptr};
+    const int fds[] = {theirs.fd, caller_task_dir};
     Spawned out;
-    int err = ::posix_spawn(&out.pid, exe.c_str(), &actions, nullptr, argv, environ);
-    posix_spawn_file_actions_destroy(&actions);
-    if (err != 0) throw std::runtime_error(fmt::format("spawning {}: {}", exe, std::strerror(err)));
+    out.pid = spawn_helper(exe, {"__mount-helper"}, fds);
     // Not yet waited for, so the pid is still the helper's.
     out.pidfd = seccomp::open_pidfd(out.pid);
     if (out.pidfd < 0) {

@@ -70,22 +70,22 @@ std::optional<Request> decode_request(std::string_view bytes);
 std::string encode(const Reply& reply);
 std::optional<Reply> decode_reply(std::string_view bytes);
 
-// The daemon's side: spawn `exe __mount-helper` and hand it the request. `caller_pidfd`
-// and `caller_proc_dir` (an O_PATH fd of /proc/PID) must refer to the caller: open them,
-// then check the notification is still valid. The daemon owns the returned fds; the
-// helper's answer is one message on `socket`, written before it exits. Throws
-// std::runtime_error.
+// The daemon's side: spawn `exe __mount-helper` and hand it the request.
+// `caller_task_dir` (/proc/TID of the calling thread, emulation/caller_task.hpp) must
+// refer to the caller: open it, then check the notification is still valid. The daemon
+// owns the returned fds; the helper's answer is one message on `socket`, written before
+// it exits. Throws std::runtime_error.
 struct Spawned {
     pid_t pid = -1;
     int socket = -1;
     int pidfd = -1;  // of the helper, readable when it exits
 };
-Spawned spawn(const Request& request, int caller_pidfd, int caller_proc_dir, const std::string& exe);
+Spawned spawn(const Request& request, int caller_task_dir, const std::string& exe);
 
-// The helper's main: fd 3 the socket, fd 4 a pidfd of the caller, fd 5 its /proc/PID.
+// The helper's main: fd 3 the socket, fd 4 the caller's /proc/TID.
 // Ends with _exit: a process that joined a pid namespace for its children cannot run
 // exit-time work such as LeakSanitizer's (its stop-the-world thread lands in that
 // namespace and waits for ever), and a helper has nothing to clean up.
-[[noreturn]] void run(int socket_fd, int caller_pidfd, int caller_proc_dir);
+[[noreturn]] void run(int socket_fd, int caller_task_dir);
 
 }  // namespace ecifs::emulation::mount_helper
