@@ -127,6 +127,7 @@ void prepare_container(const shim::RuncArgs& args) {
     fs::path config_file = bundle_dir(args) / "config.json";
     json config = shim::read_config(config_file);
     shim::RootIds root = shim::container_root_ids(config);
+    const shim::RuntimeMasks masks = shim::runtime_masks(config);
     std::string socket = control::socket_path_from_env();
     json reply = control::request(socket, {{"op", "prepare"},
                                            {"id", args.container_id},
@@ -135,7 +136,10 @@ void prepare_container(const shim::RuncArgs& args) {
                                            // We exec the runtime, so our pid is the creator's:
                                            // if it exits before the init exists, the daemon forgets
                                            // the container.
-                                           {"creator_pid", ::getpid()}});
+                                           {"creator_pid", ::getpid()},
+                                           // A proc or sysfs mounted inside gets them too.
+                                           {"masked_paths", masks.masked},
+                                           {"readonly_paths", masks.read_only}});
     try {
         shim::apply_ecifs(config, shim::views_from_reply(reply), {self_exe(), socket, seccomp_listener(reply)});
         shim::write_config_atomically(config_file, config);

@@ -3,8 +3,11 @@
 // ecifsctl). One request per line, one reply per line, both JSON objects, over the
 // Unix stream socket; only root peers are served.
 //
-//   {"op":"prepare","id":ID,"root_uid":U,"root_gid":G}
+//   {"op":"prepare","id":ID,"root_uid":U,"root_gid":G,"creator_pid":P,
+//    "masked_paths":[PATH,...],"readonly_paths":[PATH,...]}
 //        -> {"ok":true,"mount":DIR,"views":[{"source":PATH,"destination":PATH},...]}
+//      (the paths: config.json's linux.maskedPaths and readonlyPaths, which a proc or
+//      sysfs mounted inside the container gets too; optional)
 //   {"op":"start","id":ID,"pid":PID}        -> {"ok":true}
 //   {"op":"remove","id":ID}                 -> {"ok":true}
 //   {"op":"list"}                           -> {"ok":true,"containers":[{...}]}

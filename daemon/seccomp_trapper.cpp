@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -17,6 +18,7 @@
 #include <spdlog/spdlog.h>
 
 #include "daemon/seccomp_io.hpp"
+#include "daemon/seccomp_own_mounts.hpp"
 #include "daemon/seccomp_sysinfo.hpp"
 #include "emulation/caller_task.hpp"
 #include "emulation/mount_helper.hpp"
@@ -47,16 +49,16 @@ constexpr auto helper_timeout = std::chrono::seconds(30);
 const char* op_name(mh::Op op) {
     switch (op) {
     case mh::Op::new_mount: return "mount";
-    case mh::Op::check_umount: return "umount2";
-    case mh::Op::check_move: return "mount --move";
-    case mh::Op::check_bind: return "mount --bind";
+    case mh::Op::umount: return "umount2";
+    case mh::Op::move: return "mount --move";
+    case mh::Op::bind: return "mount --bind";
     }
     return "?";
 }
 
 struct HelperJob {
-    HelperJob(boost::asio::io_context& io, const mh::Spawned& s)
-        : pid(s.pid), socket(s.socket), exit(Readable::create(io, s.pidfd)), timer(io) {}
+    HelperJob(boost::asio::io_context& io, const mh::Spawned& s, emulation::Fd caller_mnt_ns)
+        : pid(s.pid), socket(s.socket), exit(Readable::create(io, s.pidfd)), timer(io), mnt_ns(std::move(caller_mnt_ns)) {}
     ~HelperJob() {
         exit->close();
         ::close(socket);
@@ -65,15 +67,26 @@ struct HelperJob {
     int socket;
     std::shared_ptr<Readable> exit;
     boost::asio::steady_timer timer;
+    emulation::Fd mnt_ns;  // the caller's mount namespace, where the helper acted
 };
+
+ino_t inode_of(int fd) {
+    struct stat st {};
+    return ::fstat(fd, &st) == 0 ? st.st_ino : 0;
+}
 
 }  // namespace
 
 class NotifyFd : public std::enable_shared_from_this<NotifyFd> {
 public:
     NotifyFd(SeccompTrapper& trapper, boost::asio::io_context& io, int fd, TrapTarget target,
-             SeccompTrapper::Counters& counters)
-        : trapper_(trapper), io_(io), readable_(Readable::create(io, fd)), target_(std::move(target)), counters_(counters) {}
+             std::shared_ptr<OwnMounts> own_mounts, SeccompTrapper::Counters& counters)
+        : trapper_(trapper),
+          io_(io),
+          readable_(Readable::create(io, fd)),
+          target_(std::move(target)),
+          own_mounts_(std::move(own_mounts)),
+          counters_(counters) {}
 
     const std::string& id() const { return target_.id; }
     void start() { arm(); }
@@ -169,8 +182,12 @@ private:
         request.flags = flags;
         if (kind == sc::MountKind::bind || kind == sc::MountKind::move) {
             if (n.args[0] == 0) return let_kernel(n.id);  // no source: nothing of ours to move or copy
-            request.op = kind == sc::MountKind::bind ? mh::Op::check_bind : mh::Op::check_move;
+            request.op = kind == sc::MountKind::bind ? mh::Op::bind : mh::Op::move;
             if (!read_argument(n, n.args[0], max_path, request.path)) return;
+            std::string target;
+            if (!read_argument(n, n.args[1], max_path, target)) return;
+            request.target = std::move(target);
+            if (kind == sc::MountKind::bind) request.masks = target_.masks;
             return run_helper(n, std::move(request));
         }
         // A new filesystem: proc and sysfs get the views, the others are the kernel's.
@@ -194,12 +211,13 @@ private:
         const std::string top = fstype == "proc" ? "proc" : "sys";
         for (const auto& below : sc::views_below(fstype, handlers::view_mounts()))
             request.views.push_back({(target_.views_root / top / below).string(), below});
+        request.masks = target_.masks;
         run_helper(n, std::move(request));
     }
 
     void umount(const sc::Notification& n) {
         mh::Request request;
-        request.op = mh::Op::check_umount;
+        request.op = mh::Op::umount;
         request.flags = n.args[1];
         if (!read_argument(n, n.args[0], max_path, request.path)) return;
         run_helper(n, std::move(request));
@@ -228,6 +246,10 @@ private:
         }
         // It refers to the caller only if the caller is still blocked in this call now.
         if (!valid(n.id)) return;
+        // A blocked thread cannot change its mount namespace: the helper acts in this one.
+        emulation::Fd mnt_ns(::openat(task.get(), "ns/mnt", O_RDONLY | O_CLOEXEC));
+        if (!mnt_ns) return fail(n.id, fmt::format("opening /proc/{}/ns/mnt: {}", n.pid, std::strerror(errno)));
+        request.own = own_mounts_for(inode_of(mnt_ns.get()));
         mh::Spawned spawned;
         try {
             spawned = mh::spawn(request, task.get(), emulation::self_executable());
@@ -238,7 +260,7 @@ private:
             std::lock_guard lock(mutex_);
             ++in_flight_;
         }
-        auto job = std::make_shared<HelperJob>(io_, spawned);
+        auto job = std::make_shared<HelperJob>(io_, spawned, std::move(mnt_ns));
         job->timer.expires_after(helper_timeout);
         job->timer.async_wait([pid = job->pid, id = id()](const boost::system::error_code& ec) {
             if (ec) return;
@@ -246,6 +268,14 @@ private:
             ::kill(pid, SIGKILL);
         });
         wait_helper(n, std::move(job), request.op);
+    }
+
+    // The container's mounts in that namespace, after letting go of the namespaces it
+    // has left.
+    std::vector<sc::OwnMount> own_mounts_for(ino_t mnt_ns) {
+        if (own_mounts_->namespaces() == 0) return {};
+        if (auto init = target_.container->init()) own_mounts_->prune(init->cgroup.threads());
+        return own_mounts_->in(mnt_ns);
     }
 
     void wait_helper(const sc::Notification& n, std::shared_ptr<HelperJob> job, mh::Op op) {
@@ -269,6 +299,7 @@ private:
         } else if (reply->let_kernel) {
             let_kernel(n.id);
         } else {
+            remember(job, *reply);
             if (!reply->message.empty()) {
                 counters_.failed++;
                 spdlog::warn("container {}: {} by pid {}: {}", id(), op_name(op), n.pid, reply->message);
@@ -284,6 +315,13 @@ private:
             resume = std::exchange(stalled_, false);
         }
         if (resume) drain();
+    }
+
+    // What the helper made or unmounted for the container.
+    void remember(HelperJob& job, const mh::Reply& reply) {
+        const ino_t mnt_ns = inode_of(job.mnt_ns.get());
+        if (!reply.gone.empty()) own_mounts_->remove(mnt_ns, reply.gone);
+        if (reply.made) own_mounts_->add(std::move(job.mnt_ns), reply.made, reply.dressing);
     }
 
     // ---- answers: under the lock, so that close() never races an ioctl on the fd ----
@@ -323,6 +361,7 @@ private:
     boost::asio::io_context& io_;
     std::shared_ptr<Readable> readable_;
     const TrapTarget target_;
+    const std::shared_ptr<OwnMounts> own_mounts_;
     SeccompTrapper::Counters& counters_;
     std::mutex mutex_;
     bool closed_ = false;
@@ -343,7 +382,9 @@ void SeccompTrapper::add(int notify_fd, TrapTarget target) {
             return;
         }
         const std::string id = target.id;
-        fd = std::make_shared<NotifyFd>(*this, io_, notify_fd, std::move(target), counters_);
+        auto& own = own_mounts_[id];
+        if (!own) own = std::make_shared<OwnMounts>();
+        fd = std::make_shared<NotifyFd>(*this, io_, notify_fd, std::move(target), own, counters_);
         fds_[id].insert(fd);
     }
     fd->start();
@@ -366,6 +407,7 @@ void SeccompTrapper::forget(const std::string& id) {
     std::set<std::shared_ptr<NotifyFd>> fds;
     {
         std::lock_guard lock(mutex_);
+        own_mounts_.erase(id);
         auto it = fds_.find(id);
         if (it == fds_.end()) return;
         fds.swap(it->second);
@@ -380,6 +422,7 @@ void SeccompTrapper::stop() {
         std::lock_guard lock(mutex_);
         stopped_ = true;
         all.swap(fds_);
+        own_mounts_.clear();
     }
     for (const auto& [id, fds] : all)
         for (const auto& fd : fds) fd->close();

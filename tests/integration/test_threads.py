@@ -91,4 +91,14 @@ def test_trapped_calls_from_threads(containers, thread_probe):
         assert meminfo_field(ecifs.exec(f"cat {target}/meminfo"), "MemTotal") == LIMIT // 1024
         # A view stays busy.
         assert probe(ecifs, where, "umount", "/proc/meminfo") == EBUSY, where
+        # A bind of /proc carries the views; what the thread mounted, it may unmount.
+        bind = f"/mnt/b-{where}"
+        ecifs.exec(f"mkdir -p {bind}")
+        for c in (plain, ecifs):
+            assert probe(c, where, "bind", "/proc", bind) == "ok\n", where
+        assert mount_points(ecifs)[f"{bind}/meminfo"] == "fuse.ecifs", where
+        for c in (plain, ecifs):
+            assert probe(c, where, "umount", bind) == "ok\n", where
+            assert probe(c, where, "umount", target) == "ok\n", where
+        assert target not in mount_points(ecifs) and bind not in mount_points(ecifs), where
     assert containers.daemon.log_path.read_text().count("trapped call failed") == 0
