@@ -22,7 +22,7 @@
 #include <span>
 #include <vector>
 
-#include "emulation/caller_task.hpp"
+#include "emulation/fd.hpp"
 #include "emulation/seccomp_mounts.hpp"
 
 namespace ecifs::daemon {

@@ -22,19 +22,6 @@ ino_t inode_of(int fd) {
 
 }  // namespace
 
-Fd& Fd::operator=(Fd&& other) noexcept {
-    if (this != &other) {
-        reset();
-        fd_ = std::exchange(other.fd_, -1);
-    }
-    return *this;
-}
-
-void Fd::reset() {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-}
-
 Fd open_task_dir(pid_t tid) {
     if (tid <= 0) {
         errno = ESRCH;

@@ -16,29 +16,10 @@
 
 #include <array>
 #include <span>
-#include <utility>
+
+#include "emulation/fd.hpp"
 
 namespace ecifs::emulation {
-
-// An owned file descriptor.
-class Fd {
-public:
-    Fd() = default;
-    explicit Fd(int fd) : fd_(fd) {}
-    Fd(Fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-    Fd& operator=(Fd&& other) noexcept;
-    Fd(const Fd&) = delete;
-    Fd& operator=(const Fd&) = delete;
-    ~Fd() { reset(); }
-
-    int get() const { return fd_; }
-    int release() { return std::exchange(fd_, -1); }
-    void reset();
-    explicit operator bool() const { return fd_ >= 0; }
-
-private:
-    int fd_ = -1;
-};
 
 // /proc/TID of any thread (a leader or not), O_PATH | O_DIRECTORY. Invalid (errno set)
 // if there is no such thread.

@@ -10,7 +10,7 @@
 
 #include <fmt/core.h>
 
-#include "emulation/caller_task.hpp"
+#include "emulation/fd.hpp"
 
 extern char** environ;
 

@@ -112,7 +112,7 @@ public:
     int attach() {
         if (attached_) return 0;
         if (move_mount(mnt_.get(), "", target_.get(), "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) != 0)
-            return errno;
+            return errno == EINVAL && is_dir(mnt_.get()) != is_dir(target_.get()) ? ENOTDIR : errno;
         attached_ = true;
         return 0;
     }
@@ -127,6 +127,13 @@ public:
     }
 
 private:
+    // mount(2) refuses a directory over a file and a file over a directory with ENOTDIR
+    // (graft_tree); move_mount(2) with EINVAL.
+    static bool is_dir(int fd) {
+        struct stat st {};
+        return ::fstat(fd, &st) == 0 && S_ISDIR(st.st_mode);
+    }
+
     Fd open_below(const std::string& below, uint64_t extra) {
         open_how how{};
         how.flags = O_PATH | O_CLOEXEC | extra;

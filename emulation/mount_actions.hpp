@@ -6,7 +6,7 @@
 #include <utility>
 #include <vector>
 
-#include "emulation/caller_task.hpp"
+#include "emulation/fd.hpp"
 #include "emulation/mount_helper.hpp"
 
 namespace ecifs::emulation::mount_helper {
