@@ -21,10 +21,11 @@ ino_t mount_namespace_of(pid_t tid) {
 
 }  // namespace
 
-std::vector<emulation::seccomp::OwnMount> OwnMounts::in(ino_t mnt_ns) const {
+std::vector<emulation::seccomp::OwnMount> OwnMounts::in(int mnt_ns) const {
     std::vector<emulation::seccomp::OwnMount> out;
+    const ino_t ino = inode_of(mnt_ns);
     std::lock_guard lock(mutex_);
-    auto it = by_namespace_.find(mnt_ns);
+    auto it = by_namespace_.find(ino);
     if (it == by_namespace_.end()) return out;
     for (const auto& [id, of] : it->second.dressing_of) out.push_back({id, of});
     return out;
@@ -41,9 +42,10 @@ void OwnMounts::add(emulation::Fd mnt_ns, uint64_t made, std::span<const uint64_
         if (id && id != made) ns.dressing_of[id] = made;
 }
 
-void OwnMounts::remove(ino_t mnt_ns, std::span<const uint64_t> gone) {
+void OwnMounts::remove(int mnt_ns, std::span<const uint64_t> gone) {
+    const ino_t ino = inode_of(mnt_ns);
     std::lock_guard lock(mutex_);
-    auto it = by_namespace_.find(mnt_ns);
+    auto it = by_namespace_.find(ino);
     if (it == by_namespace_.end()) return;
     auto& mounts = it->second.dressing_of;
     for (uint64_t id : gone) {

@@ -29,13 +29,14 @@ namespace ecifs::daemon {
 
 class OwnMounts {
 public:
-    // The container's mounts in the mount namespace whose inode is `mnt_ns`.
-    std::vector<emulation::seccomp::OwnMount> in(ino_t mnt_ns) const;
-    // `made` (and `dressing`, placed on it) are the container's, in the namespace `mnt_ns`
-    // refers to (an open fd of it; kept unless already held).
+    // Each takes a mount namespace as an open fd of it (/proc/TID/ns/mnt).
+    // The container's mounts in that namespace.
+    std::vector<emulation::seccomp::OwnMount> in(int mnt_ns) const;
+    // `made` (and `dressing`, placed on it) are the container's; the fd is kept unless one
+    // of that namespace is held already.
     void add(emulation::Fd mnt_ns, uint64_t made, std::span<const uint64_t> dressing);
     // These are gone (a mount that goes takes what was placed on it along).
-    void remove(ino_t mnt_ns, std::span<const uint64_t> gone);
+    void remove(int mnt_ns, std::span<const uint64_t> gone);
     // Let go of the namespaces none of `threads` (the container's) is in.
     void prune(std::span<const pid_t> threads);
     std::size_t namespaces() const;

@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -69,11 +68,6 @@ struct HelperJob {
     boost::asio::steady_timer timer;
     emulation::Fd mnt_ns;  // the caller's mount namespace, where the helper acted
 };
-
-ino_t inode_of(int fd) {
-    struct stat st {};
-    return ::fstat(fd, &st) == 0 ? st.st_ino : 0;
-}
 
 }  // namespace
 
@@ -249,7 +243,7 @@ private:
         // A blocked thread cannot change its mount namespace: the helper acts in this one.
         emulation::Fd mnt_ns(::openat(task.get(), "ns/mnt", O_RDONLY | O_CLOEXEC));
         if (!mnt_ns) return fail(n.id, fmt::format("opening /proc/{}/ns/mnt: {}", n.pid, std::strerror(errno)));
-        request.own = own_mounts_for(inode_of(mnt_ns.get()));
+        request.own = own_mounts_for(mnt_ns.get());
         mh::Spawned spawned;
         try {
             spawned = mh::spawn(request, task.get(), emulation::self_executable());
@@ -272,7 +266,7 @@ private:
 
     // The container's mounts in that namespace, after letting go of the namespaces it
     // has left.
-    std::vector<sc::OwnMount> own_mounts_for(ino_t mnt_ns) {
+    std::vector<sc::OwnMount> own_mounts_for(int mnt_ns) {
         if (own_mounts_->namespaces() == 0) return {};
         if (auto init = target_.container->init()) own_mounts_->prune(init->cgroup.threads());
         return own_mounts_->in(mnt_ns);
@@ -319,8 +313,7 @@ private:
 
     // What the helper made or unmounted for the container.
     void remember(HelperJob& job, const mh::Reply& reply) {
-        const ino_t mnt_ns = inode_of(job.mnt_ns.get());
-        if (!reply.gone.empty()) own_mounts_->remove(mnt_ns, reply.gone);
+        if (!reply.gone.empty()) own_mounts_->remove(job.mnt_ns.get(), reply.gone);
         if (reply.made) own_mounts_->add(std::move(job.mnt_ns), reply.made, reply.dressing);
     }
 

@@ -98,7 +98,7 @@ public:
     }
 
     // The runtime's mask at `m.path` (relative), made as runc makes it: a read-only path
-    // is bound read-only onto itself (recursively); a masked directory gets a read-only
+    // is bound onto itself (recursively) and made read-only; a masked directory gets a read-only
     // tmpfs, any other masked file the caller's /dev/null. Paths resolve as runc resolves
     // them (following symlinks), but never out of the mount.
     int mask(const sc::Mask& m) {
@@ -165,9 +165,10 @@ private:
             return tree ? 0 : -1;
         });
         if (err) return err;
+        // runc remounts only the bind's top read-only, not what is mounted below it.
         mount_attr attr{};
         attr.attr_set = MOUNT_ATTR_RDONLY;
-        return ::mount_setattr(tree.get(), "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) == 0 ? 0 : errno;
+        return ::mount_setattr(tree.get(), "", AT_EMPTY_PATH, &attr, sizeof attr) == 0 ? 0 : errno;
     }
 
     static int mask_for(int at, Fd& tree) {

@@ -75,6 +75,7 @@ def carries_views(c: Container, base: str, fstype: str) -> None:
 # 4. bind, rbind and move
 
 
+@pytest.mark.asan
 def test_bind_of_proc_and_sys_carries_the_views(pair):
     ecifs, plain = pair
     same_everywhere(ecifs, plain, "mkdir -p /mnt/b /mnt/s /mnt/r /mnt/v /mnt/bb /mnt/self")
@@ -129,6 +130,7 @@ def test_what_the_container_mounted_it_may_unmount(pair, script):
     assert not [m for m in mounts(ecifs) if m["point"].startswith("/mnt/u")]
 
 
+@pytest.mark.asan
 def test_a_busy_procfs_stays_with_its_views(pair):
     ecifs, plain = pair
     same_everywhere(ecifs, plain, "mkdir -p /mnt/p && mount -t proc proc /mnt/p")
@@ -186,6 +188,7 @@ def masks(c: Container, base: str) -> dict:
     return {path: kind for path, kind in below(c, base).items() if kind[0] != "fuse.ecifs"}
 
 
+@pytest.mark.asan
 @pytest.mark.parametrize("how", ["mount -t proc proc /mnt/p", "mount --bind /proc /mnt/p"])
 def test_new_procfs_gets_the_runtimes_masks(pair, how):
     ecifs, plain = pair

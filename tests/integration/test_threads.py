@@ -54,6 +54,7 @@ def mount_points(c: Container) -> dict:
     return out
 
 
+@pytest.mark.asan
 def test_namespaced_sysctls_from_threads(containers, thread_probe):
     ecifs, plain = start_pair(containers, memory=LIMIT)
     install_probe(ecifs, thread_probe)
@@ -75,6 +76,7 @@ def test_namespaced_sysctls_from_threads(containers, thread_probe):
     assert "no namespace executor" not in containers.daemon.log_path.read_text()
 
 
+@pytest.mark.asan
 def test_trapped_calls_from_threads(containers, thread_probe):
     ecifs, plain = start_pair(containers, memory=LIMIT, extra_caps=["CAP_SYS_ADMIN"])
     install_probe(ecifs, thread_probe)
