@@ -150,7 +150,7 @@ std::string seccomp_listener(const json& reply) {
 }
 
 control::ReplyWithFd ask_to_prepare(const SocketChoice& socket, const shim::RuncArgs& args,
-                                    const shim::RootIds& root) {
+                                    const shim::RootIds& root, const shim::RuntimeMasks& masks) {
     try {
         return control::request_with_fd(socket.path, {{"op", "prepare"},
                                                       {"id", args.container_id},
@@ -160,6 +160,9 @@ control::ReplyWithFd ask_to_prepare(const SocketChoice& socket, const shim::Runc
                                                       // if it exits before the init exists, the daemon
                                                       // forgets the container.
                                                       {"creator_pid", ::getpid()},
+                                                      // A proc or sysfs mounted inside gets them too.
+                                                      {"masked_paths", masks.masked},
+                                                      {"readonly_paths", masks.read_only},
                                                       {"mount_fd", true}});
     } catch (const control::DaemonUnreachable& e) {
         throw Failure(fmt::format("{} {}", e.what(), socket_hint(socket)));
@@ -179,8 +182,9 @@ void prepare_container(const shim::RuncArgs& args) {
     fs::path config_file = bundle_dir(args) / "config.json";
     json config = shim::read_config(config_file);
     shim::RootIds root = shim::container_root_ids(config);
+    const shim::RuntimeMasks masks = shim::runtime_masks(config);
     SocketChoice socket = daemon_socket(args);
-    control::ReplyWithFd prepared = ask_to_prepare(socket, args, root);
+    control::ReplyWithFd prepared = ask_to_prepare(socket, args, root, masks);
     const json& reply = prepared.body;
     try {
         make_views_reachable(reply, prepared.fd);

@@ -3,11 +3,14 @@
 // ecifsctl). One request per line, one reply per line, both JSON objects, over the
 // Unix stream socket; only root peers are served.
 //
-//   {"op":"prepare","id":ID,"root_uid":U,"root_gid":G[,"creator_pid":P][,"mount_fd":true]}
+//   {"op":"prepare","id":ID,"root_uid":U,"root_gid":G[,"creator_pid":P][,"mount_fd":true]
+//    [,"masked_paths":[PATH,...],"readonly_paths":[PATH,...]]}
 //        -> {"ok":true,"mount":DIR,"views":[{"source":PATH,"destination":PATH},...],
 //            "seccomp_listener":PATH}
 //        with "mount_fd": the reply carries (SCM_RIGHTS) a detached copy of the
 //        container's mount (open_tree(OPEN_TREE_CLONE)), and says "mount_fd":true
+//        the paths: config.json's linux.maskedPaths and readonlyPaths, which a proc or
+//        sysfs mounted inside the container gets too
 //   {"op":"start","id":ID,"pid":PID}        -> {"ok":true}
 //   {"op":"remove","id":ID}                 -> {"ok":true}
 //   {"op":"list"}                           -> {"ok":true,"containers":[{...}]}

@@ -60,6 +60,24 @@ pid_t required_pid(const json& request, const char* key) {
     return pid;
 }
 
+// linux.maskedPaths or linux.readonlyPaths as the prepare request carries them: absolute
+// paths without "." or ".." components, as runc applies them inside the container.
+std::vector<std::string> optional_paths(const json& request, const char* key) {
+    std::vector<std::string> out;
+    if (!request.contains(key)) return out;
+    const json& list = request[key];
+    if (!list.is_array() || list.size() > 1024) throw std::invalid_argument(fmt::format("\"{}\" must be a list of paths", key));
+    for (const json& item : list) {
+        const std::string path = item.is_string() ? item.get<std::string>() : std::string();
+        const auto parts = std::filesystem::path(path);
+        const bool clean = path.size() > 1 && path.size() < 4096 && path.front() == '/' &&
+                           std::none_of(parts.begin(), parts.end(), [](const auto& p) { return p == "." || p == ".."; });
+        if (!clean) throw std::invalid_argument(fmt::format("\"{}\": {} is not an absolute, plain path", key, item.dump()));
+        out.push_back(path);
+    }
+    return out;
+}
+
 json optional_number(const std::optional<uint64_t>& value) { return value ? json(*value) : json(nullptr); }
 
 // The container's own values, each with the policy that serves its path.
@@ -158,7 +176,7 @@ std::optional<TrapTarget> Daemon::trap_target(const std::string& id) {
     std::lock_guard lock(mutex_);
     auto it = containers_.find(id);
     if (it == containers_.end()) return std::nullopt;
-    return TrapTarget{id, it->second.container, container_dir(id)};
+    return TrapTarget{id, it->second.container, container_dir(id), it->second.masks};
 }
 
 std::filesystem::path Daemon::container_dir(const std::string& id) const {
@@ -181,9 +199,12 @@ control::Answer Daemon::prepare(const json& request) {
     const gid_t root_gid = optional_unsigned<gid_t>(request, "root_gid", 0);
     const pid_t creator = optional_unsigned<pid_t>(request, "creator_pid", 0);
     const bool mount_fd = optional_flag(request, "mount_fd");
+    const auto masks = emulation::seccomp::runtime_masks(optional_paths(request, "masked_paths"),
+                                                         optional_paths(request, "readonly_paths"), handlers::view_mounts());
     std::lock_guard lock(mutex_);
     if (containers_.count(id)) throw std::invalid_argument(fmt::format("container {} is already prepared", id));
     Entry entry;
+    entry.masks = masks;
     entry.container = std::make_shared<emulation::Container>(id, root_uid, root_gid);
     entry.mount = fs::FuseMount::create(io_, container_dir(id), entry.container);
     entry.mount->start();

@@ -51,6 +51,7 @@ private:
         std::shared_ptr<fs::FuseMount> mount;
         std::unique_ptr<PidWatch> watch;  // the creating runtime until started, then init
         bool started = false;
+        std::vector<emulation::seccomp::Mask> masks;  // the runtime's, for a proc/sysfs mounted inside
     };
 
     control::Answer handle(const nlohmann::json& request, const control::Peer& peer);

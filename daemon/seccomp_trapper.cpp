@@ -17,7 +17,9 @@
 #include <spdlog/spdlog.h>
 
 #include "daemon/seccomp_io.hpp"
+#include "daemon/seccomp_own_mounts.hpp"
 #include "daemon/seccomp_sysinfo.hpp"
+#include "emulation/caller_task.hpp"
 #include "emulation/mount_helper.hpp"
 #include "emulation/ns_executor.hpp"
 #include "emulation/seccomp_mounts.hpp"
@@ -46,16 +48,16 @@ constexpr auto helper_timeout = std::chrono::seconds(30);
 const char* op_name(mh::Op op) {
     switch (op) {
     case mh::Op::new_mount: return "mount";
-    case mh::Op::check_umount: return "umount2";
-    case mh::Op::check_move: return "mount --move";
-    case mh::Op::check_bind: return "mount --bind";
+    case mh::Op::umount: return "umount2";
+    case mh::Op::move: return "mount --move";
+    case mh::Op::bind: return "mount --bind";
     }
     return "?";
 }
 
 struct HelperJob {
-    HelperJob(boost::asio::io_context& io, const mh::Spawned& s)
-        : pid(s.pid), socket(s.socket), exit(Readable::create(io, s.pidfd)), timer(io) {}
+    HelperJob(boost::asio::io_context& io, const mh::Spawned& s, emulation::Fd caller_mnt_ns)
+        : pid(s.pid), socket(s.socket), exit(Readable::create(io, s.pidfd)), timer(io), mnt_ns(std::move(caller_mnt_ns)) {}
     ~HelperJob() {
         exit->close();
         ::close(socket);
@@ -64,6 +66,7 @@ struct HelperJob {
     int socket;
     std::shared_ptr<Readable> exit;
     boost::asio::steady_timer timer;
+    emulation::Fd mnt_ns;  // the caller's mount namespace, where the helper acted
 };
 
 }  // namespace
@@ -71,8 +74,13 @@ struct HelperJob {
 class NotifyFd : public std::enable_shared_from_this<NotifyFd> {
 public:
     NotifyFd(SeccompTrapper& trapper, boost::asio::io_context& io, int fd, TrapTarget target,
-             SeccompTrapper::Counters& counters)
-        : trapper_(trapper), io_(io), readable_(Readable::create(io, fd)), target_(std::move(target)), counters_(counters) {}
+             std::shared_ptr<OwnMounts> own_mounts, SeccompTrapper::Counters& counters)
+        : trapper_(trapper),
+          io_(io),
+          readable_(Readable::create(io, fd)),
+          target_(std::move(target)),
+          own_mounts_(std::move(own_mounts)),
+          counters_(counters) {}
 
     const std::string& id() const { return target_.id; }
     void start() { arm(); }
@@ -168,8 +176,12 @@ private:
         request.flags = flags;
         if (kind == sc::MountKind::bind || kind == sc::MountKind::move) {
             if (n.args[0] == 0) return let_kernel(n.id);  // no source: nothing of ours to move or copy
-            request.op = kind == sc::MountKind::bind ? mh::Op::check_bind : mh::Op::check_move;
+            request.op = kind == sc::MountKind::bind ? mh::Op::bind : mh::Op::move;
             if (!read_argument(n, n.args[0], max_path, request.path)) return;
+            std::string target;
+            if (!read_argument(n, n.args[1], max_path, target)) return;
+            request.target = std::move(target);
+            if (kind == sc::MountKind::bind) request.masks = target_.masks;
             return run_helper(n, std::move(request));
         }
         // A new filesystem: proc and sysfs get the views, the others are the kernel's.
@@ -193,12 +205,13 @@ private:
         const std::string top = fstype == "proc" ? "proc" : "sys";
         for (const auto& below : sc::views_below(fstype, handlers::view_mounts()))
             request.views.push_back({(target_.views_root / top / below).string(), below});
+        request.masks = target_.masks;
         run_helper(n, std::move(request));
     }
 
     void umount(const sc::Notification& n) {
         mh::Request request;
-        request.op = mh::Op::check_umount;
+        request.op = mh::Op::umount;
         request.flags = n.args[1];
         if (!read_argument(n, n.args[0], max_path, request.path)) return;
         run_helper(n, std::move(request));
@@ -218,33 +231,30 @@ private:
     }
 
     void run_helper(const sc::Notification& n, mh::Request request) {
-        int pidfd = sc::open_pidfd(n.pid);
-        if (pidfd < 0) {
-            if (errno != ESRCH) fail(n.id, fmt::format("pidfd_open {}: {}", n.pid, std::strerror(errno)));
-            return;
+        // n.pid is the calling thread (any thread of its process): reach it by /proc/TID.
+        emulation::Fd task = emulation::open_task_dir(n.pid);
+        if (!task) {
+            const int err = errno;
+            if (valid(n.id)) fail(n.id, fmt::format("opening /proc/{}: {}", n.pid, std::strerror(err)));
+            return;  // else the caller is gone: nothing to answer
         }
-        int dir = ::open(fmt::format("/proc/{}", n.pid).c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
-        // Both refer to the caller only if it is still blocked in this call now.
-        if (dir < 0 || !valid(n.id)) {
-            ::close(pidfd);
-            if (dir >= 0) ::close(dir);
-            return;
-        }
+        // It refers to the caller only if the caller is still blocked in this call now.
+        if (!valid(n.id)) return;
+        // A blocked thread cannot change its mount namespace: the helper acts in this one.
+        emulation::Fd mnt_ns(::openat(task.get(), "ns/mnt", O_RDONLY | O_CLOEXEC));
+        if (!mnt_ns) return fail(n.id, fmt::format("opening /proc/{}/ns/mnt: {}", n.pid, std::strerror(errno)));
+        request.own = own_mounts_for(mnt_ns.get());
         mh::Spawned spawned;
         try {
-            spawned = mh::spawn(request, pidfd, dir, emulation::self_executable());
+            spawned = mh::spawn(request, task.get(), emulation::self_executable());
         } catch (const std::exception& e) {
-            ::close(pidfd);
-            ::close(dir);
             return fail(n.id, e.what());
         }
-        ::close(pidfd);
-        ::close(dir);
         {
             std::lock_guard lock(mutex_);
             ++in_flight_;
         }
-        auto job = std::make_shared<HelperJob>(io_, spawned);
+        auto job = std::make_shared<HelperJob>(io_, spawned, std::move(mnt_ns));
         job->timer.expires_after(helper_timeout);
         job->timer.async_wait([pid = job->pid, id = id()](const boost::system::error_code& ec) {
             if (ec) return;
@@ -252,6 +262,14 @@ private:
             ::kill(pid, SIGKILL);
         });
         wait_helper(n, std::move(job), request.op);
+    }
+
+    // The container's mounts in that namespace, after letting go of the namespaces it
+    // has left.
+    std::vector<sc::OwnMount> own_mounts_for(int mnt_ns) {
+        if (own_mounts_->namespaces() == 0) return {};
+        if (auto init = target_.container->init()) own_mounts_->prune(init->cgroup.threads());
+        return own_mounts_->in(mnt_ns);
     }
 
     void wait_helper(const sc::Notification& n, std::shared_ptr<HelperJob> job, mh::Op op) {
@@ -275,6 +293,7 @@ private:
         } else if (reply->let_kernel) {
             let_kernel(n.id);
         } else {
+            remember(job, *reply);
             if (!reply->message.empty()) {
                 counters_.failed++;
                 spdlog::warn("container {}: {} by pid {}: {}", id(), op_name(op), n.pid, reply->message);
@@ -290,6 +309,12 @@ private:
             resume = std::exchange(stalled_, false);
         }
         if (resume) drain();
+    }
+
+    // What the helper made or unmounted for the container.
+    void remember(HelperJob& job, const mh::Reply& reply) {
+        if (!reply.gone.empty()) own_mounts_->remove(job.mnt_ns.get(), reply.gone);
+        if (reply.made) own_mounts_->add(std::move(job.mnt_ns), reply.made, reply.dressing);
     }
 
     // ---- answers: under the lock, so that close() never races an ioctl on the fd ----
@@ -329,6 +354,7 @@ private:
     boost::asio::io_context& io_;
     std::shared_ptr<Readable> readable_;
     const TrapTarget target_;
+    const std::shared_ptr<OwnMounts> own_mounts_;
     SeccompTrapper::Counters& counters_;
     std::mutex mutex_;
     bool closed_ = false;
@@ -349,7 +375,9 @@ void SeccompTrapper::add(int notify_fd, TrapTarget target) {
             return;
         }
         const std::string id = target.id;
-        fd = std::make_shared<NotifyFd>(*this, io_, notify_fd, std::move(target), counters_);
+        auto& own = own_mounts_[id];
+        if (!own) own = std::make_shared<OwnMounts>();
+        fd = std::make_shared<NotifyFd>(*this, io_, notify_fd, std::move(target), own, counters_);
         fds_[id].insert(fd);
     }
     fd->start();
@@ -372,6 +400,7 @@ void SeccompTrapper::forget(const std::string& id) {
     std::set<std::shared_ptr<NotifyFd>> fds;
     {
         std::lock_guard lock(mutex_);
+        own_mounts_.erase(id);
         auto it = fds_.find(id);
         if (it == fds_.end()) return;
         fds.swap(it->second);
@@ -386,6 +415,7 @@ void SeccompTrapper::stop() {
         std::lock_guard lock(mutex_);
         stopped_ = true;
         all.swap(fds_);
+        own_mounts_.clear();
     }
     for (const auto& [id, fds] : all)
         for (const auto& fd : fds) fd->close();

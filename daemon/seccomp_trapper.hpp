@@ -9,10 +9,14 @@
 //
 //  - sysinfo: written into the caller's struct after an ID check; the only write into a
 //    container process's memory.
-//  - mount: a new proc or sysfs is made by a mount helper with the views on it; moving a
-//    view away or binding a proc/sysfs without its views is refused (EINVAL, as for a
-//    locked mount); every other mount is the kernel's (CONTINUE).
-//  - umount2: a view, or a proc/sysfs carrying views, is busy (EBUSY); others CONTINUE.
+//  - mount: a new proc or sysfs is made by a mount helper with the views and the
+//    runtime's masks on it, and so is a non-recursive bind of a proc/sysfs carrying
+//    views; a recursive bind of views, or a bind of a view, is made by the helper as the
+//    kernel would (so the daemon knows the container made it); moving a view or a
+//    proc/sysfs carrying views is refused (EINVAL, as for a locked mount) unless the
+//    container made it; every other mount is the kernel's (CONTINUE).
+//  - umount2: a view, or a proc/sysfs carrying views, is busy (EBUSY) unless the
+//    container made it (then the helper unmounts it, views and all); others CONTINUE.
 //
 // Arguments are read with process_vm_readv, the notification checked valid after every
 // read and before acting; only the copies are acted on. Path questions are answered by
@@ -30,6 +34,7 @@
 #include <boost/asio/io_context.hpp>
 
 #include "emulation/container.hpp"
+#include "emulation/seccomp_mounts.hpp"
 
 namespace ecifs::daemon {
 
@@ -38,9 +43,11 @@ struct TrapTarget {
     std::string id;
     std::shared_ptr<emulation::Container> container;
     std::filesystem::path views_root;  // the container's FUSE mount, STATE/containers/ID
+    std::vector<emulation::seccomp::Mask> masks;  // the runtime's, for a proc/sysfs mounted inside
 };
 
 class NotifyFd;
+class OwnMounts;
 
 class SeccompTrapper {
 public:
@@ -72,6 +79,7 @@ private:
     boost::asio::io_context& io_;
     mutable std::mutex mutex_;
     std::map<std::string, std::set<std::shared_ptr<NotifyFd>>> fds_;
+    std::map<std::string, std::shared_ptr<OwnMounts>> own_mounts_;  // per container, shared by its fds
     bool stopped_ = false;
     Counters counters_;
 };

@@ -4,7 +4,6 @@
 #include <grp.h>
 #include <linux/capability.h>
 #include <sched.h>
-#include <spawn.h>
 #include <sys/fsuid.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
@@ -20,10 +19,11 @@
 
 #include <fmt/core.h>
 
+#include "emulation/caller_task.hpp"
+#include "emulation/helper_spawn.hpp"
+#include "emulation/mount_actions.hpp"
 #include "emulation/seccomp_mounts.hpp"
 #include "emulation/seccomp_notify.hpp"
-
-extern char** environ;
 
 namespace ecifs::emulation::mount_helper {
 
@@ -44,6 +44,11 @@ void put_string(std::string& out, std::string_view s) {
 void put_optional(std::string& out, const std::optional<std::string>& s) {
     put<uint8_t>(out, s ? 1 : 0);
     if (s) put_string(out, *s);
+}
+template <typename T, typename F>
+void put_list(std::string& out, const std::vector<T>& items, F&& put_item) {
+    put<uint32_t>(out, static_cast<uint32_t>(items.size()));
+    for (const T& item : items) put_item(item);
 }
 
 struct Reader {
@@ -75,41 +80,33 @@ struct Reader {
         if (get<uint8_t>() == 0) return std::nullopt;
         return get_string();
     }
+    // A count, then that many items, each read by `get_item` (in order).
+    template <typename T, typename F>
+    void get_list(std::vector<T>& out, F&& get_item) {
+        const auto n = get<uint32_t>();
+        for (uint32_t i = 0; ok && i < n; ++i) {
+            T item = get_item();
+            if (ok) out.push_back(std::move(item));
+        }
+    }
 };
 
 // ---- the helper's side --------------------------------------------------------------
 
-struct Fd {
-    int fd = -1;
-    Fd() = default;
-    explicit Fd(int f) : fd(f) {}
-    Fd(Fd&& o) noexcept : fd(std::exchange(o.fd, -1)) {}
-    Fd& operator=(Fd&& o) noexcept {
-        if (this != &o) {
-            reset();
-            fd = std::exchange(o.fd, -1);
-        }
-        return *this;
-    }
-    ~Fd() { reset(); }
-    void reset() {
-        if (fd >= 0) ::close(fd);
-        fd = -1;
-    }
-    explicit operator bool() const { return fd >= 0; }
-};
-
-Reply failed(int error, std::string message) { return Reply{false, error, std::move(message)}; }
+Reply failed(int error, std::string message) {
+    Reply r;
+    r.error = error;
+    r.message = std::move(message);
+    return r;
+}
 Reply failed_errno(std::string_view what) {
     int err = errno;
     return failed(err, fmt::format("{}: {}", what, std::strerror(err)));
 }
 
-// What was opened in the host's namespaces, before joining the caller's.
-struct Opened {
-    Fd proc;   // the host's /proc: /proc/self/mountinfo and /proc/self/fd stay reachable
+// The caller's root and working directory, opened before joining its namespaces.
+struct Place {
     Fd root, cwd;
-    std::vector<std::pair<Fd, std::string>> trees;  // detached clones of the views, and where each goes
 };
 
 // The caller's credentials, as its /proc/PID/status shows them to a reader in its user
@@ -179,166 +176,31 @@ Reply become(const Credentials& c) {
     return {};
 }
 
-int fsconfig(int fs, unsigned cmd, const char* key, const char* value) {
-    return static_cast<int>(::syscall(SYS_fsconfig, fs, cmd, key, value, 0));
-}
-
-int move_mount(int from_dir, const char* from, int to_dir, const char* to, unsigned flags) {
-    return static_cast<int>(::syscall(SYS_move_mount, from_dir, from, to_dir, to, flags));
-}
-
-// Detach the mount `mnt` refers to: umount2 has no fd form, so through its
-// /proc/self/fd link, relative to the host's /proc.
-void detach(int proc, int mnt) {
-    if (::fchdir(proc) == 0) ::umount2(fmt::format("self/fd/{}", mnt).c_str(), MNT_DETACH);
-}
-
-Reply new_mount(const Request& req, Opened& opened) {
-    using namespace ecifs::emulation::seccomp;
-    // mount(2) looks the target up first (following a final symlink), then checks the
-    // caller may mount at all, then makes the filesystem: the same order of errors here.
-    Fd target(::open(req.path.c_str(), O_PATH | O_CLOEXEC));
-    if (!target) return failed(errno, {});
-    Fd fs(::fsopen(req.fstype->c_str(), FSOPEN_CLOEXEC));
-    if (!fs) return failed(errno, {});
-    const NewMount m = translate_new_mount(req.flags, req.data.value_or(""));
-    if (req.source && fsconfig(fs.fd, FSCONFIG_SET_STRING, "source", req.source->c_str()) != 0)
-        return failed(errno, {});
-    for (const auto& [key, value] : m.options) {
-        int rc = value ? fsconfig(fs.fd, FSCONFIG_SET_STRING, key.c_str(), value->c_str())
-                       : fsconfig(fs.fd, FSCONFIG_SET_FLAG, key.c_str(), nullptr);
-        if (rc != 0) return failed(errno, {});
-    }
-    for (const auto& flag : m.sb_flags)
-        if (fsconfig(fs.fd, FSCONFIG_SET_FLAG, flag.c_str(), nullptr) != 0) return failed(errno, {});
-    if (fsconfig(fs.fd, FSCONFIG_CMD_CREATE, nullptr, nullptr) != 0) return failed(errno, {});
-    Fd mnt(::fsmount(fs.fd, FSMOUNT_CLOEXEC, static_cast<unsigned>(m.attributes)));
-    if (!mnt) return failed(errno, {});
-
-    bool attached = false;
-    auto attach = [&] {
-        if (move_mount(mnt.fd, "", target.fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) != 0) return errno;
-        attached = true;
-        return 0;
-    };
-    auto fail_placing = [&](const std::string& below, int err) {
-        if (attached) detach(opened.proc.fd, mnt.fd);
-        return failed(EIO, fmt::format("placing the view {} on the new {}: {}", below, *req.fstype, std::strerror(err)));
-    };
-    for (auto& [tree, below] : opened.trees) {
-        // Views only over files this kernel has (no nf_conntrack module, no DMI: nothing).
-        Fd place(::openat(mnt.fd, below.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
-        if (!place) {
-            if (errno == ENOENT) continue;
-            return fail_placing(below, errno);
-        }
-        if (m.read_only) {
-            mount_attr attr{};
-            attr.attr_set = MOUNT_ATTR_RDONLY;
-            if (::mount_setattr(tree.fd, "", AT_EMPTY_PATH, &attr, sizeof attr) != 0) return fail_placing(below, errno);
-        }
-        if (move_mount(tree.fd, "", mnt.fd, below.c_str(), MOVE_MOUNT_F_EMPTY_PATH) == 0) continue;
-        // Before Linux 6.15 nothing can be mounted on a detached mount: attach first.
-        if (errno != EINVAL || attached) return fail_placing(below, errno);
-        if (int err = attach()) return failed(err, {});
-        if (move_mount(tree.fd, "", mnt.fd, below.c_str(), MOVE_MOUNT_F_EMPTY_PATH) != 0)
-            return fail_placing(below, errno);
-    }
-    if (!attached)
-        if (int err = attach()) return failed(err, {});
-    return {};
-}
-
-// The path in question, as the kernel would resolve it for this call, and the mount it
-// is on. nullopt: it does not resolve (the kernel's own lookup fails the call the same way).
-struct Resolved {
-    Fd fd;
-    uint64_t mount_id = 0;
-    bool mount_root = true;
-};
-std::optional<Resolved> resolve(const std::string& path, bool follow) {
-    Resolved r;
-    r.fd = Fd(::open(path.c_str(), O_PATH | O_CLOEXEC | (follow ? 0 : O_NOFOLLOW)));
-    if (!r.fd) return std::nullopt;
-    struct statx stx {};
-    if (::statx(r.fd.fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, STATX_MNT_ID, &stx) != 0 || !(stx.stx_mask & STATX_MNT_ID))
-        return std::nullopt;
-    r.mount_id = stx.stx_mnt_id;
-    if (stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) r.mount_root = stx.stx_attributes & STATX_ATTR_MOUNT_ROOT;
-    return r;
-}
-
-Reply check(const Request& req, Opened& opened) {
-    using namespace ecifs::emulation::seccomp;
-    // umount2 with UMOUNT_NOFOLLOW does not follow a final symlink; mount(2) follows its source.
-    const bool follow = req.op != Op::check_umount || !(req.flags & UMOUNT_NOFOLLOW);
-    auto target = resolve(req.path, follow);
-    if (!target) return Reply{true, 0, {}};
-    // Our own mountinfo (mount points relative to our root, now the caller's), through
-    // the host's /proc: the caller's root has its own.
-    Fd info(::openat(opened.proc.fd, "self/mountinfo", O_RDONLY | O_CLOEXEC));
-    if (!info) return failed_errno("opening mountinfo");
-    std::string text;
-    char buf[65536];
-    ssize_t n;
-    while ((n = ::read(info.fd, buf, sizeof buf)) > 0) text.append(buf, static_cast<std::size_t>(n));
-    if (n < 0) return failed_errno("reading mountinfo");
-    const auto mounts = parse_mountinfo(text);
-    Verdict verdict = Verdict::kernel_decides;
-    switch (req.op) {
-    case Op::check_umount: verdict = classify_umount(mounts, target->mount_id, target->mount_root); break;
-    case Op::check_move: verdict = classify_move(mounts, target->mount_id, target->mount_root); break;
-    case Op::check_bind: {
-        // The path relative to our root (the caller's), as mountinfo shows mount points.
-        char link[4096];
-        ssize_t n = ::readlinkat(opened.proc.fd, fmt::format("self/fd/{}", target->fd.fd).c_str(), link, sizeof link);
-        // Unreachable from our root ("(unreachable)/..."): assume the worst, the whole mount.
-        const bool known = n > 0 && link[0] == '/';
-        verdict = classify_bind(mounts, target->mount_id,
-                                known ? std::string_view(link, static_cast<std::size_t>(n)) : std::string_view("/"));
-        break;
-    }
-    case Op::new_mount: break;
-    }
-    switch (verdict) {
-    case Verdict::busy: return failed(EBUSY, {});
-    case Verdict::locked: return failed(EINVAL, {});
-    case Verdict::kernel_decides: break;
-    }
-    return Reply{true, 0, {}};
+// Whether an LSM label confines the caller (mount_helper.hpp: the helper cannot carry it).
+bool lsm_confined(int caller_task_dir) {
+    Fd attr(::openat(caller_task_dir, "attr/current", O_RDONLY | O_CLOEXEC));
+    char label[4096];
+    ssize_t n = attr ? ::read(attr.get(), label, sizeof label) : -1;
+    return n > 0 && confined_by_lsm(std::string_view(label, static_cast<std::size_t>(n)));
 }
 
 // In the caller's namespaces: take its root, working directory and credentials, then act.
-Reply in_caller(const Request& req, Opened& opened, int caller_proc_dir) {
-    if (::fchdir(opened.root.fd) != 0 || ::chroot(".") != 0) return failed_errno("entering the caller's root");
-    if (::fchdir(opened.cwd.fd) != 0) return failed_errno("entering the caller's working directory");
-    opened.root.reset();
-    opened.cwd.reset();
+Reply in_caller(const Request& req, Place& place, Opened& opened, int caller_task_dir) {
+    if (::fchdir(place.root.get()) != 0 || ::chroot(".") != 0) return failed_errno("entering the caller's root");
+    if (::fchdir(place.cwd.get()) != 0) return failed_errno("entering the caller's working directory");
+    place = Place{};
     Credentials creds;
     {
-        Fd status(::openat(caller_proc_dir, "status", O_RDONLY | O_CLOEXEC));
+        Fd status(::openat(caller_task_dir, "status", O_RDONLY | O_CLOEXEC));
         if (!status) return failed_errno("opening the caller's status");
         std::string text(8192, '\0');
-        ssize_t n = ::read(status.fd, text.data(), text.size());
+        ssize_t n = ::read(status.get(), text.data(), text.size());
         if (n <= 0 || !parse_credentials(std::string_view(text.data(), static_cast<std::size_t>(n)), creds))
             return failed(EIO, "cannot read the caller's credentials");
     }
-    if (req.op == Op::new_mount) {
-        Fd attr(::openat(caller_proc_dir, "attr/current", O_RDONLY | O_CLOEXEC));
-        char label[4096];
-        ssize_t n = attr ? ::read(attr.fd, label, sizeof label) : -1;
-        if (n > 0 && confined_by_lsm(std::string_view(label, static_cast<std::size_t>(n))))
-            return failed(EPERM, fmt::format("the caller is confined by the LSM label '{}', which a mount helper "
-                                             "cannot carry: refused",
-                                             std::string_view(label, static_cast<std::size_t>(n))));
-    }
+    const bool may_act = !lsm_confined(caller_task_dir);
     if (Reply r = become(creds); r.error) return r;
-    return req.op == Op::new_mount ? new_mount(req, opened) : check(req, opened);
-}
-
-ino_t ns_inode(int dir, const char* path) {
-    struct stat st {};
-    return ::fstatat(dir, path, &st, 0) == 0 ? st.st_ino : 0;
+    return act(req, opened, may_act);
 }
 
 void send_reply(int socket_fd, const Reply& reply) {
@@ -346,38 +208,48 @@ void send_reply(int socket_fd, const Reply& reply) {
     ::send(socket_fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
 }
 
-Reply serve(const Request& req, int socket_fd, int caller_pidfd, int caller_proc_dir, bool& replied) {
+// The namespaces a call needs: the user and mount namespaces, and the pid namespace for
+// a procfs (a procfs shows the pid namespace of whoever mounts it), the network
+// namespace for a sysfs (as a sysfs shows the network devices of its mounter's).
+std::span<const Ns> namespaces_for(const Request& req) {
+    static constexpr Ns procfs[] = {Ns::user, Ns::mnt, Ns::pid};
+    static constexpr Ns sysfs[] = {Ns::user, Ns::mnt, Ns::net};
+    static constexpr Ns other[] = {Ns::user, Ns::mnt};
+    if (req.op != Op::new_mount) return other;
+    if (*req.fstype == "proc") return procfs;
+    if (*req.fstype == "sysfs") return sysfs;
+    return other;
+}
+
+Reply serve(const Request& req, int socket_fd, int caller_task_dir, bool& replied) {
+    // The task directory refers to the calling thread only (the daemon opened it, then
+    // found the notification still valid): if that thread is gone, every open below fails.
+    Place place{Fd(::openat(caller_task_dir, "root", O_PATH | O_DIRECTORY | O_CLOEXEC)),
+                Fd(::openat(caller_task_dir, "cwd", O_PATH | O_DIRECTORY | O_CLOEXEC))};
     Opened opened;
     opened.proc = Fd(::open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC));
-    opened.root = Fd(::openat(caller_proc_dir, "root", O_PATH | O_DIRECTORY | O_CLOEXEC));
-    opened.cwd = Fd(::openat(caller_proc_dir, "cwd", O_PATH | O_DIRECTORY | O_CLOEXEC));
-    if (!opened.proc || !opened.root || !opened.cwd) return failed_errno("opening the caller's root and cwd");
+    if (!opened.proc || !place.root || !place.cwd) return failed_errno("opening the caller's root and cwd");
     const bool new_fs = req.op == Op::new_mount;
     if (new_fs) {
         if (!req.fstype) return failed(EINVAL, "no filesystem type");
         for (const View& v : req.views) {
             Fd tree(::open_tree(AT_FDCWD, v.source.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC));
             if (!tree) return failed(EIO, fmt::format("cloning the view {}: {}", v.source, std::strerror(errno)));
-            opened.trees.emplace_back(std::move(tree), v.below);
+            opened.views.emplace_back(std::move(tree), v.below);
         }
     }
-    // The fds above are the caller's only if it still lives (then its pid was not reused).
-    if (::syscall(SYS_pidfd_send_signal, caller_pidfd, 0, nullptr, 0) != 0) return failed(ESRCH, "the caller is gone");
-
-    int flags = CLONE_NEWNS;
-    if (ns_inode(caller_proc_dir, "ns/user") != ns_inode(opened.proc.fd, "self/ns/user")) flags |= CLONE_NEWUSER;
+    const Namespaces ns(caller_task_dir, namespaces_for(req));
+    if (!ns.ok()) return failed(ns.error(), fmt::format("opening the caller's namespaces: {}", std::strerror(ns.error())));
+    if (int err = ns.join()) return failed(err, fmt::format("joining the caller's namespaces: {}", std::strerror(err)));
     const bool proc = new_fs && *req.fstype == "proc";
-    if (proc) flags |= CLONE_NEWPID;  // a procfs shows the pid namespace of whoever mounts it
-    if (new_fs && *req.fstype == "sysfs") flags |= CLONE_NEWNET;  // and a sysfs the network namespace
-    if (::setns(caller_pidfd, flags) != 0) return failed_errno("joining the caller's namespaces");
-    if (!proc) return in_caller(req, opened, caller_proc_dir);
+    if (!proc) return in_caller(req, place, opened, caller_task_dir);
 
     // Joining a pid namespace applies to children only: a child mounts the procfs.
     pid_t child = ::fork();
     if (child < 0) return failed_errno("fork");
     if (child == 0) {
         ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-        send_reply(socket_fd, in_caller(req, opened, caller_proc_dir));
+        send_reply(socket_fd, in_caller(req, place, opened, caller_task_dir));
         ::_exit(0);
     }
     int status = 0;
@@ -402,14 +274,22 @@ std::string encode(const Request& r) {
     put<uint8_t>(out, static_cast<uint8_t>(r.op));
     put<uint64_t>(out, r.flags);
     put_string(out, r.path);
+    put_optional(out, r.target);
     put_optional(out, r.source);
     put_optional(out, r.fstype);
     put_optional(out, r.data);
-    put<uint32_t>(out, static_cast<uint32_t>(r.views.size()));
-    for (const View& v : r.views) {
+    put_list(out, r.views, [&](const View& v) {
         put_string(out, v.source);
         put_string(out, v.below);
-    }
+    });
+    put_list(out, r.masks, [&](const seccomp::Mask& m) {
+        put_string(out, m.path);
+        put<uint8_t>(out, m.read_only_path ? 1 : 0);
+    });
+    put_list(out, r.own, [&](const seccomp::OwnMount& m) {
+        put<uint64_t>(out, m.id);
+        put<uint64_t>(out, m.dressing_of);
+    });
     return out;
 }
 
@@ -423,16 +303,13 @@ std::optional<Request> decode_request(std::string_view bytes) {
     }
     r.flags = in.get<uint64_t>();
     r.path = in.get_string();
+    r.target = in.get_optional();
     r.source = in.get_optional();
     r.fstype = in.get_optional();
     r.data = in.get_optional();
-    auto n = in.get<uint32_t>();
-    for (uint32_t i = 0; in.ok && i < n; ++i) {
-        View v;
-        v.source = in.get_string();
-        v.below = in.get_string();
-        r.views.push_back(std::move(v));
-    }
+    in.get_list(r.views, [&] { return View{in.get_string(), in.get_string()}; });
+    in.get_list(r.masks, [&] { return seccomp::Mask{in.get_string(), in.get<uint8_t>() != 0}; });
+    in.get_list(r.own, [&] { return seccomp::OwnMount{in.get<uint64_t>(), in.get<uint64_t>()}; });
     if (!in.ok || !in.in.empty()) return std::nullopt;
     return r;
 }
@@ -442,6 +319,9 @@ std::string encode(const Reply& r) {
     put<uint8_t>(out, r.let_kernel ? 1 : 0);
     put<int32_t>(out, r.error);
     put_string(out, r.message);
+    put<uint64_t>(out, r.made);
+    put_list(out, r.dressing, [&](uint64_t id) { put<uint64_t>(out, id); });
+    put_list(out, r.gone, [&](uint64_t id) { put<uint64_t>(out, id); });
     return out;
 }
 
@@ -451,11 +331,14 @@ std::optional<Reply> decode_reply(std::string_view bytes) {
     r.let_kernel = in.get<uint8_t>() != 0;
     r.error = in.get<int32_t>();
     r.message = in.get_string();
+    r.made = in.get<uint64_t>();
+    in.get_list(r.dressing, [&] { return in.get<uint64_t>(); });
+    in.get_list(r.gone, [&] { return in.get<uint64_t>(); });
     if (!in.ok || !in.in.empty() || r.error < 0) return std::nullopt;
     return r;
 }
 
-void run(int socket_fd, int caller_pidfd, int caller_proc_dir) {
+void run(int socket_fd, int caller_task_dir) {
     std::string buf(max_message, '\0');
     ssize_t n;
     do n = ::recv(socket_fd, buf.data(), buf.size(), 0);
@@ -467,37 +350,27 @@ void run(int socket_fd, int caller_pidfd, int caller_proc_dir) {
         ::_exit(1);
     }
     bool replied = false;
-    Reply reply = serve(*request, socket_fd, caller_pidfd, caller_proc_dir, replied);
+    Reply reply = serve(*request, socket_fd, caller_task_dir, replied);
     if (!replied) send_reply(socket_fd, reply);
     ::_exit(0);
 }
 
 // ---- the daemon's side ------------------------------------------------------------
 
-Spawned spawn(const Request& request, int caller_pidfd, int caller_proc_dir, const std::string& exe) {
+Spawned spawn(const Request& request, int caller_task_dir, const std::string& exe) {
     int pair[2];
     if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0)
         throw std::runtime_error(fmt::format("socketpair: {}", std::strerror(errno)));
     Fd ours(pair[0]), theirs(pair[1]);
     const std::string bytes = encode(request);
     int size = static_cast<int>(std::max<std::size_t>(bytes.size() + 4096, 65536));
-    ::setsockopt(ours.fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
-    ::setsockopt(theirs.fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
-    if (::send(ours.fd, bytes.data(), bytes.size(), MSG_NOSIGNAL | MSG_DONTWAIT) != static_cast<ssize_t>(bytes.size()))
+    ::setsockopt(ours.get(), SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
+    ::setsockopt(theirs.get(), SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+    if (::send(ours.get(), bytes.data(), bytes.size(), MSG_NOSIGNAL | MSG_DONTWAIT) != static_cast<ssize_t>(bytes.size()))
         throw std::runtime_error(fmt::format("handing the mount helper its request: {}", std::strerror(errno)));
-    // Move the three fds out of the way of 3, 4 and 5 before placing them there.
-    Fd high[3] = {Fd(::fcntl(theirs.fd, F_DUPFD_CLOEXEC, 10)), Fd(::fcntl(caller_pidfd, F_DUPFD_CLOEXEC, 10)),
-                  Fd(::fcntl(caller_proc_dir, F_DUPFD_CLOEXEC, 10))};
-    for (const Fd& f : high)
-        if (!f) throw std::runtime_error(fmt::format("dup: {}", std::strerror(errno)));
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    for (int i = 0; i < 3; ++i) posix_spawn_file_actions_adddup2(&actions, high[i].fd, 3 + i);
-    char* argv[] = {const_cast<char*>(exe.c_str()), const_cast<char*>("__mount-helper"), nullptr};
+    const int fds[] = {theirs.get(), caller_task_dir};
     Spawned out;
-    int err = ::posix_spawn(&out.pid, exe.c_str(), &actions, nullptr, argv, environ);
-    posix_spawn_file_actions_destroy(&actions);
-    if (err != 0) throw std::runtime_error(fmt::format("spawning {}: {}", exe, std::strerror(err)));
+    out.pid = spawn_helper(exe, {"__mount-helper"}, fds);
     // Not yet waited for, so the pid is still the helper's.
     out.pidfd = seccomp::open_pidfd(out.pid);
     if (out.pidfd < 0) {
@@ -507,7 +380,7 @@ Spawned spawn(const Request& request, int caller_pidfd, int caller_proc_dir, con
         throw std::runtime_error(fmt::format("pidfd_open of the mount helper: {}", std::strerror(e)));
     }
     ::fcntl(out.pidfd, F_SETFD, FD_CLOEXEC);
-    out.socket = std::exchange(ours.fd, -1);
+    out.socket = ours.release();
     return out;
 }
 

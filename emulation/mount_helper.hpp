@@ -8,17 +8,23 @@
 //  - every path resolves exactly as it would for the caller, and the kernel's own
 //    permission checks see the caller's credentials (a threaded daemon could do neither:
 //    it cannot join a user namespace);
-//  - a new procfs or sysfs is made with fsopen/fsmount, the views are moved onto the
-//    detached mount (clones of the daemon's FUSE paths, opened before joining), and only
-//    then is it attached where the caller asked: no moment shows a bare procfs. (Kernels
-//    that cannot mount onto a detached mount get the procfs attached first.)
+//  - a new procfs or sysfs is made with fsopen/fsmount, the views (clones of the
+//    daemon's FUSE paths, opened before joining) and the runtime's masks are mounted
+//    onto the detached mount, and only then is it attached where the caller asked: no
+//    moment shows a bare procfs. (Kernels that cannot mount onto a detached mount, before
+//    Linux 6.15, get it attached first.) A non-recursive bind of a proc/sysfs that
+//    carries views is a copy dressed the same way, with clones of the caller's views;
+//  - what the container made through the helper (those mounts, its recursive binds and
+//    copies of views) it may move and unmount, views and all; the runtime's /proc, /sys
+//    and views stay busy (umount) and locked (move). The daemon remembers the container's
+//    mounts (daemon/seccomp_own_mounts.hpp) and hands their ids in with each request.
 //
 // Mounts are rare, so one helper per call is cheap enough and holds no state.
 //
 // The helper cannot carry the caller's LSM label (AppArmor profile, SELinux context):
-// a caller confined by one gets EPERM for a new proc/sysfs rather than a mount its
-// policy never mediated (fail closed). The checks mount nothing and leave the call to
-// the kernel, which mediates it as usual.
+// a caller confined by one gets EPERM for anything the helper would do in its name
+// rather than a mount its policy never mediated (fail closed). Calls the kernel decides
+// are left to the kernel, which mediates them as usual.
 #include <sys/types.h>
 
 #include <cstdint>
@@ -27,13 +33,15 @@
 #include <string_view>
 #include <vector>
 
+#include "emulation/seccomp_mounts.hpp"
+
 namespace ecifs::emulation::mount_helper {
 
 enum class Op : uint8_t {
-    new_mount = 'M',     // mount a proc/sysfs as the caller asked, views placed on it
-    check_umount = 'U',  // umount2(path): a view, or a proc/sysfs carrying views?
-    check_move = 'V',    // MS_MOVE of path: the same question
-    check_bind = 'B',    // non-recursive bind of path: a proc/sysfs without its views?
+    new_mount = 'M',  // mount a proc/sysfs as the caller asked, views and masks placed on it
+    umount = 'U',     // umount2(path)
+    move = 'V',       // MS_MOVE of path to target
+    bind = 'B',       // MS_BIND (with or without MS_REC) of path to target
 };
 
 // One view to place: its path in the daemon's FUSE mount, and where it goes below the
@@ -47,17 +55,25 @@ struct View {
 struct Request {
     Op op = Op::new_mount;
     uint64_t flags = 0;  // mount(2) or umount2(2) flags
-    std::string path;    // new_mount: the target; the checks: the path in question
+    std::string path;    // new_mount: the target; umount: the path; move, bind: the source
+    std::optional<std::string> target;                // move, bind: mount(2)'s target
     std::optional<std::string> source, fstype, data;  // new_mount
     std::vector<View> views;                          // new_mount
+    std::vector<seccomp::Mask> masks;                 // new_mount, bind: the runtime's, absolute
+    std::vector<seccomp::OwnMount> own;               // the container's mounts in the caller's mount namespace
     bool operator==(const Request&) const = default;
 };
 
 struct Reply {
-    // The checks: nothing of ecifs is concerned, let the kernel run the call itself.
+    // Nothing of ecifs is concerned: let the kernel run the call itself.
     bool let_kernel = false;
     int error = 0;        // otherwise the call's result: 0 or an errno
     std::string message;  // what went wrong inside the helper, for the daemon's log
+    // A mount made (or moved) for the container, in the caller's mount namespace, and the
+    // views and masks placed on it: the container's from now on.
+    uint64_t made = 0;
+    std::vector<uint64_t> dressing;
+    std::vector<uint64_t> gone;  // mounts of the container's that are gone now
     bool operator==(const Reply&) const = default;
 };
 
@@ -70,22 +86,22 @@ std::optional<Request> decode_request(std::string_view bytes);
 std::string encode(const Reply& reply);
 std::optional<Reply> decode_reply(std::string_view bytes);
 
-// The daemon's side: spawn `exe __mount-helper` and hand it the request. `caller_pidfd`
-// and `caller_proc_dir` (an O_PATH fd of /proc/PID) must refer to the caller: open them,
-// then check the notification is still valid. The daemon owns the returned fds; the
-// helper's answer is one message on `socket`, written before it exits. Throws
-// std::runtime_error.
+// The daemon's side: spawn `exe __mount-helper` and hand it the request.
+// `caller_task_dir` (/proc/TID of the calling thread, emulation/caller_task.hpp) must
+// refer to the caller: open it, then check the notification is still valid. The daemon
+// owns the returned fds; the helper's answer is one message on `socket`, written before
+// it exits. Throws std::runtime_error.
 struct Spawned {
     pid_t pid = -1;
     int socket = -1;
     int pidfd = -1;  // of the helper, readable when it exits
 };
-Spawned spawn(const Request& request, int caller_pidfd, int caller_proc_dir, const std::string& exe);
+Spawned spawn(const Request& request, int caller_task_dir, const std::string& exe);
 
-// The helper's main: fd 3 the socket, fd 4 a pidfd of the caller, fd 5 its /proc/PID.
+// The helper's main: fd 3 the socket, fd 4 the caller's /proc/TID.
 // Ends with _exit: a process that joined a pid namespace for its children cannot run
 // exit-time work such as LeakSanitizer's (its stop-the-world thread lands in that
 // namespace and waits for ever), and a helper has nothing to clean up.
-[[noreturn]] void run(int socket_fd, int caller_pidfd, int caller_proc_dir);
+[[noreturn]] void run(int socket_fd, int caller_task_dir);
 
 }  // namespace ecifs::emulation::mount_helper

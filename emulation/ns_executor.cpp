@@ -3,10 +3,8 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <sched.h>
-#include <spawn.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -16,9 +14,9 @@
 
 #include <fmt/core.h>
 
+#include "emulation/caller_task.hpp"
 #include "emulation/files.hpp"
-
-extern char** environ;
+#include "emulation/helper_spawn.hpp"
 
 namespace ecifs::emulation {
 
@@ -32,13 +30,6 @@ namespace {
 // A 'T' payload is the stat entry, then for a file int32 errno of the read and its content.
 constexpr std::size_t max_message = 1 << 20;
 constexpr const char* sysctl_root = "/proc/sys/";
-
-ino_t ns_inode(pid_t pid, const char* ns) {
-    struct stat st {};
-    std::string path = fmt::format("/proc/{}/ns/{}", pid, ns);
-    if (::stat(path.c_str(), &st) != 0) throw std::runtime_error(fmt::format("{}: {}", path, std::strerror(errno)));
-    return st.st_ino;
-}
 
 // Only plain relative paths below /proc/sys: no "..", no absolute paths, no empty parts.
 bool safe_relative(std::string_view path) {
@@ -126,31 +117,28 @@ std::string serve(std::string_view request) {
     return std::string(reinterpret_cast<const char*>(&err), sizeof err) + payload;
 }
 
+// The executor's namespaces, inherited at these fds (see NsExecutor's constructor).
+constexpr int user_fd = 4, net_fd = 5, uts_fd = 6, ipc_fd = 7;
+
 // Join the target's namespaces and become root there: the kernel then grants exactly
 // what it grants the container's root.
-bool join_namespaces(int pidfd, pid_t target) {
+int join_namespaces(const Namespaces& ns) {
     ::setgroups(0, nullptr);
-    int flags = CLONE_NEWNET | CLONE_NEWUTS | CLONE_NEWIPC;
-    bool other_user_ns = ns_inode(target, "user") != ns_inode(::getpid(), "user");
-    if (other_user_ns) flags |= CLONE_NEWUSER;
-    if (::setns(pidfd, flags) != 0) return false;
-    if (other_user_ns && (::setresgid(0, 0, 0) != 0 || ::setresuid(0, 0, 0) != 0)) return false;
-    return true;
+    const bool other_user_ns = ns.inode(Ns::user) != own_namespace(Ns::user);
+    if (int err = ns.join()) return err;
+    if (other_user_ns && (::setresgid(0, 0, 0) != 0 || ::setresuid(0, 0, 0) != 0)) return errno;
+    return 0;
 }
 
 }  // namespace
 
-int run_ns_executor(int socket_fd, int pidfd, pid_t target) {
-    try {
-        if (!join_namespaces(pidfd, target)) {
-            std::fprintf(stderr, "ecifs ns-executor: cannot join the namespaces of pid %d: %s\n", target, std::strerror(errno));
-            return 1;
-        }
-    } catch (const std::exception& e) {
-        std::fprintf(stderr, "ecifs ns-executor: %s\n", e.what());
+int run_ns_executor(int socket_fd, pid_t target) {
+    Namespaces ns({user_fd, -1, -1, net_fd, uts_fd, ipc_fd});
+    if (int err = join_namespaces(ns)) {
+        std::fprintf(stderr, "ecifs ns-executor: cannot join the namespaces of thread %d: %s\n", target, std::strerror(err));
         return 1;
     }
-    ::close(pidfd);
+    ns.close();
     std::string request(max_message, '\0');
     for (;;) {
         ssize_t n = ::recv(socket_fd, request.data(), request.size(), 0);
@@ -172,34 +160,21 @@ const std::string& self_executable() {
 
 // ---- the daemon's side --------------------------------------------------------------
 
-NsExecutor::NsExecutor(pid_t target, const std::string& exe) : last_used_(std::chrono::steady_clock::now()) {
-    int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, target, 0));
-    if (pidfd < 0) throw std::runtime_error(fmt::format("pidfd_open {}: {}", target, std::strerror(errno)));
+NsExecutor::NsExecutor(const Namespaces& ns, pid_t target, const std::string& exe)
+    : last_used_(std::chrono::steady_clock::now()) {
     int pair[2];
-    if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0) {
-        ::close(pidfd);
+    if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0)
         throw std::runtime_error(fmt::format("socketpair: {}", std::strerror(errno)));
-    }
+    Fd ours(pair[0]), theirs(pair[1]);
     int size = static_cast<int>(max_message + 64);
     for (int fd : pair) {
         ::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
         ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
     }
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_adddup2(&actions, pair[1], 3);
-    posix_spawn_file_actions_adddup2(&actions, pidfd, 4);
-    std::string target_arg = std::to_string(target);
-    char* argv[] = {const_cast<char*>(exe.c_str()), const_cast<char*>("__ns-executor"), target_arg.data(), nullptr};
-    int err = ::posix_spawn(&pid_, exe.c_str(), &actions, nullptr, argv, environ);
-    posix_spawn_file_actions_destroy(&actions);
-    ::close(pair[1]);
-    ::close(pidfd);
-    if (err != 0) {
-        ::close(pair[0]);
-        throw std::runtime_error(fmt::format("spawning {}: {}", exe, std::strerror(err)));
-    }
-    socket_ = pair[0];
+    // fd 3 the socket, 4-7 the namespaces (user_fd, net_fd, uts_fd, ipc_fd).
+    const int fds[] = {theirs.get(), ns.fd(Ns::user), ns.fd(Ns::net), ns.fd(Ns::uts), ns.fd(Ns::ipc)};
+    pid_ = spawn_helper(exe, {"__ns-executor", std::to_string(target)}, fds);
+    socket_ = ours.release();
     // A helper that hangs must not hang a FUSE request for ever.
     timeval timeout{5, 0};
     ::setsockopt(socket_, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
@@ -314,19 +289,33 @@ int NsExecutor::list(const std::string& dir, std::vector<SysctlEntry>& out) {
     return 0;
 }
 
+namespace {
+
+// The namespaces an executor joins, of one thread (any thread: see caller_task.hpp).
+Namespaces executor_namespaces(pid_t tid) {
+    static constexpr Ns kinds[] = {Ns::user, Ns::net, Ns::uts, Ns::ipc};
+    Fd task = open_task_dir(tid);
+    return Namespaces(task.get(), kinds);
+}
+
+}  // namespace
+
 std::shared_ptr<NsExecutor> NsExecutors::for_process(pid_t caller, pid_t fallback) {
     pid_t target = caller;
-    Key key;
-    try {
-        key = {ns_inode(caller, "user"), ns_inode(caller, "net"), ns_inode(caller, "uts"), ns_inode(caller, "ipc")};
-    } catch (const std::exception&) {
+    Namespaces ns = executor_namespaces(caller);
+    if (!ns.ok()) {
         target = fallback;  // the caller exited meanwhile, or is not visible to us
-        key = {ns_inode(target, "user"), ns_inode(target, "net"), ns_inode(target, "uts"), ns_inode(target, "ipc")};
+        ns = executor_namespaces(target);
     }
+    if (!ns.ok())
+        throw std::runtime_error(fmt::format("cannot open the namespaces of thread {} (nor of {}): {}", caller,
+                                             fallback, std::strerror(ns.error())));
+    // The key is read from the very fds the executor joins.
+    const Key key{ns.inode(Ns::user), ns.inode(Ns::net), ns.inode(Ns::uts), ns.inode(Ns::ipc)};
     std::lock_guard lock(mutex_);
     auto it = executors_.find(key);
     if (it != executors_.end() && it->second->alive()) return it->second;
-    auto executor = std::make_shared<NsExecutor>(target, self_executable());
+    auto executor = std::make_shared<NsExecutor>(ns, target, self_executable());
     executors_[key] = executor;
     return executor;
 }

@@ -14,6 +14,8 @@
 #include <tuple>
 #include <vector>
 
+#include "emulation/caller_task.hpp"
+
 namespace ecifs::emulation {
 
 // A /proc/sys entry as the executor's namespaces show it.
@@ -26,9 +28,10 @@ struct SysctlEntry {
 
 class NsExecutor {
 public:
-    // Start a helper inside `target`'s user, net, uts and ipc namespaces, running
-    // `exe __ns-executor`. Throws std::runtime_error.
-    NsExecutor(pid_t target, const std::string& exe);
+    // Start a helper inside the user, net, uts and ipc namespaces of `ns` (those of
+    // thread `target`, named in its error messages), running `exe __ns-executor`.
+    // Throws std::runtime_error.
+    NsExecutor(const Namespaces& ns, pid_t target, const std::string& exe);
     ~NsExecutor();
     NsExecutor(const NsExecutor&) = delete;
     NsExecutor& operator=(const NsExecutor&) = delete;
@@ -63,8 +66,9 @@ private:
 // shell that ran `unshare -n` inside the container reaches its own network namespace.
 class NsExecutors {
 public:
-    // The executor for `caller`'s namespaces (or `fallback`'s, e.g. the container's
-    // init, when the caller is gone). Throws std::runtime_error.
+    // The executor for the namespaces of thread `caller` (any thread of a process; or
+    // `fallback`'s, e.g. the container's init, when the caller is gone). Throws
+    // std::runtime_error.
     std::shared_ptr<NsExecutor> for_process(pid_t caller, pid_t fallback);
     // Stop executors unused for `idle`.
     void reap_idle(std::chrono::steady_clock::duration idle);
@@ -77,9 +81,10 @@ private:
     std::map<Key, std::shared_ptr<NsExecutor>> executors_;
 };
 
-// The helper's main: serve requests on `socket_fd` after joining the namespaces of the
-// process `pidfd` refers to. Returns the process's exit status.
-int run_ns_executor(int socket_fd, int pidfd, pid_t target);
+// The helper's main: serve requests on `socket_fd` after joining the namespaces it
+// inherited (fds 4-7: user, net, uts, ipc) of thread `target`. Returns the process's
+// exit status.
+int run_ns_executor(int socket_fd, pid_t target);
 
 // The daemon's own executable, for spawning helpers.
 const std::string& self_executable();

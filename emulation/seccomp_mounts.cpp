@@ -81,7 +81,7 @@ uint64_t strip_magic(uint64_t flags) {
 MountKind mount_kind(uint64_t flags) {
     flags = strip_magic(flags);
     if (flags & MS_REMOUNT) return MountKind::kernel;
-    if (flags & MS_BIND) return (flags & MS_REC) ? MountKind::kernel : MountKind::bind;
+    if (flags & MS_BIND) return MountKind::bind;
     if (flags & (MS_SHARED | MS_PRIVATE | MS_SLAVE | MS_UNBINDABLE)) return MountKind::kernel;
     if (flags & MS_MOVE) return MountKind::move;
     return MountKind::new_fs;
@@ -95,6 +95,31 @@ std::vector<std::string> views_below(std::string_view fstype, std::span<const st
     if (top.empty()) return out;
     for (std::string_view p : view_paths)
         if (p.starts_with(top) && p.size() > top.size()) out.emplace_back(p.substr(top.size()));
+    return out;
+}
+
+std::vector<Mask> runtime_masks(std::span<const std::string> masked, std::span<const std::string> read_only,
+                                std::span<const std::string_view> view_paths) {
+    auto is_view_destination = [&](std::string_view path) {
+        return std::any_of(view_paths.begin(), view_paths.end(), [&](std::string_view view) {
+            return path.size() == view.size() + 1 && path.front() == '/' && path.ends_with(view);
+        });
+    };
+    std::vector<Mask> out;
+    for (const std::string& p : read_only)
+        if (!is_view_destination(p)) out.push_back({p, true});
+    for (const std::string& p : masked) out.push_back({p, false});
+    return out;
+}
+
+std::vector<Mask> masks_below(std::span<const Mask> masks, std::string_view fstype, std::string_view fs_path) {
+    const std::string_view top = fstype == "proc" ? "/proc" : fstype == "sysfs" ? "/sys" : "";
+    std::vector<Mask> out;
+    if (top.empty()) return out;
+    // The copy's root as a path in the container: /proc plus its root inside the procfs.
+    const std::string root = fs_path == "/" ? std::string(top) : std::string(top) + std::string(fs_path);
+    for (const Mask& m : masks)
+        if (at_or_below(m.path, root) && m.path != root) out.push_back({m.path.substr(root.size() + 1), m.read_only_path});
     return out;
 }
 
@@ -156,27 +181,103 @@ bool is_view(const MountEntry& entry) { return entry.fstype == "fuse.ecifs"; }
 namespace {
 
 // A view, or a proc/sysfs with a view below it.
-bool protected_mount(std::span<const MountEntry> mounts, uint64_t mount_id) {
+bool protected_mount(std::span<const MountEntry> mounts, const MountEntry& m) {
+    return is_view(m) || (carries_views_type(m.fstype) && has_view_below(mounts, m.id));
+}
+
+const OwnMount* own_entry(std::span<const OwnMount> own, uint64_t id) {
+    for (const OwnMount& o : own)
+        if (o.id == id) return &o;
+    return nullptr;
+}
+
+// Made by the container: the mount itself or one it is below (a copy of /proc in an
+// rbind of / the container made, say).
+bool container_made(std::span<const MountEntry> mounts, uint64_t id, std::span<const OwnMount> own) {
+    for (std::size_t steps = 0; steps <= mounts.size(); ++steps) {
+        if (own_entry(own, id)) return true;
+        const MountEntry* m = find(mounts, id);
+        if (!m || m->parent == m->id) return false;
+        id = m->parent;
+    }
+    return false;
+}
+
+Verdict classify(std::span<const MountEntry> mounts, uint64_t mount_id, bool is_mount_root,
+                 std::span<const OwnMount> own, Verdict refusal) {
     const MountEntry* m = find(mounts, mount_id);
-    if (!m) return false;
-    if (is_view(*m)) return true;
-    return carries_views_type(m->fstype) && has_view_below(mounts, m->id);
+    if (!is_mount_root || !m || !protected_mount(mounts, *m)) return Verdict::kernel_decides;
+    return container_made(mounts, mount_id, own) ? Verdict::container_made : refusal;
+}
+
+std::string_view relative(std::string_view path, std::string_view base) {
+    if (base == "/") return path.substr(1);
+    return path.size() == base.size() ? std::string_view() : path.substr(base.size() + 1);
+}
+
+std::string joined(std::string_view base, std::string_view rest) {
+    if (rest.empty()) return std::string(base);
+    return base == "/" ? "/" + std::string(rest) : std::string(base) + "/" + std::string(rest);
 }
 
 }  // namespace
 
-Verdict classify_umount(std::span<const MountEntry> mounts, uint64_t mount_id, bool is_mount_root) {
-    return is_mount_root && protected_mount(mounts, mount_id) ? Verdict::busy : Verdict::kernel_decides;
+Verdict classify_umount(std::span<const MountEntry> mounts, uint64_t mount_id, bool is_mount_root,
+                        std::span<const OwnMount> own) {
+    return classify(mounts, mount_id, is_mount_root, own, Verdict::busy);
 }
 
-Verdict classify_move(std::span<const MountEntry> mounts, uint64_t mount_id, bool is_mount_root) {
-    return is_mount_root && protected_mount(mounts, mount_id) ? Verdict::locked : Verdict::kernel_decides;
+Verdict classify_move(std::span<const MountEntry> mounts, uint64_t mount_id, bool is_mount_root,
+                      std::span<const OwnMount> own) {
+    return classify(mounts, mount_id, is_mount_root, own, Verdict::locked);
 }
 
-Verdict classify_bind(std::span<const MountEntry> mounts, uint64_t mount_id, std::string_view path) {
+BindPlan plan_bind(std::span<const MountEntry> mounts, uint64_t mount_id, std::string_view path, bool recursive) {
+    BindPlan plan;
     const MountEntry* m = find(mounts, mount_id);
-    if (!m || !carries_views_type(m->fstype)) return Verdict::kernel_decides;
-    return has_view_below(mounts, m->id, path) ? Verdict::locked : Verdict::kernel_decides;
+    if (!m) return plan;
+    plan.fstype = m->fstype;
+    plan.fs_path = at_or_below(path, m->mount_point) ? joined(m->root, relative(path, m->mount_point)) : m->root;
+    if (is_view(*m)) {
+        plan.kernel = false;  // a copy of a view: the kernel's, but the container's to unmount
+        return plan;
+    }
+    if (recursive) {
+        plan.kernel = !has_view_below(mounts, m->id, path);  // the views are copied along
+        return plan;
+    }
+    if (!carries_views_type(m->fstype)) return plan;
+    for (const MountEntry& child : mounts)
+        if (child.parent == m->id && child.id != m->id && is_view(child) && at_or_below(child.mount_point, path))
+            plan.views.push_back({child.mount_point, std::string(relative(child.mount_point, path))});
+    plan.kernel = plan.views.empty();
+    plan.dress = !plan.kernel;
+    return plan;
+}
+
+Undressing plan_undressing(std::span<const MountEntry> mounts, uint64_t mount_id, std::span<const OwnMount> own) {
+    Undressing out;
+    // Breadth first from the mount: each level's mounts are below the previous one's.
+    std::vector<uint64_t> parents{mount_id};
+    std::vector<const MountEntry*> order;
+    while (!parents.empty()) {
+        std::vector<uint64_t> next;
+        for (const MountEntry& child : mounts) {
+            if (child.id == child.parent || std::find(parents.begin(), parents.end(), child.parent) == parents.end())
+                continue;
+            const OwnMount* o = own_entry(own, child.id);
+            if (!o || o->dressing_of != mount_id) {
+                out.busy = true;
+                return out;
+            }
+            order.push_back(&child);
+            next.push_back(child.id);
+        }
+        parents = std::move(next);
+        if (order.size() > mounts.size()) break;  // a cycle in a malformed table
+    }
+    out.deepest_first.assign(order.rbegin(), order.rend());
+    return out;
 }
 
 }  // namespace ecifs::emulation::seccomp

@@ -17,9 +17,9 @@ namespace ecifs::emulation::seccomp {
 // How the kernel reads a mount(2) call (fs/namespace.c path_mount), as far as the
 // trapper cares.
 enum class MountKind {
-    kernel,   // remount, recursive bind, propagation change: the kernel decides alone
+    kernel,   // remount, propagation change: the kernel decides alone
     new_fs,   // a new filesystem (its type decides whether views go on it)
-    bind,     // a non-recursive bind: may copy a proc or sysfs without the views on it
+    bind,     // a bind, recursive or not: may copy a proc/sysfs or a view
     move,     // MS_MOVE: may move a view away
 };
 MountKind mount_kind(uint64_t flags);
@@ -43,6 +43,24 @@ struct NewMount {
 };
 NewMount translate_new_mount(uint64_t flags, std::string_view data);
 
+// ---- the runtime's masks -------------------------------------------------------------
+
+// One of the OCI config's linux.maskedPaths (a file gets /dev/null bound over it, a
+// directory a read-only tmpfs) or linux.readonlyPaths (bound read-only onto itself).
+struct Mask {
+    std::string path;  // absolute in the container ("/proc/kcore"); relative to a mount's root in masks_below
+    bool read_only_path = false;  // readonlyPaths; else maskedPaths
+    bool operator==(const Mask&) const = default;
+};
+// The rows runc applies, in its order (readonlyPaths, then maskedPaths), without the
+// readonlyPaths that are a view's destination: the shim drops those from config.json,
+// so the view stays writable (oci_config.hpp).
+std::vector<Mask> runtime_masks(std::span<const std::string> masked, std::span<const std::string> read_only,
+                                std::span<const std::string_view> view_paths);
+// The masks on a proc or sysfs mount whose root is `fs_path` inside that filesystem ("/"
+// for a whole procfs, "/bus" for a bind of /proc/bus), relative to its root, in order.
+std::vector<Mask> masks_below(std::span<const Mask> masks, std::string_view fstype, std::string_view fs_path);
+
 // ---- mountinfo ---------------------------------------------------------------------
 
 struct MountEntry {
@@ -57,19 +75,61 @@ std::vector<MountEntry> parse_mountinfo(std::string_view text);
 // An ecifs view: a bind of the daemon's FUSE filesystem.
 bool is_view(const MountEntry& entry);
 
-// What a call on a path must get, given the mount `mount_id` the path resolved to.
-enum class Verdict { kernel_decides, busy, locked };
+// A mount the container made through the trapper, in the mount namespace in question:
+// the root of a new proc/sysfs or copy (`dressing_of` 0), or a view or mask ecifs placed
+// on such a root (`dressing_of` its id). Mount ids are global and not reused while the
+// mount exists; the daemon keeps the namespace alive while it remembers ids in it
+// (daemon/seccomp_own_mounts.hpp).
+struct OwnMount {
+    uint64_t id = 0;
+    uint64_t dressing_of = 0;
+    bool operator==(const OwnMount&) const = default;
+};
 
-// umount2: a view, or a proc/sysfs with a view anywhere below it, is busy (EBUSY);
-// anything else the kernel decides. Only a mount's root can be unmounted: elsewhere the
-// kernel's own EINVAL comes anyway.
-Verdict classify_umount(std::span<const MountEntry> mounts, uint64_t mount_id, bool is_mount_root);
-// MS_MOVE of the same: refused as the kernel refuses a locked mount (EINVAL).
-Verdict classify_move(std::span<const MountEntry> mounts, uint64_t mount_id, bool is_mount_root);
-// A non-recursive bind of a path inside a proc/sysfs mount with a view at or below that
-// path (`path` relative to the same root as the mount points) would copy the filesystem
-// without its views: refused as the kernel refuses a bind of a tree with locked mounts
-// below it (EINVAL). Recursive binds copy the views along and are the kernel's.
-Verdict classify_bind(std::span<const MountEntry> mounts, uint64_t mount_id, std::string_view path);
+// What a call on a path must get, given the mount `mount_id` the path resolved to.
+enum class Verdict {
+    kernel_decides,
+    busy,            // EBUSY: a view, or a proc/sysfs carrying views, the container did not make
+    locked,          // EINVAL, as the kernel refuses a locked mount
+    container_made,  // the container made it (or a mount it is below): the helper acts for it
+};
+
+// umount2: a view, or a proc/sysfs with a view anywhere below it, is busy (EBUSY) unless
+// the container made it; anything else the kernel decides. Only a mount's root can be
+// unmounted: elsewhere the kernel's own EINVAL comes anyway.
+Verdict classify_umount(std::span<const MountEntry> mounts, uint64_t mount_id, bool is_mount_root,
+                        std::span<const OwnMount> own);
+// MS_MOVE of the same: refused as the kernel refuses a locked mount (EINVAL), unless the
+// container made it.
+Verdict classify_move(std::span<const MountEntry> mounts, uint64_t mount_id, bool is_mount_root,
+                      std::span<const OwnMount> own);
+
+// A bind of `path` (relative to the same root as the mount points), which resolved into
+// mount `mount_id`.
+struct BindPlan {
+    // Nothing of ecifs is concerned: the kernel binds. Otherwise the helper makes the
+    // copy itself (so the daemon knows the container made it) and, for a non-recursive
+    // bind of a proc/sysfs, places clones of the views below `path` on it, and the masks.
+    bool kernel = true;
+    struct Placement {
+        std::string mount_point;  // the view's, to clone it from
+        std::string below;        // where it goes below the copy's root
+    };
+    std::vector<Placement> views;
+    std::string fstype;   // the source mount's
+    std::string fs_path;  // the copy's root inside its filesystem (for masks_below)
+    bool dress = false;   // place views and masks (a non-recursive bind of a proc/sysfs)
+};
+BindPlan plan_bind(std::span<const MountEntry> mounts, uint64_t mount_id, std::string_view path, bool recursive);
+
+// What unmounting a mount the container made takes: the mounts ecifs placed on it
+// (views, masks: its dressing, with what ecifs placed on those), deepest first. Empty
+// with `busy` set when something else is mounted on it or on its dressing (the kernel's
+// EBUSY, unless the unmount is lazy).
+struct Undressing {
+    std::vector<const MountEntry*> deepest_first;
+    bool busy = false;
+};
+Undressing plan_undressing(std::span<const MountEntry> mounts, uint64_t mount_id, std::span<const OwnMount> own);
 
 }  // namespace ecifs::emulation::seccomp

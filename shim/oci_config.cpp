@@ -311,6 +311,29 @@ void remove_ecifs(json& config) {
     remove_annotation(config);
 }
 
+namespace {
+
+std::vector<std::string> absolute_paths(const json& linux, const char* key) {
+    std::vector<std::string> out;
+    if (!linux.contains(key) || !linux[key].is_array()) return out;
+    for (const json& p : linux[key])
+        if (p.is_string() && p.get<std::string>().starts_with("/"))
+            out.push_back(std::filesystem::path(p.get<std::string>()).lexically_normal().string());
+    return out;
+}
+
+}  // namespace
+
+RuntimeMasks runtime_masks(const json& config) {
+    json original = config;
+    remove_ecifs(original);
+    RuntimeMasks out;
+    if (!original.contains("linux") || !original["linux"].is_object()) return out;
+    out.masked = absolute_paths(original["linux"], "maskedPaths");
+    out.read_only = absolute_paths(original["linux"], "readonlyPaths");
+    return out;
+}
+
 void apply_ecifs(json& config, std::span<const View> views, const HookSetup& setup) {
     if (!config.is_object()) throw OciError("config.json is not a JSON object");
     remove_ecifs(config);

@@ -74,6 +74,15 @@ struct HookSetup {
 // listener already. Returns the profile as it was (null if there was none).
 nlohmann::json apply_seccomp(nlohmann::json& config, const std::string& listener_path);
 
+// linux.maskedPaths and linux.readonlyPaths as config.json has them without ecifs's
+// edits (a readonlyPath dropped for a view is back), for the daemon's prepare request: a
+// proc or sysfs mounted inside the container gets them too. Only absolute paths,
+// lexically normalised; anything else is left out.
+struct RuntimeMasks {
+    std::vector<std::string> masked, read_only;
+};
+RuntimeMasks runtime_masks(const nlohmann::json& config);
+
 // Remove what an earlier apply_ecifs added, then add mounts and hooks for `views`.
 void apply_ecifs(nlohmann::json& config, std::span<const View> views, const HookSetup& hooks);
 // Remove everything apply_ecifs added; a config without ecifs entries is unchanged.

@@ -207,6 +207,25 @@ TEST(OciConfig, RemoveRestoresTheOriginal) {
     EXPECT_EQ(config, original);
 }
 
+TEST(OciConfig, RuntimeMasksAreTheConfigsOwn) {
+    json original = rootful_spec();
+    const RuntimeMasks before = runtime_masks(original);
+    EXPECT_EQ(before.masked, original["linux"]["maskedPaths"].get<std::vector<std::string>>());
+    EXPECT_EQ(before.read_only, original["linux"]["readonlyPaths"].get<std::vector<std::string>>());
+    // An edited config (a second run of the bundle) still gives them all, /proc/sys too:
+    // the daemon leaves out the ones its views cover.
+    json config = original;
+    apply_ecifs(config, views, setup);
+    const RuntimeMasks after = runtime_masks(config);
+    EXPECT_EQ(std::set<std::string>(after.read_only.begin(), after.read_only.end()),
+              std::set<std::string>(before.read_only.begin(), before.read_only.end()));
+    EXPECT_EQ(after.masked, before.masked);
+    // Only absolute paths, normalised; no linux section: none.
+    config["linux"]["maskedPaths"] = json::array({"/proc//kcore", "relative", 7, "/proc/x/../keys"});
+    EXPECT_EQ(runtime_masks(config).masked, (std::vector<std::string>{"/proc/kcore", "/proc/keys"}));
+    EXPECT_TRUE(runtime_masks(json{{"ociVersion", "1.0.2"}}).masked.empty());
+}
+
 TEST(OciConfig, ViewsFromReply) {
     json reply = json::parse(R"({"ok":true,"mount":"/run/ecifs/c1/mnt",
         "views":[{"source":"/run/ecifs/c1/mnt/proc/uptime","destination":"/proc/uptime"}]})");

@@ -20,17 +20,28 @@ TEST(MountHelper, RequestsSurviveTheTrip) {
     r.data = std::nullopt;
     r.views = {{"/var/lib/ecifs/containers/c1/proc/meminfo", "meminfo"},
                {"/var/lib/ecifs/containers/c1/proc/sys", "sys"}};
+    r.masks = {{"/proc/bus", true}, {"/proc/kcore", false}};
     auto back = mount_helper::decode_request(mount_helper::encode(r));
     ASSERT_TRUE(back);
     EXPECT_EQ(*back, r);
 
     mount_helper::Request u;
-    u.op = mount_helper::Op::check_umount;
+    u.op = mount_helper::Op::umount;
     u.flags = MNT_DETACH;
     u.path = "/proc/meminfo";
+    u.own = {{4711, 0}, {4712, 4711}};
     back = mount_helper::decode_request(mount_helper::encode(u));
     ASSERT_TRUE(back);
     EXPECT_EQ(*back, u);
+
+    mount_helper::Request b;
+    b.op = mount_helper::Op::bind;
+    b.flags = MS_BIND | MS_REC;
+    b.path = "/proc";
+    b.target = "/mnt/b";
+    back = mount_helper::decode_request(mount_helper::encode(b));
+    ASSERT_TRUE(back);
+    EXPECT_EQ(*back, b);
 }
 
 TEST(MountHelper, MalformedRequestsAreRefused) {
@@ -45,14 +56,27 @@ TEST(MountHelper, MalformedRequestsAreRefused) {
 }
 
 TEST(MountHelper, Replies) {
-    mount_helper::Reply r{false, 16, "placing the view meminfo: Invalid argument"};
+    mount_helper::Reply r;
+    r.error = 16;
+    r.message = "placing the view meminfo: Invalid argument";
     auto back = mount_helper::decode_reply(mount_helper::encode(r));
     ASSERT_TRUE(back);
     EXPECT_EQ(*back, r);
-    mount_helper::Reply k{true, 0, {}};
+    mount_helper::Reply k;
+    k.let_kernel = true;
     EXPECT_EQ(*mount_helper::decode_reply(mount_helper::encode(k)), k);
+    mount_helper::Reply made;
+    made.made = 90;
+    made.dressing = {91, 92};
+    made.gone = {80, 81};
+    EXPECT_EQ(*mount_helper::decode_reply(mount_helper::encode(made)), made);
     EXPECT_FALSE(mount_helper::decode_reply("\x01"));
-    EXPECT_FALSE(mount_helper::decode_reply(mount_helper::encode(mount_helper::Reply{false, -1, {}})));
+    mount_helper::Reply negative;
+    negative.error = -1;
+    EXPECT_FALSE(mount_helper::decode_reply(mount_helper::encode(negative)));
+    std::string truncated = mount_helper::encode(made);
+    truncated.pop_back();
+    EXPECT_FALSE(mount_helper::decode_reply(truncated));
 }
 
 TEST(MountHelper, OnlyUnconfinedCallersGetAMountDoneForThem) {

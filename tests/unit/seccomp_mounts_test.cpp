@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -29,7 +30,7 @@ TEST(SeccompMounts, KindFollowsTheKernelsOrder) {
     EXPECT_EQ(mount_kind(MS_REMOUNT), MountKind::kernel);
     EXPECT_EQ(mount_kind(MS_REMOUNT | MS_BIND | MS_RDONLY), MountKind::kernel);
     EXPECT_EQ(mount_kind(MS_BIND), MountKind::bind);
-    EXPECT_EQ(mount_kind(MS_BIND | MS_REC), MountKind::kernel);
+    EXPECT_EQ(mount_kind(MS_BIND | MS_REC), MountKind::bind);
     EXPECT_EQ(mount_kind(MS_BIND | MS_PRIVATE), MountKind::bind);  // MS_BIND wins, as in path_mount
     EXPECT_EQ(mount_kind(MS_REC | MS_PRIVATE), MountKind::kernel);
     EXPECT_EQ(mount_kind(MS_SHARED), MountKind::kernel);
@@ -88,48 +89,133 @@ TEST(SeccompMounts, ParsesARealContainersMountinfo) {
     EXPECT_TRUE(parse_mountinfo("garbage\n\n12 x 0:1 / / rw - ext4 a rw\n").empty());
 }
 
+// The procfs at /mnt/p (53) as the trapper made it, with its views (42, 51, 52).
+const std::vector<OwnMount> own_procfs = {{53, 0}, {42, 53}, {51, 53}, {52, 53}};
+
 TEST(SeccompMounts, UmountOfViewsAndWhatCarriesThemIsBusy) {
     const auto mounts = container_mounts();
-    EXPECT_EQ(classify_umount(mounts, 74, true), Verdict::busy);  // /proc/meminfo
-    EXPECT_EQ(classify_umount(mounts, 85, true), Verdict::busy);  // /proc/sys
-    EXPECT_EQ(classify_umount(mounts, 78, true), Verdict::busy);  // /sys/kernel
-    EXPECT_EQ(classify_umount(mounts, 67, true), Verdict::busy);  // /proc
-    EXPECT_EQ(classify_umount(mounts, 72, true), Verdict::busy);  // /sys
-    EXPECT_EQ(classify_umount(mounts, 53, true), Verdict::busy);  // the procfs the trapper made
-    EXPECT_EQ(classify_umount(mounts, 42, true), Verdict::busy);  // and its views
+    EXPECT_EQ(classify_umount(mounts, 74, true, {}), Verdict::busy);  // /proc/meminfo
+    EXPECT_EQ(classify_umount(mounts, 85, true, {}), Verdict::busy);  // /proc/sys
+    EXPECT_EQ(classify_umount(mounts, 78, true, {}), Verdict::busy);  // /sys/kernel
+    EXPECT_EQ(classify_umount(mounts, 67, true, {}), Verdict::busy);  // /proc
+    EXPECT_EQ(classify_umount(mounts, 72, true, {}), Verdict::busy);  // /sys
+    EXPECT_EQ(classify_umount(mounts, 53, true, {}), Verdict::busy);  // a procfs the daemon does not know
+    EXPECT_EQ(classify_umount(mounts, 42, true, {}), Verdict::busy);  // and its views
     // Not ours: the kernel decides.
-    EXPECT_EQ(classify_umount(mounts, 54, true), Verdict::kernel_decides);  // a tmpfs
-    EXPECT_EQ(classify_umount(mounts, 44, true), Verdict::kernel_decides);  // /proc/bus (runc's)
-    EXPECT_EQ(classify_umount(mounts, 70, true), Verdict::kernel_decides);  // /dev/shm
-    EXPECT_EQ(classify_umount(mounts, 999, true), Verdict::kernel_decides);
+    EXPECT_EQ(classify_umount(mounts, 54, true, {}), Verdict::kernel_decides);  // a tmpfs
+    EXPECT_EQ(classify_umount(mounts, 44, true, {}), Verdict::kernel_decides);  // /proc/bus (runc's)
+    EXPECT_EQ(classify_umount(mounts, 70, true, {}), Verdict::kernel_decides);  // /dev/shm
+    EXPECT_EQ(classify_umount(mounts, 999, true, {}), Verdict::kernel_decides);
     // Not a mount's root (e.g. /proc/sys/kernel): the kernel's EINVAL comes anyway.
-    EXPECT_EQ(classify_umount(mounts, 85, false), Verdict::kernel_decides);
+    EXPECT_EQ(classify_umount(mounts, 85, false, {}), Verdict::kernel_decides);
+}
+
+TEST(SeccompMounts, WhatTheContainerMadeItMayUnmountAndMove) {
+    const auto mounts = container_mounts();
+    EXPECT_EQ(classify_umount(mounts, 53, true, own_procfs), Verdict::container_made);
+    EXPECT_EQ(classify_umount(mounts, 42, true, own_procfs), Verdict::container_made);
+    EXPECT_EQ(classify_move(mounts, 53, true, own_procfs), Verdict::container_made);
+    // A mount below one the container made is the container's too.
+    EXPECT_EQ(classify_umount(mounts, 42, true, std::vector<OwnMount>{{53, 0}}), Verdict::container_made);
+    // The runtime's stay locked, whatever else the container made.
+    EXPECT_EQ(classify_umount(mounts, 67, true, own_procfs), Verdict::busy);
+    EXPECT_EQ(classify_umount(mounts, 74, true, own_procfs), Verdict::busy);
+    EXPECT_EQ(classify_move(mounts, 67, true, own_procfs), Verdict::locked);
+    EXPECT_EQ(classify_umount(mounts, 54, true, own_procfs), Verdict::kernel_decides);
 }
 
 TEST(SeccompMounts, MoveOfViewsIsRefusedAsForALockedMount) {
     const auto mounts = container_mounts();
-    EXPECT_EQ(classify_move(mounts, 74, true), Verdict::locked);
-    EXPECT_EQ(classify_move(mounts, 67, true), Verdict::locked);
-    EXPECT_EQ(classify_move(mounts, 54, true), Verdict::kernel_decides);
-    EXPECT_EQ(classify_move(mounts, 74, false), Verdict::kernel_decides);
+    EXPECT_EQ(classify_move(mounts, 74, true, {}), Verdict::locked);
+    EXPECT_EQ(classify_move(mounts, 67, true, {}), Verdict::locked);
+    EXPECT_EQ(classify_move(mounts, 54, true, {}), Verdict::kernel_decides);
+    EXPECT_EQ(classify_move(mounts, 74, false, {}), Verdict::kernel_decides);
 }
 
-TEST(SeccompMounts, NonRecursiveBindOfAProcWithViewsBelowIsRefused) {
+TEST(SeccompMounts, ABindOfAProcWithViewsIsDressedWithThem) {
     const auto mounts = container_mounts();
-    EXPECT_EQ(classify_bind(mounts, 67, "/proc"), Verdict::locked);
-    EXPECT_EQ(classify_bind(mounts, 72, "/sys"), Verdict::locked);
-    EXPECT_EQ(classify_bind(mounts, 72, "/sys/devices"), Verdict::locked);  // cpu/online below
-    EXPECT_EQ(classify_bind(mounts, 53, "/mnt/p"), Verdict::locked);
+    BindPlan plan = plan_bind(mounts, 67, "/proc", false);
+    EXPECT_FALSE(plan.kernel);
+    EXPECT_TRUE(plan.dress);
+    EXPECT_EQ(plan.fstype, "proc");
+    EXPECT_EQ(plan.fs_path, "/");
+    std::vector<std::string> below;
+    for (const auto& v : plan.views) below.push_back(v.below);
+    EXPECT_EQ(below, (std::vector<std::string>{"meminfo", "uptime", "sys"}));
+    EXPECT_EQ(plan.views[0].mount_point, "/proc/meminfo");
+
+    plan = plan_bind(mounts, 72, "/sys/devices", false);  // cpu/online below
+    ASSERT_EQ(plan.views.size(), 1u);
+    EXPECT_EQ(plan.views[0].below, "system/cpu/online");
+    EXPECT_EQ(plan.fs_path, "/devices");
+    EXPECT_FALSE(plan_bind(mounts, 53, "/mnt/p", false).kernel);
     // No view at or below the path: a plain bind.
-    EXPECT_EQ(classify_bind(mounts, 67, "/proc/self"), Verdict::kernel_decides);
-    EXPECT_EQ(classify_bind(mounts, 67, "/proc/1/ns"), Verdict::kernel_decides);
-    EXPECT_EQ(classify_bind(mounts, 72, "/sys/fs"), Verdict::kernel_decides);
-    EXPECT_EQ(classify_bind(mounts, 72, "/sys/devices/system/cpu/cpu0"), Verdict::kernel_decides);
-    // A view itself, or anything not proc/sysfs.
-    EXPECT_EQ(classify_bind(mounts, 85, "/proc/sys"), Verdict::kernel_decides);
-    EXPECT_EQ(classify_bind(mounts, 66, "/"), Verdict::kernel_decides);
-    // Path prefixes are whole components.
-    EXPECT_EQ(classify_bind(mounts, 67, "/proc/meminfo2"), Verdict::kernel_decides);
+    EXPECT_TRUE(plan_bind(mounts, 67, "/proc/self", false).kernel);
+    EXPECT_TRUE(plan_bind(mounts, 67, "/proc/1/ns", false).kernel);
+    EXPECT_TRUE(plan_bind(mounts, 72, "/sys/fs", false).kernel);
+    EXPECT_TRUE(plan_bind(mounts, 72, "/sys/devices/system/cpu/cpu0", false).kernel);
+    EXPECT_TRUE(plan_bind(mounts, 67, "/proc/meminfo2", false).kernel);  // whole components
+    EXPECT_TRUE(plan_bind(mounts, 66, "/", false).kernel);                // not a proc/sysfs
+    // A view itself: a copy the container may unmount, nothing to dress.
+    plan = plan_bind(mounts, 85, "/proc/sys", false);
+    EXPECT_FALSE(plan.kernel);
+    EXPECT_FALSE(plan.dress);
+}
+
+TEST(SeccompMounts, ARecursiveBindCopiesTheViewsAlong) {
+    const auto mounts = container_mounts();
+    BindPlan plan = plan_bind(mounts, 67, "/proc", true);
+    EXPECT_FALSE(plan.kernel);
+    EXPECT_FALSE(plan.dress);
+    EXPECT_FALSE(plan_bind(mounts, 66, "/", true).kernel);  // / has /proc and its views below
+    EXPECT_TRUE(plan_bind(mounts, 66, "/usr", true).kernel);
+    EXPECT_TRUE(plan_bind(mounts, 68, "/dev", true).kernel);
+}
+
+TEST(SeccompMounts, UndressingTakesWhatEcifsPlacedDeepestFirst) {
+    auto mounts = container_mounts();
+    Undressing u = plan_undressing(mounts, 53, own_procfs);
+    EXPECT_FALSE(u.busy);
+    std::vector<uint64_t> ids;
+    for (const auto* m : u.deepest_first) ids.push_back(m->id);
+    std::sort(ids.begin(), ids.end());
+    EXPECT_EQ(ids, (std::vector<uint64_t>{42, 51, 52}));
+    // Something the container mounted on it (or on a view of it): busy, as the kernel says.
+    mounts.push_back({60, 52, "/", "/mnt/p/sys/kernel", "tmpfs", "t"});
+    EXPECT_TRUE(plan_undressing(mounts, 53, own_procfs).busy);
+    // A view placed on a view goes first.
+    mounts.back().fstype = "fuse.ecifs";
+    auto nested = own_procfs;
+    nested.push_back({60, 53});
+    u = plan_undressing(mounts, 53, nested);
+    ASSERT_FALSE(u.busy);
+    ASSERT_EQ(u.deepest_first.size(), 4u);
+    EXPECT_EQ(u.deepest_first.front()->id, 60u);
+    // Nothing on it: nothing to take off.
+    EXPECT_TRUE(plan_undressing(mounts, 54, own_procfs).deepest_first.empty());
+}
+
+TEST(SeccompMounts, TheRuntimesMasksBelowACopy) {
+    const std::string masked[] = {"/proc/kcore", "/proc/acpi", "/sys/firmware", "/proc/bus/pci/x"};
+    const std::string read_only[] = {"/proc/bus", "/proc/sys", "/proc/sysrq-trigger"};
+    const std::string_view views[] = {"proc/meminfo", "proc/sys", "sys/kernel"};
+    const auto masks = runtime_masks(masked, read_only, views);
+    // runc's order, readonlyPaths first; /proc/sys is a view's (the shim drops it too).
+    EXPECT_EQ(masks, (std::vector<Mask>{{"/proc/bus", true},
+                                        {"/proc/sysrq-trigger", true},
+                                        {"/proc/kcore", false},
+                                        {"/proc/acpi", false},
+                                        {"/sys/firmware", false},
+                                        {"/proc/bus/pci/x", false}}));
+    EXPECT_EQ(masks_below(masks, "proc", "/"), (std::vector<Mask>{{"bus", true},
+                                                                  {"sysrq-trigger", true},
+                                                                  {"kcore", false},
+                                                                  {"acpi", false},
+                                                                  {"bus/pci/x", false}}));
+    EXPECT_EQ(masks_below(masks, "sysfs", "/"), (std::vector<Mask>{{"firmware", false}}));
+    EXPECT_EQ(masks_below(masks, "proc", "/bus"), (std::vector<Mask>{{"pci/x", false}}));
+    EXPECT_TRUE(masks_below(masks, "proc", "/busy").empty());
+    EXPECT_TRUE(masks_below(masks, "tmpfs", "/").empty());
 }
 
 }  // namespace

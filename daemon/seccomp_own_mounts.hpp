@@ -1,0 +1,53 @@
+#pragma once
+// The mounts a container made through the trapper (a new proc/sysfs, a copy of a
+// proc/sysfs or of a view, and the views and masks ecifs placed on them), so that it may
+// move and unmount them as under plain runc, while the runtime's /proc, /sys and views
+// (and their copies in a mount namespace the container made) stay locked.
+//
+// A mount is named by its id, kept per mount namespace. Mount ids are global and not
+// reused while the mount exists, but they are reused soon after (the kernel hands out
+// the lowest free one), and so are a mount namespace's inode numbers. So the namespace
+// of each remembered id is held open: while we hold it, its inode is not reused, and the
+// mounts in it are not freed, so no copy of /proc in a later namespace can take one of
+// the ids. A namespace is let go once no thread of the container is in it any more (it
+// is then nobody's to mount in); so are its ids. A mount the container unmounted through
+// us is forgotten at once; one it lost otherwise (a lazy unmount of what it was on) may
+// leave its id here, where only a mount the container makes in that namespace can
+// take it again.
+#include <sys/types.h>
+
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <span>
+#include <vector>
+
+#include "emulation/fd.hpp"
+#include "emulation/seccomp_mounts.hpp"
+
+namespace ecifs::daemon {
+
+class OwnMounts {
+public:
+    // Each takes a mount namespace as an open fd of it (/proc/TID/ns/mnt).
+    // The container's mounts in that namespace.
+    std::vector<emulation::seccomp::OwnMount> in(int mnt_ns) const;
+    // `made` (and `dressing`, placed on it) are the container's; the fd is kept unless one
+    // of that namespace is held already.
+    void add(emulation::Fd mnt_ns, uint64_t made, std::span<const uint64_t> dressing);
+    // These are gone (a mount that goes takes what was placed on it along).
+    void remove(int mnt_ns, std::span<const uint64_t> gone);
+    // Let go of the namespaces none of `threads` (the container's) is in.
+    void prune(std::span<const pid_t> threads);
+    std::size_t namespaces() const;
+
+private:
+    struct Namespace {
+        emulation::Fd pin;
+        std::map<uint64_t, uint64_t> dressing_of;  // mount id -> the mount it dresses, 0 for a root
+    };
+    mutable std::mutex mutex_;
+    std::map<ino_t, Namespace> by_namespace_;
+};
+
+}  // namespace ecifs::daemon

@@ -1,0 +1,24 @@
+#pragma once
+// What the mount helper (mount_helper.hpp) does once it is the caller: inside its
+// namespaces, at its root and working directory, with its credentials, so that every
+// path resolves and every permission is checked as for the caller.
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "emulation/fd.hpp"
+#include "emulation/mount_helper.hpp"
+
+namespace ecifs::emulation::mount_helper {
+
+// What the helper opens in the host's namespaces before joining the caller's.
+struct Opened {
+    Fd proc;  // the host's /proc: /proc/self/mountinfo and /proc/self/fd stay reachable
+    std::vector<std::pair<Fd, std::string>> views;  // new_mount: detached clones of the daemon's views, and where each goes
+};
+
+// The call's reply. `may_act` is false for a caller an LSM label confines: what the
+// helper would do in its name is refused (EPERM); what the kernel decides stays the kernel's.
+Reply act(const Request& req, Opened& opened, bool may_act);
+
+}  // namespace ecifs::emulation::mount_helper
