@@ -67,6 +67,22 @@ sysctl::Policy policy_of(std::string_view path) {
     return rule ? rule->policy : sysctl::Policy::host;
 }
 
+// The mode a file shows. An emulated file is the container's own, so it has the mode
+// the initial namespaces' root sees, also where the caller's network namespace shows
+// it read-only (net.netfilter.nf_conntrack_max is 0444 outside the initial one, yet
+// kube-proxy writes it at start). Read-only and synthesized files are 0444.
+mode_t shown_mode(std::string_view path, mode_t mode) {
+    switch (policy_of(path)) {
+        case sysctl::Policy::read_only:
+        case sysctl::Policy::synthesized: return mode & 0444;
+        case sysctl::Policy::emulated: {
+            NodeInfo host;
+            return below_net(path) && host_stat(path, host) == 0 ? host.mode : mode;
+        }
+        default: return mode;
+    }
+}
+
 int read_synthesized(const Context& ctx, std::string_view path, std::string& out) {
     if (path == "kernel/random/boot_id") {
         // One per container, fixed for its life (the store keeps it).
@@ -106,8 +122,7 @@ public:
         } else if (int err = host_stat(path, out)) {
             return err;
         }
-        auto policy = policy_of(path);
-        if (policy == sysctl::Policy::read_only || policy == sysctl::Policy::synthesized) out.mode &= 0444;
+        out.mode = shown_mode(path, out.mode);
         return 0;
     }
 
@@ -133,7 +148,10 @@ public:
         if (!executor) return EIO;
         std::vector<SysctlEntry> entries;
         if (int err = executor->list(std::string(dir), entries)) return err;
-        for (auto& entry : entries) out.emplace_back(std::move(entry.name), NodeInfo{entry.is_dir, false, entry.mode});
+        for (auto& entry : entries) {
+            const mode_t mode = entry.is_dir ? entry.mode : shown_mode(std::string(dir) + '/' + entry.name, entry.mode);
+            out.emplace_back(std::move(entry.name), NodeInfo{entry.is_dir, false, mode});
+        }
         return 0;
     }
 
