@@ -11,6 +11,7 @@
 
 #include "emulation/container.hpp"
 #include "fs/dynamic_nodes.hpp"
+#include "fs/event_sources.hpp"
 #include "fs/node_table.hpp"
 
 namespace ecifs::fs {
@@ -39,8 +40,8 @@ private:
 };
 
 struct MountState {
-    MountState(std::shared_ptr<const emulation::Container> c, const NodeTable& table)
-        : container(std::move(c)), nodes(table), dynamic(table.size() + 1) {
+    MountState(std::shared_ptr<const emulation::Container> c, const NodeTable& table, boost::asio::io_context& io)
+        : container(std::move(c)), nodes(table), dynamic(table.size() + 1), events(io) {
         clock_gettime(CLOCK_REALTIME, &mounted_at);
     }
 
@@ -50,6 +51,7 @@ struct MountState {
     timespec mounted_at{};
     fuse_session* session = nullptr;
     SizeFloors size_floors;
+    EventSources events;  // of the open files (PSI triggers); stopped before the session goes
     // Run work that may block on the kernel's page locks off the pool threads, which
     // must stay free to answer the READs holding those locks.
     std::function<void(std::function<void()>)> run_blocking;
