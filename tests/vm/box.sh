@@ -140,6 +140,33 @@ else
     skip "busy loop raises /proc/stat user time and load1 (no view of /proc/stat or /proc/loadavg yet)"
 fi
 
+# ---- a PSI trigger fires for box's own CPU pressure, not for kid's -----------------------
+# Written as root of the VM (CAP_SYS_RESOURCE: a 1-s window is allowed), on box's view and
+# on kid's own mount, while two loops share box's one CPU; kid stays idle.
+POLLER='
+import os, select, sys, time
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_NONBLOCK)
+os.write(fd, b"some 150000 1000000\0")
+p = select.poll()
+p.register(fd, select.POLLPRI)
+n, end = 0, time.monotonic() + float(sys.argv[2])
+while (left := end - time.monotonic()) > 0:
+    n += sum(1 for _, e in p.poll(int(left * 1000)) if e & select.POLLPRI)
+print(n)'
+if cond_view /proc/pressure/cpu "PSI trigger on /proc/pressure/cpu"; then
+    t python3 -c "$POLLER" /proc/pressure/cpu 8 > /tmp/psi-box.out 2>&1 & pbox=$!
+    t python3 -c "$POLLER" $KID/proc/pressure/cpu 8 > /tmp/psi-kid.out 2>&1 & pkid=$!
+    usleep 500000
+    ( while :; do :; done ) & l1=$!
+    ( while :; do :; done ) & l2=$!
+    wait $pbox $pkid
+    kill $l1 $l2; wait $l1 $l2 2>/dev/null
+    pb=$(cat /tmp/psi-box.out) pk=$(cat /tmp/psi-kid.out)
+    num_ok "$pb" 1e6 && [ "$pb" -ge 1 ] && ok "PSI trigger on box's /proc/pressure/cpu: $pb events" \
+        || bad "PSI trigger on box's /proc/pressure/cpu: '$pb'"
+    [ "$pk" = 0 ] && ok "PSI trigger on kid's /proc/pressure/cpu: no event" || bad "PSI trigger on kid's /proc/pressure/cpu: '$pk'"
+fi
+
 # ---- memory pressure up to the OOM kill: free/uptime/vmstat stay sane -------------------
 # free: every Mem figure in [0, total]; uptime: no negative, load < 100; vmstat: every field
 # a non-negative integer, free <= limit, CPU percentages <= 100.
