@@ -220,6 +220,7 @@ def daemon_fds_on(pid: int, file: Path) -> int:
     return count
 
 
+@pytest.mark.asan
 def test_trigger_ends_with_the_handle(containers, daemon):
     c = containers.start(cpuset="0")
     pressure = unified_cgroup(c) / "cpu.pressure"
@@ -234,3 +235,25 @@ def test_trigger_ends_with_the_handle(containers, daemon):
             p.kill()
             p.wait()
     assert wait_for(lambda: daemon_fds_on(daemon.pid, pressure) == kept, 5), daemon_fds_on(daemon.pid, pressure)
+
+
+@pytest.mark.asan
+def test_removing_a_container_ends_its_triggers(containers, daemon):
+    # The container goes while a poll(2) waits on its trigger: the daemon closes the
+    # trigger with the mount and keeps serving the others.
+    c = containers.start(cpuset="0")
+    other = containers.start()
+    pressure = unified_cgroup(c) / "cpu.pressure"
+    p = start_poller(c, "some 100000 2000000", 60)
+    try:
+        assert daemon_fds_on(daemon.pid, pressure) >= 1
+        r = containers.shim("delete", "-f", c.id, timeout=30)
+        assert r.returncode == 0, r.stderr
+        p.wait(30)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert wait_for(lambda: daemon_fds_on(daemon.pid, pressure) == 0, 5)
+    assert other.exec("head -n 1 /proc/pressure/cpu").startswith("some avg10=")
+    assert daemon.running()
