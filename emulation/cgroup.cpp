@@ -681,6 +681,21 @@ std::optional<std::string> Cgroup::pressure(std::string_view resource) const {
     return read_own(dir->dir() / (std::string(resource) + ".pressure"));
 }
 
+int Cgroup::open_pressure_trigger(std::string_view resource, std::string_view trigger) const {
+    const auto dir = unified_dir(paths_);
+    if (!dir) return -ENOENT;
+    const auto file = dir->dir() / (std::string(resource) + ".pressure");
+    const int fd = ::open(file.c_str(), O_RDWR | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) return -errno;
+    // cgroupfs takes the whole write as the trigger's text (no NUL needed, unlike /proc).
+    if (::write(fd, trigger.data(), trigger.size()) < 0) {
+        const int err = errno;
+        ::close(fd);
+        return -err;
+    }
+    return fd;
+}
+
 std::vector<pid_t> Cgroup::threads() const {
     std::vector<pid_t> tids;
     const auto unified = unified_dir(paths_);

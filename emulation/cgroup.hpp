@@ -132,6 +132,11 @@ public:
     // The text of the v2 PSI file "<resource>.pressure" (cpu, memory, io) of the
     // process's unified cgroup; nullopt when there is none (pure v1, kernel without PSI).
     std::optional<std::string> pressure(std::string_view resource) const;
+    // Registers a PSI trigger (its text as the kernel reads it: "some 150000 2000000") on
+    // that file. Returns the new descriptor, which polls POLLPRI each time the trigger
+    // fires and whose close ends the trigger, or -errno (the kernel's, for a trigger it
+    // refuses; ENOENT without such a file).
+    int open_pressure_trigger(std::string_view resource, std::string_view trigger) const;
     // The ids of every thread in the cgroup and its descendants (v1 tasks, v2
     // cgroup.threads), read from one hierarchy the process belongs to.
     std::vector<pid_t> threads() const;

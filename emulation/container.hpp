@@ -11,6 +11,7 @@
 #include "emulation/host.hpp"
 #include "emulation/loadavg.hpp"
 #include "emulation/ns_executor.hpp"
+#include "emulation/shown_counters.hpp"
 #include "emulation/sysctl_store.hpp"
 
 namespace ecifs::emulation {
@@ -53,6 +54,9 @@ public:
     // The container's load average, fed by the daemon's sampler (thread-safe).
     LoadAverage& load() const { return load_; }
 
+    // The CPU lines its /proc/stat showed last (thread-safe).
+    ShownCounters& shown_cpu_lines() const { return shown_cpu_lines_; }
+
 private:
     const std::string id_;
     const uid_t root_uid_;
@@ -63,6 +67,7 @@ private:
     mutable sysctl::Store sysctls_;
     mutable NsExecutors executors_;
     mutable LoadAverage load_;
+    mutable ShownCounters shown_cpu_lines_;
 };
 
 }  // namespace ecifs::emulation

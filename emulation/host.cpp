@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
+#include <cstdint>
+#include <string_view>
 #include <stdexcept>
 #include <system_error>
 
@@ -53,6 +55,20 @@ double Host::process_start_seconds(pid_t pid) const {
     }
     const auto what = (proc_root / relative).string() + " starttime";
     return leading_number(rest, what) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+bool Host::has_capability(pid_t pid, int capability) const {
+    std::string status;
+    if (capability < 0 || capability >= 64 || read_file((proc_root / std::to_string(pid) / "status").string(), status) != 0)
+        return false;
+    const auto at = status.find("\nCapEff:");
+    if (at == std::string::npos) return false;
+    std::string_view mask(status);
+    mask.remove_prefix(at + 8);
+    mask.remove_prefix(std::min(mask.find_first_not_of(" \t"), mask.size()));
+    uint64_t effective = 0;
+    const auto [end, ec] = std::from_chars(mask.data(), mask.data() + mask.size(), effective, 16);
+    return ec == std::errc{} && end != mask.data() && (effective >> capability & 1) != 0;
 }
 
 const Host& real_host() {

@@ -20,6 +20,9 @@ struct Host {
     CpuList online_cpus() const;                 // /sys/devices/system/cpu/online
     // Boot-relative start time of a process in seconds (/proc/PID/stat field 22).
     double process_start_seconds(pid_t pid) const;
+    // Whether process or thread `pid` has `capability` (CAP_SYS_RESOURCE, ...) in its
+    // effective set (/proc/PID/status CapEff); false when it is gone.
+    bool has_capability(pid_t pid, int capability) const;
 };
 
 // The host the daemon runs on.

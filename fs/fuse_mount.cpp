@@ -109,7 +109,7 @@ fuse_session* new_session(MountState* state) {
 FuseMount::FuseMount(boost::asio::io_context& io, std::filesystem::path mountpoint,
                      std::shared_ptr<const emulation::Container> container)
     : mountpoint_(std::move(mountpoint)),
-      state_(std::move(container), NodeTable::instance()),
+      state_(std::move(container), NodeTable::instance(), io),
       descriptor_(io) {}
 
 std::shared_ptr<FuseMount> FuseMount::create(boost::asio::io_context& io, std::filesystem::path mountpoint,
@@ -161,6 +161,7 @@ void FuseMount::stop() {
     boost::system::error_code ignored;
     descriptor_.cancel(ignored);
     descriptor_.release();  // libfuse owns the fd and closes it on unmount
+    state_.events.stop();   // no poll notification may reach the session from now on
     if (session_) fuse_session_unmount(session_);
     if (::rmdir(mountpoint_.c_str()) != 0 && errno != ENOENT)
         spdlog::warn("cannot remove {}: {}", mountpoint_.string(), std::strerror(errno));

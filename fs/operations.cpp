@@ -10,6 +10,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <spdlog/spdlog.h>
@@ -41,9 +42,10 @@ struct OpenFile {
     std::mutex lock;
     Content content;  // null while `error`
     int error = 0;
-    bool served = false;        // a READ has been answered from `content`
-    bool read_by_read = false;  // its first READ was a read(2), not the page cache's (see PageCache)
-    bool read_any = false;      // it had a READ
+    bool served = false;          // a READ has been answered from `content`
+    bool read_by_read = false;    // its first READ was a read(2), not the page cache's (see PageCache)
+    bool read_any = false;        // it had a READ
+    EventSources::Id event = 0;  // its event source (a PSI trigger a write made), if any
 };
 
 struct DirEntry {
@@ -396,17 +398,46 @@ void do_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset, fuse_fil
 
 // One write(2) is one whole value, as for the kernel's sysctl files. A write at a
 // non-zero offset is accepted and ignored, as the kernel does for numeric sysctls
-// (kernel.sysctl_writes_strict=1).
-void do_write(fuse_req_t req, fuse_ino_t ino, const char* data, size_t size, off_t offset, fuse_file_info*) {
+// (kernel.sysctl_writes_strict=1), unless a subtree's file takes it (see write_handle).
+void do_write(fuse_req_t req, fuse_ino_t ino, const char* data, size_t size, off_t offset, fuse_file_info* fi) {
     auto target = target_or_reply(req, ino);
     if (!target) return;
-    if (offset > 0) return (void)fuse_reply_write(req, size);
     std::string_view value(data, size);
-    int err = !target->dynamic
-                  ? (target->node->file && target->node->file->write ? target->node->file->write(context_of(req), value) : EACCES)
-                  : target->subtree()->write(context_of(req), target->path, value);
+    if (!target->dynamic) {
+        if (offset > 0) return (void)fuse_reply_write(req, size);
+        const auto* file = target->node->file;
+        int err = file && file->write ? file->write(context_of(req), value) : EACCES;
+        return (void)(err ? fuse_reply_err(req, err) : fuse_reply_write(req, size));
+    }
+    // A subtree's write may attach an event source to the handle (a PSI trigger). The
+    // reply goes out after the lock: then the writer may close, and the RELEASE, on
+    // another thread, deletes the OpenFile.
+    auto& file = *reinterpret_cast<OpenFile*>(fi->fh);
+    int err = 0;
+    {
+        std::lock_guard guard(file.lock);
+        handlers::EventSource source{file.event != 0};
+        err = target->subtree()->write_handle(context_of(req), target->path, value, offset, source);
+        if (!err && source.fd >= 0 && !(file.event = state_of(req).events.add(source.fd))) err = errno;
+    }
     if (err) return (void)fuse_reply_err(req, err);
     fuse_reply_write(req, size);
+}
+
+// poll(2): the file's answer, with its event source's firing consumed; `ph` (when the
+// poller will wait) is woken at the source's next firing.
+void do_poll(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi, fuse_pollhandle* ph) {
+    auto target = resolve(state_of(req), ino);
+    auto& file = *reinterpret_cast<OpenFile*>(fi->fh);
+    EventSources::Id event;
+    {
+        std::lock_guard guard(file.lock);
+        event = file.event;
+    }
+    const bool fired = event != 0 && state_of(req).events.poll(event, std::exchange(ph, nullptr));
+    if (ph) fuse_pollhandle_destroy(ph);
+    const bool dynamic = target && target->dynamic;
+    fuse_reply_poll(req, dynamic ? target->subtree()->poll(target->path, event != 0, fired) : handlers::default_poll_mask);
 }
 
 void do_readlink(fuse_req_t req, fuse_ino_t ino) {
@@ -419,9 +450,9 @@ void do_readlink(fuse_req_t req, fuse_ino_t ino) {
 }
 
 void do_release(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
-    auto* file = reinterpret_cast<OpenFile*>(fi->fh);
+    std::unique_ptr<OpenFile> file(reinterpret_cast<OpenFile*>(fi->fh));
     state_of(req).page_cache.released(ino, file->read_by_read);
-    delete file;
+    if (file->event) state_of(req).events.remove(file->event);  // ends the trigger
     fuse_reply_err(req, 0);
 }
 
@@ -443,6 +474,7 @@ fuse_lowlevel_ops make_operations() {
     ops.write = do_write;
     ops.flush = do_flush;
     ops.release = do_release;
+    ops.poll = do_poll;
     return ops;
 }
 

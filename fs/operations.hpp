@@ -11,14 +11,15 @@
 
 #include "emulation/container.hpp"
 #include "fs/dynamic_nodes.hpp"
+#include "fs/event_sources.hpp"
 #include "fs/node_table.hpp"
 #include "fs/page_cache.hpp"
 
 namespace ecifs::fs {
 
 struct MountState {
-    MountState(std::shared_ptr<const emulation::Container> c, const NodeTable& table)
-        : container(std::move(c)), nodes(table), dynamic(table.size() + 1) {
+    MountState(std::shared_ptr<const emulation::Container> c, const NodeTable& table, boost::asio::io_context& io)
+        : container(std::move(c)), nodes(table), dynamic(table.size() + 1), events(io) {
         clock_gettime(CLOCK_REALTIME, &mounted_at);
     }
 
@@ -28,6 +29,7 @@ struct MountState {
     timespec mounted_at{};
     fuse_session* session = nullptr;
     PageCache page_cache{splice_reads_page_cache()};
+    EventSources events;  // of the open files (PSI triggers); stopped before the session goes
     // Run work that may block on the kernel's page locks off the pool threads, which
     // must stay free to answer the READs holding those locks.
     std::function<void(std::function<void()>)> run_blocking;

@@ -4,6 +4,7 @@
 // A handler family declares its files once, as rows of FileEntry. A generator is a
 // plain function of the container view that renders a whole file into a buffer (the
 // kernel's seq_file "show"); it knows no FUSE types, so tests call it directly.
+#include <poll.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 
@@ -85,6 +86,17 @@ struct Opened {
     std::string content;
 };
 
+// An open handle's event source: a descriptor of the kernel's that polls POLLPRI when
+// the event fires and whose close ends it (a PSI trigger registered on the container's
+// cgroup). A write may make one; the handle keeps it until its release.
+struct EventSource {
+    bool attached = false;  // the handle already has one
+    int fd = -1;            // set by a write that made one; the handle owns it from then on
+};
+
+// poll(2)'s answer for a file without events, as the kernel's for a seq_file.
+inline constexpr unsigned default_poll_mask = POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM;
+
 // A directory whose shape is known only at run time (e.g. proc/sys, which mirrors what
 // the kernel shows the caller's namespaces). Paths are relative to the subtree's root,
 // "" being the root itself, components joined by '/'. Every method returns 0 or a
@@ -98,6 +110,17 @@ public:
     virtual int read(const Context&, std::string_view path, std::string& out) const = 0;
     // Validate and apply one write(2) of a whole value.
     virtual int write(const Context&, std::string_view path, std::string_view data) const = 0;
+    // One write(2), at `offset`, to an open handle, which may attach an event source to
+    // it (PSI triggers: see EventSource). Files without events: write() at offset 0; a
+    // write at a later offset is accepted and ignored, as the kernel does for numeric
+    // sysctls (kernel.sysctl_writes_strict=1).
+    virtual int write_handle(const Context& ctx, std::string_view path, std::string_view data, off_t offset,
+                             EventSource&) const {
+        return offset > 0 ? 0 : write(ctx, path, data);
+    }
+    // poll(2) of an open handle, as the kernel's f_op->poll answers it (POLL* bits);
+    // `fired`: its event source fired since the last poll.
+    virtual unsigned poll(std::string_view, bool /*has_source*/, bool /*fired*/) const { return default_poll_mask; }
     // The target of a symlink (sysfs has many).
     virtual int readlink(const Context&, std::string_view, std::string&) const { return EINVAL; }
     // stat, then read if `want_content` and the path is a file. Returns stat's errno.

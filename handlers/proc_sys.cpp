@@ -94,6 +94,27 @@ bool in_callers_namespaces(std::string_view path) {
     return below_net(path) || policy_of(path) == sysctl::Policy::namespaced || holds_namespaced(path);
 }
 
+// How an entry shows under its policy. An emulated file is the container's own: its
+// root owns it (and may write it), with the mode the initial namespaces' root sees, also
+// where the caller's network namespace shows it read-only (net.netfilter.nf_conntrack_max
+// is 0444 outside the initial one, yet kube-proxy writes it at start). Read-only and
+// synthesized files are 0444.
+void show_as_policy(std::string_view path, NodeInfo& info) {
+    if (info.is_dir) return;
+    switch (policy_of(path)) {
+        case sysctl::Policy::read_only:
+        case sysctl::Policy::synthesized: info.mode &= 0444; break;
+        case sysctl::Policy::emulated: {
+            info.owner = Owner::container_root;
+            NodeInfo host;
+            if (below_net(path) && host_stat(path, host) == 0) info.mode = host.mode;
+            break;
+        }
+        case sysctl::Policy::namespaced:
+        case sysctl::Policy::host: break;
+    }
+}
+
 int read_synthesized(const Context& ctx, std::string_view path, std::string& out) {
     if (path == "kernel/random/boot_id") {
         // One per container, fixed for its life (the store keeps it).
@@ -132,13 +153,7 @@ public:
         } else if (int err = host_stat(path, out)) {
             return err;
         }
-        switch (policy_of(path)) {
-            case sysctl::Policy::read_only:
-            case sysctl::Policy::synthesized: out.mode &= 0444; break;
-            case sysctl::Policy::emulated: out.owner = Owner::container_root; break;  // its own: its root may write it
-            case sysctl::Policy::namespaced:
-            case sysctl::Policy::host: break;
-        }
+        show_as_policy(path, out);
         return 0;
     }
 
@@ -164,7 +179,11 @@ public:
         if (!executor) return EIO;
         std::vector<SysctlEntry> entries;
         if (int err = executor->list(std::string(dir), entries)) return err;
-        for (auto& entry : entries) out.emplace_back(std::move(entry.name), info_of(entry));
+        for (auto& entry : entries) {
+            NodeInfo info = info_of(entry);
+            show_as_policy(std::string(dir) + '/' + entry.name, info);
+            out.emplace_back(std::move(entry.name), info);
+        }
         return 0;
     }
 

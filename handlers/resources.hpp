@@ -3,6 +3,7 @@
 // the container's figures, reading nothing itself, so tests call them directly.
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -10,6 +11,7 @@
 
 #include "emulation/cgroup.hpp"
 #include "emulation/loadavg.hpp"
+#include "emulation/shown_counters.hpp"
 
 namespace ecifs::handlers {
 
@@ -29,13 +31,23 @@ struct StatFigures {
     uint64_t btime = 0;             // the container's start, seconds since the epoch
     emulation::TaskCounts tasks;    // with last_pid
 };
-// /proc/stat from the host's file: a `cpu` line and one `cpuN` line per visible CPU with
-// the container's times split evenly (the first CPUs take the remainder ticks), each
-// line's busy time capped at the elapsed time and idle the rest of it, the `cpu` line
-// their sum; intr, ctxt and softirq zero (the kernel counts them per machine only);
-// btime, processes, procs_running and procs_blocked the container's. Other lines, and
-// the number of fields of each, are the host's.
-std::string render_stat(std::string_view host_stat, const StatFigures& figures);
+// One cpu line of /proc/stat: user, nice, system, idle, iowait, irq, softirq, steal,
+// guest, guest_nice, in USER_HZ ticks.
+using CpuLine = emulation::ShownCounters::Line;
+// `now` with every counter raised to at least its value in `last`, the line's total kept
+// at the larger of their totals: the rise is taken back from the counters that grew,
+// the first ones first (busy time then waits for the elapsed time to catch up).
+CpuLine never_below(CpuLine now, const CpuLine& last);
+// One line per visible CPU: the container's times split evenly (the first CPUs take the
+// remainder ticks), each line's busy time capped at the elapsed time and idle the rest
+// of it; then each kept at or above its line in `last` (the lines shown before) when
+// there are as many.
+std::vector<CpuLine> stat_cpu_lines(const StatFigures& figures, std::span<const CpuLine> last = {});
+// /proc/stat from the host's file: a `cpu` line, the sum of the `cpuN` lines `cpus`;
+// intr, ctxt and softirq zero (the kernel counts them per machine only); btime,
+// processes, procs_running and procs_blocked the container's. Other lines, and the
+// number of fields of each, are the host's.
+std::string render_stat(std::string_view host_stat, const StatFigures& figures, std::span<const CpuLine> cpus);
 
 // /proc/loadavg: "1.00 0.50 0.20 running/total last_pid".
 std::string render_loadavg(const emulation::LoadAverage& load, const emulation::TaskCounts& tasks);

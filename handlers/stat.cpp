@@ -10,6 +10,15 @@
 //   task exits, making vmstat's in/cs deltas wrap; 0 is honest and monotonic.
 // - processes: the highest pid in the container's pid namespace, which allocates pids
 //   from 1: the forks since the container started, for as long as pids do not wrap.
+// - No counter ever goes backwards, as none of the kernel's does. The lines are
+//   computed, not counted: busy times come from the cgroup, idle is the elapsed time
+//   minus them, each read at its own instant and rounded to ticks, so between two reads
+//   busy time may grow a tick more than the elapsed time and idle would step back.
+//   procps takes a decrease for a CPU brought back online and zeroes every delta of
+//   that line (libproc2's stat_derive_unique): vmstat showed a busy second as 100% idle.
+//   So each line is kept at or above what the container was last shown, the rise taken
+//   back from the counters that grew (the kernel's cputime_adjust keeps prev_cputime
+//   for the same reason).
 #include <unistd.h>
 
 #include <algorithm>
@@ -33,9 +42,6 @@
 namespace ecifs::handlers {
 
 namespace {
-
-// user, nice, system, idle, iowait, irq, softirq, steal, guest, guest_nice
-using CpuLine = std::array<uint64_t, 10>;
 
 size_t field_count(std::string_view line) {
     size_t fields = 0;
@@ -73,6 +79,12 @@ CpuLine cpu_line(const StatFigures& f, size_t k) {
     return {user, nice, system, elapsed - user - nice - system, 0, 0, 0, 0, 0, 0};
 }
 
+uint64_t total(const CpuLine& line) {
+    uint64_t sum = 0;
+    for (const auto counter : line) sum += counter;
+    return sum;
+}
+
 void put_cpu_line(std::string& out, std::string_view label, const CpuLine& line, size_t fields) {
     out += label;
     for (size_t i = 0; i < fields; ++i) fmt::format_to(std::back_inserter(out), " {}", i < line.size() ? line[i] : 0);
@@ -87,13 +99,31 @@ void put_zeros(std::string& out, std::string_view key, size_t fields) {
 
 }  // namespace
 
-std::string render_stat(std::string_view host_stat, const StatFigures& f) {
-    std::vector<CpuLine> cpus;
-    CpuLine sum{};
-    for (size_t k = 0; k < std::max<size_t>(f.cpus, 1); ++k) {
-        cpus.push_back(cpu_line(f, k));
-        for (size_t i = 0; i < sum.size(); ++i) sum[i] += cpus.back()[i];
+CpuLine never_below(CpuLine now, const CpuLine& last) {
+    const uint64_t line_total = std::max(total(now), total(last));
+    for (size_t i = 0; i < now.size(); ++i) now[i] = std::max(now[i], last[i]);
+    uint64_t excess = total(now) - line_total;
+    for (size_t i = 0; i < now.size() && excess > 0; ++i) {
+        const uint64_t take = std::min(excess, now[i] - last[i]);
+        now[i] -= take;
+        excess -= take;
     }
+    return now;
+}
+
+std::vector<CpuLine> stat_cpu_lines(const StatFigures& f, std::span<const CpuLine> last) {
+    std::vector<CpuLine> cpus;
+    for (size_t k = 0; k < std::max<size_t>(f.cpus, 1); ++k) cpus.push_back(cpu_line(f, k));
+    // With another number of CPUs the lines are new ones (as after a CPU hotplug).
+    if (last.size() == cpus.size())
+        for (size_t k = 0; k < cpus.size(); ++k) cpus[k] = never_below(cpus[k], last[k]);
+    return cpus;
+}
+
+std::string render_stat(std::string_view host_stat, const StatFigures& f, std::span<const CpuLine> cpus) {
+    CpuLine sum{};
+    for (const auto& line : cpus)
+        for (size_t i = 0; i < sum.size(); ++i) sum[i] += line[i];
     std::string out;
     bool cpus_done = false;
     while (!host_stat.empty()) {
@@ -142,7 +172,9 @@ int show_stat(const Context& ctx, std::string& out) {
         f.btime = host_btime(host_stat) + static_cast<uint64_t>(std::max(0.0, init->start_seconds));
         const auto tids = init->cgroup.threads();
         f.tasks = emulation::count_tasks(host, tids, ctx.caller, emulation::pid_ns_level(host, init->pid));
-        out = render_stat(host_stat, f);
+        const auto cpus = ctx.container.shown_cpu_lines().advance(
+            [&](std::span<const CpuLine> last) { return stat_cpu_lines(f, last); });
+        out = render_stat(host_stat, f, cpus);
         return 0;
     });
 }

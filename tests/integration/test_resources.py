@@ -105,17 +105,71 @@ def test_busy_container_raises_its_load_and_user_time_the_idle_one_stays_low(con
     assert stat_value(busy.exec("cat /proc/stat"), "procs_running") >= 2
 
 
+def cgroup_cpu_seconds(c) -> float:
+    """The CPU time the container's cgroup has used, as the host's cgroupfs counts it."""
+    dirs = c.cgroup_dirs()
+    for d in dirs:  # v1
+        if (d / "cpuacct.usage").exists():
+            return int((d / "cpuacct.usage").read_text()) / 1e9
+    for d in dirs:  # v2
+        if (d / "cpu.stat").exists():
+            return int(re.search(r"^usage_usec (\d+)$", (d / "cpu.stat").read_text(), re.M).group(1)) / 1e6
+    raise AssertionError(f"no CPU accounting for {c.id} in {c.cgroup_dirs()}")
+
+
+def first_claim_on_cpu0(cfg: dict) -> None:
+    """The most CPU weight a cgroup can have (v1 shares; runc maps it to v2's weight):
+    the container's loop then gets nearly all of CPU 0 however busy the host is."""
+    cfg["linux"]["resources"]["cpu"]["shares"] = 262144
+
+
 def test_vmstat_rereads_show_the_busy_loop(containers):
-    c = containers.start(memory=128 * MiB, cpus=1.0, cpuset="0")
+    c = containers.start(memory=128 * MiB, cpus=1.0, cpuset="0", edit_config=first_claim_on_cpu0)
     c.exec(BUSY_LOOP)
-    # vmstat keeps /proc/stat open and reads it again from offset 0 for every sample.
-    # Two 1-second samples: in about one suite run in four here one of them showed the
-    # container all idle while /proc/stat read just after showed the second's user
-    # time (cause not found yet; see the issue note), so one busy sample is required.
-    out = c.exec("cat /proc/stat; vmstat 1 3; cat /proc/stat")
+    # vmstat keeps /proc/stat open and reads it again from offset 0 for every sample:
+    # every 1-s sample shows the loop. The bar is half of the share of a CPU the cgroup
+    # got over the run, as the host's cgroupfs counts it.
+    used, started = cgroup_cpu_seconds(c), time.monotonic()
+    out = c.exec("vmstat 1 4")
+    share = (cgroup_cpu_seconds(c) - used) / (time.monotonic() - started)
     rows = [l.split() for l in out.splitlines() if re.match(r"\s*\d+\s+\d+\s+\d+\s+\d+", l)]
-    assert len(rows) == 3, out
-    assert max(int(r[12]) + int(r[13]) for r in rows[1:]) >= 50, out  # us + sy over a second
+    assert len(rows) == 4, out
+    for r in rows[1:]:  # us + sy of each second
+        assert int(r[12]) + int(r[13]) >= max(1, 50 * share), (share, out)
+
+
+# The reader below: /proc/stat read again and again from one descriptor, as vmstat and
+# top do; prints every counter of a cpu line that went down from one read to the next.
+STAT_REREADER = r"""
+import os, sys, time
+f = open("/proc/stat", "rb", buffering=0)
+last, reads = None, 0
+end = time.monotonic() + float(sys.argv[1])
+while time.monotonic() < end:
+    f.seek(0)
+    text, reads = f.read().decode(), reads + 1
+    now = {l.split()[0]: [int(v) for v in l.split()[1:]] for l in text.splitlines() if l.startswith("cpu")}
+    for name, values in (last or {}).items():
+        for i, (a, b) in enumerate(zip(values, now.get(name, values))):
+            if b < a:
+                print(f"{name} field {i}: {a} -> {b}")
+    last = now
+    time.sleep(0.05)
+print(f"reads {reads}")
+"""
+
+
+def test_stat_counters_never_go_backwards(containers):
+    # A counter of a cpu line that goes down makes procps (libproc2's
+    # stat_derive_unique) take the CPU for one brought back online and zero every delta
+    # of that sample: vmstat then shows a busy second as 100% idle. Busy time that keeps
+    # pace with the clock (a loop with all of its CPU) is where that happened.
+    c = containers.start(memory=128 * MiB, cpus=1.0, cpuset="0", edit_config=first_claim_on_cpu0)
+    c.exec(BUSY_LOOP)
+    out = c.exec(f"python3 -c '{STAT_REREADER}' 20", timeout=60)
+    lines = out.splitlines()
+    assert lines[-1].startswith("reads ") and int(lines[-1].split()[1]) >= 50, out
+    assert lines == lines[-1:], out
 
 
 def assert_sane(what: str, text: str) -> None:

@@ -2,6 +2,7 @@
 never the host kernel's (issue 3, "done means" 1-5)."""
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 from pathlib import Path
@@ -13,7 +14,8 @@ TOUCHED = [
     "kernel/panic", "kernel/pid_max", "kernel/cap_last_cap", "kernel/printk",
     "net/ipv4/ip_forward", "net/core/somaxconn", "vm/overcommit_memory", "vm/swappiness",
     "vm/max_map_count", "fs/file-max", "fs/inotify/max_user_watches", "kernel/shmmax",
-    "net/ipv4/tcp_keepalive_time", "kernel/core_pattern",
+    "net/ipv4/tcp_keepalive_time", "kernel/core_pattern", "net/netfilter/nf_conntrack_max",
+    "net/netfilter/nf_conntrack_tcp_timeout_established", "net/netfilter/nf_conntrack_tcp_timeout_close_wait",
 ]
 
 
@@ -121,6 +123,12 @@ def kernel_view() -> dict:
     return dict(line.rsplit(" ", 1) for line in out.splitlines())
 
 
+def emulated_rows() -> list[str]:
+    """The paths (patterns) docs/sysctl.md lists as emulated."""
+    text = (Path(__file__).resolve().parents[2] / "docs" / "sysctl.md").read_text()
+    return re.findall(r"^\| `([^`]+)` \| emulated \|", text, re.M)
+
+
 def test_sysctl_a_and_the_tree_match_the_kernel(containers):
     c = containers.start()
     r = c.mgr.shim("exec", c.id, "sysctl", "-a")
@@ -133,6 +141,11 @@ def test_sysctl_a_and_the_tree_match_the_kernel(containers):
                   c.exec("find /proc/sys -mindepth 1 -printf '%P %m\\n'").splitlines())
     expected = kernel_view()
     assert sorted(set(inside) ^ set(expected)) == []
+    # An emulated file is the container's own: the mode the initial namespace shows
+    # (net/netfilter/nf_conntrack_max is read-only in any other network namespace).
+    emulated = set(emulated_rows())
+    for path in emulated & set(expected):
+        expected[path] = f"{os.stat(Path('/proc/sys') / path).st_mode & 0o7777:o}"
     different = {k: (inside[k], expected[k]) for k in inside if inside[k] != expected[k]}
     assert different == {}
 
@@ -203,3 +216,61 @@ def test_conntrack_hashsize_is_the_containers_own(containers):
     assert "Invalid argument" in write_error(a, str(HASHSIZE), "abc")
     assert a.exec(f"cat {HASHSIZE}") == "131072\n"
     assert HASHSIZE.read_text() == host
+
+
+CONNTRACK_MAX = Path("/proc/sys/net/netfilter/nf_conntrack_max")
+CONNTRACK = "/proc/sys/net/netfilter"
+
+
+@pytest.mark.skipif(not CONNTRACK_MAX.exists(), reason="the host kernel has no nf_conntrack module loaded")
+def test_conntrack_max_is_the_containers_own(containers, host_unchanged):
+    # Global in the kernel and read-only (0444) outside the initial network namespace:
+    # emulated, with the mode and the bounds (proc_dointvec_minmax, 0..INT_MAX) the
+    # initial namespace's root has.
+    host = CONNTRACK_MAX.read_text()
+    a = containers.start()
+    b = containers.start()
+    assert a.exec(f"stat -c %a {CONNTRACK_MAX}") == f"{CONNTRACK_MAX.stat().st_mode & 0o777:o}\n"
+    mine = min(2 * int(host) + 1, 2**31 - 1)
+    a.exec(f"sysctl -w net.netfilter.nf_conntrack_max={mine}")
+    assert a.exec(f"cat {CONNTRACK_MAX}") == f"{mine}\n"
+    assert b.exec(f"cat {CONNTRACK_MAX}") == host
+    for bad in ("-1", "2147483648", "abc", "1x"):
+        assert "Invalid argument" in write_error(a, str(CONNTRACK_MAX), bad), bad
+    assert a.exec(f"cat {CONNTRACK_MAX}") == f"{mine}\n"
+    a.exec(f"echo 2147483647 > {CONNTRACK_MAX}")
+    assert a.exec(f"cat {CONNTRACK_MAX}") == "2147483647\n"
+    assert CONNTRACK_MAX.read_text() == host
+
+
+# What kube-proxy's conntrack setup does at start (cmd/kube-proxy/app/conntrack.go):
+# nf_conntrack_max when it differs; hashsize when below max/4; the TCP timeouts of
+# established and close-wait connections (its defaults: 24 h and 1 h).
+KUBE_PROXY_CONNTRACK = f"""
+set -e
+max=$(( $(nproc) * 32768 ))
+[ "$(cat {CONNTRACK}/nf_conntrack_max)" = "$max" ] || echo $max > {CONNTRACK}/nf_conntrack_max
+[ "$(cat /sys/module/nf_conntrack/parameters/hashsize)" -ge $((max / 4)) ] \
+    || echo $((max / 4)) > /sys/module/nf_conntrack/parameters/hashsize
+echo 86400 > {CONNTRACK}/nf_conntrack_tcp_timeout_established
+echo 3600 > {CONNTRACK}/nf_conntrack_tcp_timeout_close_wait
+cat {CONNTRACK}/nf_conntrack_max /sys/module/nf_conntrack/parameters/hashsize \
+    {CONNTRACK}/nf_conntrack_tcp_timeout_established {CONNTRACK}/nf_conntrack_tcp_timeout_close_wait
+"""
+
+
+@pytest.mark.skipif(not CONNTRACK_MAX.exists() or not HASHSIZE.exists(),
+                    reason="the host kernel has no nf_conntrack module loaded")
+def test_kube_proxy_conntrack_setup(containers, host_unchanged):
+    # The two timeouts are per network namespace: the kernel's, in the container's own.
+    a = containers.start()
+    b = containers.start()
+    before_b = b.exec(f"cat {CONNTRACK}/nf_conntrack_tcp_timeout_established {CONNTRACK}/nf_conntrack_tcp_timeout_close_wait")
+    host_hashsize = HASHSIZE.read_text()
+    max_, hashsize, established, close_wait = (int(v) for v in a.exec(KUBE_PROXY_CONNTRACK).split())
+    assert max_ == int(a.exec("nproc")) * 32768
+    assert hashsize == max(int(host_hashsize), max_ // 4)
+    assert (established, close_wait) == (86400, 3600)
+    assert b.exec(f"cat {CONNTRACK}/nf_conntrack_tcp_timeout_established {CONNTRACK}/nf_conntrack_tcp_timeout_close_wait") == before_b
+    assert b.exec(f"cat {CONNTRACK_MAX}") == CONNTRACK_MAX.read_text()
+    assert HASHSIZE.read_text() == host_hashsize

@@ -44,6 +44,12 @@ std::string show(const Cgroup& cgroup, double start = started_100s_ago, pid_t in
     return out;
 }
 
+std::string show(const Container& container) {
+    std::string out;
+    EXPECT_EQ(show_stat({container, 0}, out), 0);
+    return out;
+}
+
 // The lines after the CPU lines, for a container started 100 s ago with these tasks.
 std::string tail(uint64_t processes, uint64_t running, uint64_t blocked, uint64_t btime = 1700350635) {
     return fmt::format(
@@ -140,7 +146,7 @@ TEST_F(Stat, RenderKeepsTheHostsFieldCountsAndUnknownLines) {
     f.cpus = 3;
     f.elapsed_ticks = 500;
     f.btime = 160;
-    EXPECT_EQ(render_stat(host, f),
+    EXPECT_EQ(render_stat(host, f, stat_cpu_lines(f)),
               "cpu  200 0 100 1200 0 0 0 0\n"
               "cpu0 67 0 34 399 0 0 0 0\n"
               "cpu1 67 0 33 400 0 0 0 0\n"
@@ -157,4 +163,53 @@ TEST_F(Stat, FailsClosed) {
     EXPECT_EQ(show_stat({container}, out), EIO);  // not started
     container.set_init({5001, started_100s_ago, v2("/gone.scope")});
     EXPECT_EQ(show_stat({container}, out), EIO);  // no cpu.stat: no host figures instead
+}
+
+TEST_F(Stat, NoCounterGoesBackwards) {
+    // A busy second in which the cgroup counted a tick more than the clock advanced:
+    // idle stays, the busy time waits for the clock.
+    EXPECT_EQ(never_below({1101, 0, 0, 4}, {1000, 0, 0, 5}), (CpuLine{1100, 0, 0, 5}));
+    // Nothing went down: the new line as it is.
+    EXPECT_EQ(never_below({1100, 2, 30, 70}, {1000, 1, 20, 50}), (CpuLine{1100, 2, 30, 70}));
+    // A line read before the last one shown (two readers at once): the last one.
+    EXPECT_EQ(never_below({990, 0, 10, 0}, {1000, 0, 10, 0}), (CpuLine{1000, 0, 10, 0}));
+    // system went down as user rose past the elapsed time: taken back from user.
+    EXPECT_EQ(never_below({205, 0, 45, 50}, {150, 0, 50, 40}), (CpuLine{200, 0, 50, 50}));
+}
+
+TEST_F(Stat, ReReadsOfABusyContainerNeverShowLess) {
+    // A container on one CPU, 100 s old, whose busy time runs one tick ahead of the clock
+    // every other read: every counter of every line keeps rising or stays.
+    StatFigures f;
+    f.cpus = 1;
+    std::vector<CpuLine> shown;
+    for (uint64_t read = 0; read < 20; ++read) {
+        f.elapsed_ticks = 10'000 + read * 100;
+        const uint64_t busy_ticks = 9'990 + read * 100 + read % 2;
+        f.cpu = {.usage = busy_ticks * 10'000'000, .user = busy_ticks * 10'000'000, .system = 0, .nice = 0};
+        const auto lines = stat_cpu_lines(f, shown);
+        ASSERT_EQ(lines.size(), 1u);
+        for (size_t i = 0; !shown.empty() && i < lines[0].size(); ++i) EXPECT_GE(lines[0][i], shown[0][i]) << read;
+        EXPECT_EQ(lines[0][0] + lines[0][3], f.elapsed_ticks);
+        shown = lines;
+    }
+}
+
+TEST_F(Stat, SuccessiveReadsOfTheFileNeverShowLess) {
+    // Through the generator: the container keeps what it showed. Shown before, 9 ticks
+    // ago: one idle tick more than the files give now (8500); the user time waits.
+    Container container("c1", 0, 0, fixture_host);
+    container.set_init({5001, started_100s_ago, v2("/system.slice/docker-res.scope")});
+    container.shown_cpu_lines().advance([](std::span<const CpuLine>) {
+        return std::vector<CpuLine>{{790, 200, 500, 8501}, {790, 200, 500, 8501}};
+    });
+    EXPECT_EQ(show(container),
+              "cpu  1598 400 1000 17002 0 0 0 0 0 0\n"
+              "cpu0 799 200 500 8501 0 0 0 0 0 0\n"
+              "cpu1 799 200 500 8501 0 0 0 0 0 0\n" +
+                  tail(12, 2, 1));
+    EXPECT_EQ(container.shown_cpu_lines().advance([](std::span<const CpuLine> last) {
+        return std::vector<CpuLine>(last.begin(), last.end());
+    }),
+              (std::vector<CpuLine>{{799, 200, 500, 8501, 0, 0, 0, 0, 0, 0}, {799, 200, 500, 8501, 0, 0, 0, 0, 0, 0}}));
 }
