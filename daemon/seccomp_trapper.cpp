@@ -39,8 +39,11 @@ constexpr std::size_t max_path = 4095;
 constexpr std::size_t max_page_string = 4095;
 // Notifications one notify fd answers before the loop runs other work.
 constexpr int notifications_per_turn = 16;
-// Helpers running at once for one notify fd; more calls wait in the kernel's queue.
-constexpr int max_helpers_per_fd = 4;
+// Helpers running at once for one notify fd; more calls wait in the kernel's queue. One:
+// the kernel serializes a namespace's mount calls (namespace_sem), and a helper's checks
+// (a filesystem already mounted there) hold only if no other call changes the mounts
+// meanwhile.
+constexpr int max_helpers_per_fd = 1;
 // A helper stuck longer (in a path walk into a hung filesystem of the container's) is
 // killed, and the call fails with EIO and a log line.
 constexpr auto helper_timeout = std::chrono::seconds(30);

@@ -231,6 +231,19 @@ std::string path_of(int proc, int fd) {
     return n > 0 && link[0] == '/' ? std::string(link, static_cast<std::size_t>(n)) : std::string("/");
 }
 
+// mount(2) refuses a filesystem on its own root, where it is mounted already (do_add_mount:
+// "sysfs already mounted on /sys" is EBUSY); attaching a detached mount checks nothing of
+// the kind. (The trapper runs one helper of a notify fd at a time, as the kernel's
+// namespace lock serializes mounts.)
+bool covers_itself(int target, int mnt) {
+    struct stat t {}, m {};
+    struct statx root {};
+    if (::fstat(target, &t) != 0 || ::fstat(mnt, &m) != 0) return false;
+    if (::statx(target, "", AT_EMPTY_PATH, STATX_INO, &root) != 0) return false;
+    const bool mount_root = (root.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) && (root.stx_attributes & STATX_ATTR_MOUNT_ROOT);
+    return mount_root && t.st_dev == m.st_dev;
+}
+
 Reply new_mount(const Request& req, Opened& opened) {
     // mount(2) looks the target up first (following a final symlink), then checks the
     // caller may mount at all, then makes the filesystem: the same order of errors here.
@@ -238,6 +251,7 @@ Reply new_mount(const Request& req, Opened& opened) {
     if (!target) return failed(errno);
     Fd mnt;
     if (int err = make_filesystem(*req.fstype, req.source, req.flags, req.data.value_or(""), mnt)) return failed(err);
+    if (covers_itself(target.get(), mnt.get())) return failed(EBUSY);
     const bool read_only = sc::translate_new_mount(req.flags, "").read_only;
     Dressing dressing(opened.proc.get(), std::move(mnt), std::move(target));
     for (auto& [tree, below] : opened.views) {
