@@ -172,8 +172,8 @@ WORKLOADS = [
     W("mnt-move-proc", "mkdir -p /mnt/m && mount --move /proc /mnt/m; echo rc=$?", config="system"),
     W("mnt-bind-sys", "mkdir -p /mnt/b && mount --bind /sys /mnt/b; echo rc=$?; cat /mnt/b/devices/system/cpu/online",
       config="system"),
-    W("mnt-sysfs-over-sys", "mount -t sysfs sysfs /sys; echo rc=$?; mkdir -p /mnt/s && mount -t sysfs sysfs /mnt/s "
-                            "&& mount -t sysfs sysfs /mnt/s; echo rc=$?", config="system"),
+    W("mnt-sysfs-twice", "mkdir -p /mnt/s; for i in 1 2; do mount -t sysfs -o ro,nosuid,nodev,noexec sysfs /mnt/s; "
+                         "echo rc=$?; done; findmnt -n -o FSTYPE /mnt/s", config="system"),
     W("mnt-rbind-sys", "mkdir -p /mnt/b && mount --rbind /sys /mnt/b; echo rc=$?; "
                        "cat /mnt/b/devices/system/cpu/online", config="system"),
     W("mnt-move-sys", "mkdir -p /mnt/m && mount --move /sys /mnt/m; echo rc=$?", config="system"),
