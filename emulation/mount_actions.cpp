@@ -58,10 +58,14 @@ void detach(int proc, int mnt) {
 }
 
 // A new, detached filesystem as mount(2) would make it of these arguments. 0 or an errno.
+// `pidns` (a procfs only, or -1): the caller's pid namespace, which mount(2) would take
+// as the mounter's and pidns= names here. Given first, so that the options that follow
+// are read as for that namespace's procfs (pidns= makes its user namespace the context's).
 int make_filesystem(const std::string& fstype, const std::optional<std::string>& source, uint64_t flags,
-                    std::string_view data, Fd& mnt) {
+                    std::string_view data, Fd& mnt, int pidns = -1) {
     Fd fs(::fsopen(fstype.c_str(), FSOPEN_CLOEXEC));
     if (!fs) return errno;
+    if (pidns >= 0 && ::fsconfig(fs.get(), FSCONFIG_SET_FD, "pidns", nullptr, pidns) != 0) return errno;
     const sc::NewMount m = sc::translate_new_mount(flags, data);
     if (source && fsconfig(fs.get(), FSCONFIG_SET_STRING, "source", source->c_str()) != 0) return errno;
     for (const auto& [key, value] : m.options) {
@@ -250,7 +254,8 @@ Reply new_mount(const Request& req, Opened& opened) {
     Fd target(::open(req.path.c_str(), O_PATH | O_CLOEXEC));
     if (!target) return failed(errno);
     Fd mnt;
-    if (int err = make_filesystem(*req.fstype, req.source, req.flags, req.data.value_or(""), mnt)) return failed(err);
+    if (int err = make_filesystem(*req.fstype, req.source, req.flags, req.data.value_or(""), mnt, opened.pidns.get()))
+        return failed(err);
     if (covers_itself(target.get(), mnt.get())) return failed(EBUSY);
     const bool read_only = sc::translate_new_mount(req.flags, "").read_only;
     Dressing dressing(opened.proc.get(), std::move(mnt), std::move(target));

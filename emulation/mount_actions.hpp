@@ -15,6 +15,9 @@ namespace ecifs::emulation::mount_helper {
 struct Opened {
     Fd proc;  // the host's /proc: /proc/self/mountinfo and /proc/self/fd stay reachable
     std::vector<std::pair<Fd, std::string>> views;  // new_mount: detached clones of the daemon's views, and where each goes
+    // new_mount of a procfs: the caller's pid namespace, given to the kernel as pidns=.
+    // Invalid where the kernel lacks pidns= and the helper forked into that namespace.
+    Fd pidns;
 };
 
 // The call's reply. `may_act` is false for a caller an LSM label confines: what the

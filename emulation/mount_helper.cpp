@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
@@ -208,17 +209,34 @@ void send_reply(int socket_fd, const Reply& reply) {
     ::send(socket_fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
 }
 
-// The namespaces a call needs: the user and mount namespaces, and the pid namespace for
-// a procfs (a procfs shows the pid namespace of whoever mounts it), the network
-// namespace for a sysfs (as a sysfs shows the network devices of its mounter's).
-std::span<const Ns> namespaces_for(const Request& req) {
-    static constexpr Ns procfs[] = {Ns::user, Ns::mnt, Ns::pid};
+// The namespaces a call needs: the user and mount namespaces, and the network namespace
+// for a sysfs (a sysfs shows the network devices of its mounter's). A procfs shows the
+// pid namespace it is made for: the helper joins the caller's only where the kernel
+// cannot make one for another namespace (`fork_for_procfs`, procfs_takes_pidns).
+std::span<const Ns> namespaces_for(const Request& req, bool fork_for_procfs) {
+    static constexpr Ns forked_procfs[] = {Ns::user, Ns::mnt, Ns::pid};
     static constexpr Ns sysfs[] = {Ns::user, Ns::mnt, Ns::net};
     static constexpr Ns other[] = {Ns::user, Ns::mnt};
     if (req.op != Op::new_mount) return other;
-    if (*req.fstype == "proc") return procfs;
+    if (*req.fstype == "proc" && fork_for_procfs) return forked_procfs;
     if (*req.fstype == "sysfs") return sysfs;
     return other;
+}
+
+// Whether this kernel's procfs takes pidns= (Linux 6.18: a procfs made for a given pid
+// namespace by a process outside it), tried as ourselves, before joining anything, on
+// a context that is then dropped. A kernel without it refuses the unknown key (EINVAL,
+// as 6.1 does), one built without CONFIG_PID_NS says EOPNOTSUPP; on any refusal the
+// helper forks into the namespace as before.
+bool procfs_takes_pidns(int pidns) {
+    Fd fs(::fsopen("proc", FSOPEN_CLOEXEC));
+    return fs && ::fsconfig(fs.get(), FSCONFIG_SET_FD, "pidns", nullptr, pidns) == 0;
+}
+
+// Whether the call's own options name a pid namespace (pidns=).
+bool names_pidns(const Request& req) {
+    const auto options = seccomp::translate_new_mount(req.flags, req.data.value_or("")).options;
+    return std::any_of(options.begin(), options.end(), [](const auto& option) { return option.first == "pidns"; });
 }
 
 Reply serve(const Request& req, int socket_fd, int caller_task_dir, bool& replied) {
@@ -238,13 +256,34 @@ Reply serve(const Request& req, int socket_fd, int caller_task_dir, bool& replie
             opened.views.emplace_back(std::move(tree), v.below);
         }
     }
-    const Namespaces ns(caller_task_dir, namespaces_for(req));
+    // A procfs is made for the caller's active pid namespace (the one its /proc/TID/ns/pid
+    // names). Where the kernel takes pidns=, the helper names that namespace and stays
+    // out of it: a process of ours there would take one of its pids (the first process
+    // after `unshare -pf --mount-proc` would be 3, not 2). The kernel checks pidns= as it
+    // checks setns(2) into it (CAP_SYS_ADMIN over its user namespace), with the caller's
+    // credentials we have taken by then: the caller's rights, as mount(2)'s.
+    //
+    // A caller that names a pid namespace itself (pidns=PATH) gets the fork: the kernel
+    // takes only the mounter's pid namespace or one below it, and resolves the path as
+    // for the mounter (/proc/self), which only a process in the caller's namespace does
+    // as the caller's.
+    const bool proc = new_fs && *req.fstype == "proc";
+    bool fork_for_procfs = proc && names_pidns(req);
+    if (proc && !fork_for_procfs) {
+        opened.pidns = Fd(::openat(caller_task_dir, "ns/pid", O_RDONLY | O_CLOEXEC));
+        if (!opened.pidns) return failed_errno("opening the caller's pid namespace");
+        fork_for_procfs = !procfs_takes_pidns(opened.pidns.get());
+        if (fork_for_procfs) opened.pidns.reset();
+    }
+    const Namespaces ns(caller_task_dir, namespaces_for(req, fork_for_procfs));
     if (!ns.ok()) return failed(ns.error(), fmt::format("opening the caller's namespaces: {}", std::strerror(ns.error())));
     if (int err = ns.join()) return failed(err, fmt::format("joining the caller's namespaces: {}", std::strerror(err)));
-    const bool proc = new_fs && *req.fstype == "proc";
-    if (!proc) return in_caller(req, place, opened, caller_task_dir);
+    if (!fork_for_procfs) return in_caller(req, place, opened, caller_task_dir);
 
-    // Joining a pid namespace applies to children only: a child mounts the procfs.
+    // Before Linux 6.18 (no pidns=), as before, and for a caller's own pidns=: a procfs
+    // shows the pid namespace of whoever mounts it, and joining a pid namespace applies
+    // to children only, so a child mounts the procfs. It takes a pid in the caller's
+    // namespace while it lives.
     pid_t child = ::fork();
     if (child < 0) return failed_errno("fork");
     if (child == 0) {

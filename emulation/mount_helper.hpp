@@ -1,9 +1,11 @@
 #pragma once
 // Mount work for a trapped mount(2) or umount2(2), done by a short-lived helper process
 // (`ecifs __mount-helper`, spawned like the namespace executors) that joins the caller's
-// user and mount namespaces (and its pid namespace for a procfs, its network namespace
-// for a sysfs), takes the caller's root, working directory and credentials, and acts on
-// the daemon's copy of the call's arguments:
+// user and mount namespaces (and its network namespace for a sysfs), takes the caller's
+// root, working directory and credentials, and acts on the daemon's copy of the call's
+// arguments. A procfs is made for the caller's pid namespace with procfs's pidns=
+// (Linux 6.18), so that no process of ours takes a pid there; before 6.18 (and for a
+// caller's own pidns=) the helper joins that namespace and a child of it mounts:
 //
 //  - every path resolves exactly as it would for the caller, and the kernel's own
 //    permission checks see the caller's credentials (a threaded daemon could do neither:

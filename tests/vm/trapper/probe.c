@@ -9,7 +9,9 @@
  * itself as the init, binds four views over /proc and /sys in a private mount namespace,
  * traps its own mount(2) and umount2(2) with a listener handed to the daemon, then
  * mounts and unmounts as a container would, from the main thread, a second thread and a
- * thread whose main thread has exited. Prints CHECK ok|FAIL lines and PROBE PASS|FAIL. */
+ * thread whose main thread has exited, and a procfs from inside a new pid namespace
+ * (6.1 has no procfs pidns=: the helper's fallback). Prints CHECK ok|FAIL lines and
+ * PROBE PASS|FAIL. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -28,6 +30,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static int fails;
@@ -127,6 +130,46 @@ static void* orphan(void* arg) {
     fflush(stdout);
     exit(fails != 0);
 }
+/* A procfs mounted in a new pid namespace is that namespace's. 6.1's procfs has no
+ * pidns= (Linux 6.18), which it refuses as an unknown key (EINVAL): the helper forks into
+ * the namespace to mount it, as before, and that child takes pid 2 there. */
+static void new_pid_namespace(void) {
+    int fs = (int)syscall(SYS_fsopen, "proc", 0);
+    int ns = open("/proc/self/ns/pid", O_RDONLY);
+    errno = 0;
+    int rc = (int)syscall(SYS_fsconfig, fs, 5 /* FSCONFIG_SET_FD */, "pidns", NULL, ns);
+    printf("fsconfig(proc, pidns=fd): %d %s\n", rc, strerror(errno));
+    check(rc != 0 && errno == EINVAL, "no pidns= on this kernel: EINVAL");
+    close(ns);
+    close(fs);
+    /* Not in this process: a process with another pid_for_children makes no threads. */
+    pid_t outer = fork();
+    if (outer == 0) {
+        if (unshare(CLONE_NEWPID) != 0) _exit(10);
+        pid_t init = fork();
+        if (init == 0) {
+            mkdir("/tmp/n", 0755);
+            if (mount("proc", "/tmp/n", "proc", 0, NULL) != 0) _exit(11);
+            char self[16] = {0};
+            if (readlink("/tmp/n/self", self, sizeof self - 1) <= 0 || strcmp(self, "1") != 0) _exit(12);
+            if (!mounted("/tmp/n/meminfo", "fuse.ecifs")) _exit(13);
+            pid_t next = fork();
+            if (next == 0) _exit(0);
+            waitpid(next, NULL, 0);
+            printf("new pid namespace: the next process is %d\n", (int)next);
+            if (next != 3) _exit(14);
+            _exit(umount2("/tmp/n", 0) == 0 ? 0 : 15);
+        }
+        int status = 0;
+        waitpid(init, &status, 0);
+        _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 16);
+    }
+    int status = 0;
+    waitpid(outer, &status, 0);
+    printf("new pid namespace: exit %d\n", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+    check(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+          "new pid namespace: its own procfs with views; the helper's child took pid 2");
+}
 static void* in_thread(void* arg) {
     (void)arg;
     mkdir("/tmp/t", 0755);
@@ -190,6 +233,7 @@ int main(void) {
     check(mount("sysfs", "/tmp/s", "sysfs", 0, NULL) == 0, "mount -t sysfs");
     check(mounted("/tmp/s/kernel", "fuse.ecifs") && mounted("/tmp/s/firmware", "tmpfs"), "sysfs: view and mask");
     check(umount2("/tmp/s", 0) == 0, "umount sysfs");
+    new_pid_namespace();
     pthread_t t;
     pthread_create(&t, NULL, in_thread, NULL);
     pthread_join(t, NULL);
