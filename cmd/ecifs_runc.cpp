@@ -5,7 +5,7 @@
 //
 //   ecifs-runc [--ecifs-socket=PATH] [--ecifs-runtime=NAME] [runc's global flags] COMMAND ...
 //                                                   as runc; its own flags are taken out
-//   ecifs-runc ecifs-hook start|poststop|place ...  run by runc as an OCI hook
+//   ecifs-runc ecifs-hook start|poststop ...        run by runc as an OCI hook
 //   ecifs-runc ecifs-help                           its own flags and the ECIFS_* variables
 #include <sys/mount.h>
 #include <unistd.h>
@@ -26,6 +26,7 @@
 #include <nlohmann/json.hpp>
 
 #include "control/protocol.hpp"
+#include "emulation/caller_task.hpp"
 #include "shim/oci_config.hpp"
 #include "shim/runc_args.hpp"
 #include "shim/view_attach.hpp"
@@ -34,6 +35,7 @@ namespace {
 
 namespace fs = std::filesystem;
 namespace control = ecifs::control;
+namespace emulation = ecifs::emulation;
 namespace shim = ecifs::shim;
 using nlohmann::json;
 
@@ -214,12 +216,6 @@ json read_state() {
 
 bool contains(const std::string& text, std::string_view word) { return text.find(word) != std::string::npos; }
 
-void hook_start(const json& state) {
-    int pid = state.value("pid", 0);
-    if (pid <= 0) throw Failure("the OCI state has no pid of the container's init");
-    control::request(control::socket_path_from_env(), {{"op", "start"}, {"id", state["id"]}, {"pid", pid}});
-}
-
 void hook_poststop(const json& state) {
     try {
         control::request(control::socket_path_from_env(), {{"op", "remove"}, {"id", state["id"]}});
@@ -250,24 +246,44 @@ void bind_view(const shim::View& view, const fs::path& rootfs) {
         throw Failure(fmt::format("remount {}: {}", target.string(), std::strerror(errno)));
 }
 
-// The list is in the hook's own args (see shim::place_args): no need to read the
-// bundle's config.json, which the container's root may not be allowed to read.
-void hook_place(const json& state, std::span<const std::string> args) {
+// The views runc refuses to bind under /proc, placed from the createRuntime hook: runc
+// runs it in its own namespaces, with the container's init (`init_pid`) waiting between
+// its config mounts and pivot_root (runc's syncParentHooks; crun's sync before the
+// masks). The hook joins the init's user and mount namespaces, where the rootfs is at
+// the same path and the daemon's mount is visible, and binds there, as the container's
+// root would. It never joins the init's pid namespace: a createContainer hook, which
+// runc init forks there, would take one of the container's pids (its first process
+// would be one higher than under runc). The list is in the hook's own args (see
+// shim::place_args): no need to read the bundle's config.json.
+void place_views(int init_pid, const json& state, std::span<const std::string> args) {
     shim::PlaceList list = shim::parse_place_args(args);
     std::string bundle = state.value("bundle", "");
     if (bundle.empty()) throw Failure("the OCI state has no bundle");
     fs::path rootfs = shim::resolve_rootfs(list.root_path, bundle);
+    static constexpr emulation::Ns kinds[] = {emulation::Ns::user, emulation::Ns::mnt};
+    emulation::Fd task = emulation::open_task_dir(init_pid);
+    emulation::Namespaces ns(task.get(), kinds);
+    if (!ns.ok()) throw Failure(fmt::format("the namespaces of the container's init {}: {}", init_pid, std::strerror(ns.error())));
+    if (int err = ns.join()) throw Failure(fmt::format("joining the container's namespaces: {}", std::strerror(err)));
     for (const shim::View& view : list.views) bind_view(view, rootfs);
+}
+
+// start [ROOT_PATH SOURCE DESTINATION]...: tell the daemon the container's init, then
+// place the views given.
+void hook_start(const json& state, std::span<const std::string> place) {
+    const int pid = state.value("pid", 0);
+    if (pid <= 0) throw Failure("the OCI state has no pid of the container's init");
+    control::request(control::socket_path_from_env(), {{"op", "start"}, {"id", state["id"]}, {"pid", pid}});
+    if (!place.empty()) place_views(pid, state, place);
 }
 
 int run_hook(std::span<const std::string> args) {
     const std::string mode = args.empty() ? "" : args[0];
-    if (mode != "start" && mode != "poststop" && mode != "place")
-        throw Failure("usage: ecifs-runc ecifs-hook start|poststop|place");
+    if (mode != "start" && mode != "poststop")
+        throw Failure("usage: ecifs-runc ecifs-hook start [ROOT_PATH SOURCE DESTINATION]...|poststop");
     json state = read_state();
-    if (mode == "start") hook_start(state);
-    else if (mode == "poststop") hook_poststop(state);
-    else hook_place(state, args.subspan(1));
+    if (mode == "start") hook_start(state, args.subspan(1));
+    else hook_poststop(state);
     return 0;
 }
 

@@ -349,12 +349,13 @@ void apply_ecifs(json& config, std::span<const View> views, const HookSetup& set
         }
     }
     record["readonlyPaths"] = drop_covered_readonly_paths(config, views);
-    // createRuntime: runc runs it in the host's namespaces once the container's init
-    // exists, with the OCI state (id, pid) on stdin.
-    add_hook(config, "createRuntime", hook(setup, "start"));
-    // createContainer: runc runs it inside the container's mount namespace after the
-    // config mounts and before pivot_root: the place for the views under /proc.
-    if (!to_place.views.empty()) add_hook(config, "createContainer", hook(setup, "place", place_args(to_place)));
+    // createRuntime: runc runs it in its own namespaces once the container's init exists
+    // and its config mounts are made, before pivot_root, with the OCI state (id, pid) on
+    // stdin. It tells the daemon, then places the views under /proc that runc refuses,
+    // from inside the init's user and mount namespaces. Not a createContainer hook: runc
+    // init would fork that in the container's pid namespace, where it takes a pid.
+    add_hook(config, "createRuntime",
+             hook(setup, "start", to_place.views.empty() ? std::vector<std::string>{} : place_args(to_place)));
     add_hook(config, "poststop", hook(setup, "poststop"));
     if (!setup.seccomp_listener.empty()) record["seccomp"] = apply_seccomp(config, setup.seccomp_listener);
     object_at(config, "annotations")[std::string(managed_annotation)] = record.dump();

@@ -5,8 +5,8 @@
 // What ecifs adds, and how a later edit finds it again (a second `run` of the same
 // bundle must not add twice):
 //  - one mount per view that runc accepts as a config.json bind mount;
-//  - hooks whose args[1] is "ecifs-hook" (createRuntime "start", poststop
-//    "poststop", and createContainer "place" for the views runc refuses);
+//  - hooks whose args[1] is "ecifs-hook" (createRuntime "start", which also places the
+//    views runc refuses, and poststop "poststop");
 //  - readonlyPaths entries equal to a view's destination are dropped;
 //  - with a seccomp listener: linux.seccomp.listenerPath and the rules of the trapper's
 //    table (emulation/seccomp_table.hpp), merged into the profile already there;
@@ -54,7 +54,7 @@ std::vector<View> views_from_reply(const nlohmann::json& reply);
 
 // Whether runc 1.1 accepts a config.json bind mount at this destination. runc refuses
 // every mount destination inside /proc except a fixed list (those LXCFS emulates);
-// those views are placed by the createContainer "place" hook instead.
+// those views are placed by the createRuntime "start" hook instead.
 bool runc_accepts_bind(std::string_view destination);
 
 struct HookSetup {
@@ -88,8 +88,8 @@ void apply_ecifs(nlohmann::json& config, std::span<const View> views, const Hook
 // Remove everything apply_ecifs added; a config without ecifs entries is unchanged.
 void remove_ecifs(nlohmann::json& config);
 
-// The place hook's arguments after "place": root.path as written in config.json,
-// then source and destination of each view it places.
+// The start hook's arguments after "start" when it places views: root.path as written
+// in config.json, then source and destination of each view it places.
 struct PlaceList {
     std::string root_path;
     std::vector<View> views;

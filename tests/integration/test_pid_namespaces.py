@@ -5,16 +5,24 @@ the same bundle under plain runc and through ecifs-runc, and the pids must agree
    namespace) is made by the trapper's mount helper for the caller's pid namespace
    without a process of the helper's in it (procfs's pidns= option, Linux 6.18; older
    kernels fork into it, see emulation/mount_helper.cpp), so the namespace's pids go on
-   as under runc.
+   as under runc;
+ - the views runc refuses to bind under /proc are placed by a createRuntime hook, which
+   runc runs in its own namespaces, not by a createContainer hook, which runc init would
+   fork in the container's pid namespace.
 """
 from __future__ import annotations
 
+import copy
 import ctypes
+import json
 import os
+import subprocess
+from pathlib import Path
 
 import pytest
 
-from conftest import MiB
+import ecifs_bundle
+from conftest import MiB, new_name
 from plain_runc import run_both, start_pair
 
 LIMIT = 256 * MiB
@@ -86,3 +94,53 @@ def test_a_pid_namespace_the_caller_may_not_mount_for(pair):
     # kernel's get_tree and pidns= both refuse).
     out = same_everywhere(pair, "mkdir -p /mnt/q; unshare -U -r -m sh -c 'mount -t proc proc /mnt/q; echo rc=$?' 2>&1")
     assert "rc=32" in out, out
+
+
+def used_pids(pid: int) -> tuple[int, int]:
+    """(pids the container's pid namespace has handed out, how many of them are the
+    tasks of its init): the next pid there is found by forking into it, the tasks are
+    runc init's threads (their pids in the container's namespace, NSpid's last)."""
+    r = subprocess.run(["nsenter", "-t", str(pid), "-p", "--", "sh", "-c", "echo $$"],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    next_pid = int(r.stdout)
+    tids = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for line in (task / "status").read_text().splitlines():
+            if line.startswith("NSpid:"):
+                tids.append(int(line.split()[-1]))
+    return next_pid - 1, len([t for t in tids if t < next_pid])
+
+
+def test_no_hook_of_ecifs_runs_in_the_containers_pid_namespace(containers):
+    # At `create`, runc init (pid 1) waits to exec the container's process: every pid of
+    # the container's namespace so far is one of its threads, under runc and under
+    # ecifs-runc alike (a createContainer hook would be one more).
+    cid = new_name("c")
+    plain_id = f"{cid}-runc"
+    bundle = containers.make_bundle(cid, memory=LIMIT)
+    config = ecifs_bundle.read_config(bundle)
+    plain_config = copy.deepcopy(config)
+    plain_config["linux"]["cgroupsPath"] = f"/{plain_id}"
+    results = {}
+    for name, cfg, plain in ((plain_id, plain_config, True), (cid, config, False)):
+        ecifs_bundle.write_config(bundle, cfg)
+        containers.ids.append(name)
+        with open(containers.dir / f"{name}.out", "w") as out:
+            cmd = ["create", "-b", str(bundle), name]
+            if plain:
+                r = subprocess.run(["runc", "--root", str(containers.root), *cmd], stdin=subprocess.DEVNULL,
+                                   stdout=out, stderr=subprocess.STDOUT, timeout=60, env=containers.env())
+            else:
+                r = containers.shim(*cmd, capture_output=False, stdout=out, stderr=subprocess.STDOUT)
+        assert r.returncode == 0, (containers.dir / f"{name}.out").read_text()
+        state = json.loads(containers.runc("state", name).stdout)
+        assert state["status"] == "created", state
+        results["runc" if plain else "ecifs-runc"] = used_pids(state["pid"])
+        if not plain:  # and the hook did place the views runc refuses
+            mounts = {line.split(" ")[4]: line.split(" - ")[1].split(" ")[0]
+                      for line in Path(f"/proc/{state['pid']}/mountinfo").read_text().splitlines()}
+            assert mounts.get("/proc/sys") == "fuse.ecifs", mounts
+    handed_out, threads = results["runc"]
+    assert handed_out == threads, f"plain runc: {results}"
+    assert results["ecifs-runc"][0] == results["ecifs-runc"][1], results

@@ -101,25 +101,31 @@ TEST(OciConfig, BindMountsWithLockedFlags) {
     EXPECT_EQ(find_mount(config, "/proc/sys"), nullptr);
 }
 
-TEST(OciConfig, ProcSysGoesToThePlaceHook) {
+TEST(OciConfig, ProcSysIsPlacedByTheStartHook) {
     json config = rootful_spec();
     apply_ecifs(config, views, setup);
-    auto place = hooks_of(config, "createContainer");
-    ASSERT_EQ(place.size(), 1u);
-    EXPECT_EQ(place[0]["path"], setup.self_exe);
-    EXPECT_EQ(place[0]["args"],
-              json({setup.self_exe, "ecifs-hook", "place", "rootfs", "/run/ecifs/c1/mnt/proc/sys", "/proc/sys"}));
-    auto args = place[0]["args"].get<std::vector<std::string>>();
+    // createRuntime, which runc runs in its own namespaces: a createContainer hook would
+    // take a pid in the container's pid namespace.
+    EXPECT_TRUE(hooks_of(config, "createContainer").empty());
+    auto start = hooks_of(config, "createRuntime");
+    ASSERT_EQ(start.size(), 1u);
+    EXPECT_EQ(start[0]["path"], setup.self_exe);
+    EXPECT_EQ(start[0]["args"],
+              json({setup.self_exe, "ecifs-hook", "start", "rootfs", "/run/ecifs/c1/mnt/proc/sys", "/proc/sys"}));
+    auto args = start[0]["args"].get<std::vector<std::string>>();
     PlaceList list = parse_place_args(std::vector<std::string>(args.begin() + 3, args.end()));
     EXPECT_EQ(list.root_path, "rootfs");
     ASSERT_EQ(list.views.size(), 1u);
     EXPECT_EQ(list.views[0], views[1]);
 }
 
-TEST(OciConfig, NoPlaceHookWhenRuncPlacesEverything) {
+TEST(OciConfig, NothingToPlaceWhenRuncPlacesEverything) {
     json config = rootful_spec();
     apply_ecifs(config, std::vector<View>{views[0], views[2]}, setup);
     EXPECT_TRUE(hooks_of(config, "createContainer").empty());
+    auto start = hooks_of(config, "createRuntime");
+    ASSERT_EQ(start.size(), 1u);
+    EXPECT_EQ(start[0]["args"], json({setup.self_exe, "ecifs-hook", "start"}));
 }
 
 TEST(OciConfig, StartAndPoststopHooksWithEnvironment) {
@@ -128,7 +134,8 @@ TEST(OciConfig, StartAndPoststopHooksWithEnvironment) {
     auto start = hooks_of(config, "createRuntime");
     ASSERT_EQ(start.size(), 1u);
     EXPECT_EQ(start[0]["path"], setup.self_exe);
-    EXPECT_EQ(start[0]["args"], json({setup.self_exe, "ecifs-hook", "start"}));
+    EXPECT_EQ(json(std::vector<json>(start[0]["args"].begin(), start[0]["args"].begin() + 3)),
+              json({setup.self_exe, "ecifs-hook", "start"}));
     auto env = start[0]["env"].get<std::vector<std::string>>();
     EXPECT_NE(std::find(env.begin(), env.end(), "ECIFS_SOCKET=/run/ecifs/ecifs.sock"), env.end());
     EXPECT_TRUE(std::any_of(env.begin(), env.end(), [](const std::string& e) { return e.starts_with("PATH=/"); }));
