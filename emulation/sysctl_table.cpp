@@ -11,11 +11,18 @@
 // namespace does not show, or shows read-only, are the host's, so they are emulated.
 #include "emulation/sysctl_table.hpp"
 
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <mutex>
+#include <string>
 #include <unordered_map>
 
 #include "emulation/sysctl_value.hpp"
@@ -25,6 +32,38 @@ namespace ecifs::emulation::sysctl {
 namespace {
 
 using namespace bound;
+
+// kernel.pid_max as a new pid namespace reads it. Since Linux 6.14 each pid namespace
+// has its own, a new one starting at PID_MAX_LIMIT (6.14 itself: its parent's); before,
+// the one value is the host's. A child made in a new pid namespace reads it once.
+int pid_max_of_a_new_pid_namespace(std::string& out) {
+    static std::once_flag once;
+    static int error = 0;
+    static std::string value;
+    std::call_once(once, [] {
+        int pipe_fds[2];
+        if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return (void)(error = errno);
+        // A raw clone: the daemon has threads, and the child only makes system calls.
+        const pid_t child = static_cast<pid_t>(::syscall(SYS_clone, CLONE_NEWPID | SIGCHLD, 0, 0, 0, 0));
+        if (child == 0) {
+            char buf[32];
+            const int fd = ::open("/proc/sys/kernel/pid_max", O_RDONLY | O_CLOEXEC);
+            const ssize_t n = fd < 0 ? -1 : ::read(fd, buf, sizeof buf);
+            if (n > 0 && ::write(pipe_fds[1], buf, static_cast<size_t>(n)) != n) ::_exit(1);
+            ::_exit(n > 0 ? 0 : 1);
+        }
+        ::close(pipe_fds[1]);
+        char buf[32];
+        const ssize_t n = child > 0 ? ::read(pipe_fds[0], buf, sizeof buf) : -1;
+        error = child < 0 ? errno : n > 0 ? 0 : EIO;
+        if (n > 0) value.assign(buf, static_cast<size_t>(n));
+        ::close(pipe_fds[0]);
+        if (child > 0) ::waitpid(child, nullptr, 0);
+    });
+    if (error) return error;
+    out = value;
+    return 0;
+}
 
 // Bounds of single files, named as the kernel names them.
 constexpr int64_t pid_max_min = 301;          // RESERVED_PIDS + 1
@@ -151,7 +190,8 @@ std::span<const Rule> table() {
         {.pattern = "kernel/kptr_restrict", .policy = emulated, .min = zero, .max = two},
         {.pattern = "kernel/dmesg_restrict", .policy = emulated, .min = zero, .max = one},
         {.pattern = "kernel/sysrq", .policy = emulated},
-        {.pattern = "kernel/pid_max", .policy = emulated, .min = pid_max_min, .max = pid_max_max},
+        {.pattern = "kernel/pid_max", .policy = emulated, .min = pid_max_min, .max = pid_max_max,
+         .initial = pid_max_of_a_new_pid_namespace},
         {.pattern = "kernel/threads-max", .policy = emulated, .min = one, .max = max_threads},
         {.pattern = "kernel/perf_event_paranoid", .policy = emulated},
         {.pattern = "kernel/yama/ptrace_scope", .policy = emulated, .min = zero, .max = max_scope,

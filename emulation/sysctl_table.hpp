@@ -66,6 +66,9 @@ struct Rule {
     // changed the value: see sibling_to_zero().
     std::string_view zeroes = {};
     bool zeroes_only_on_change = false;
+    // Where the value a container starts with is not the host's, the kernel's initial
+    // value of a new namespace, as the file reads there: 0 or an errno.
+    int (*initial)(std::string& out) = nullptr;
 };
 
 // The most specific row for a path (an exact row beats a pattern, a longer pattern a

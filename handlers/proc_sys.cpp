@@ -125,8 +125,12 @@ int read_synthesized(const Context& ctx, std::string_view path, std::string& out
     return 0;
 }
 
+// The container's own value; until it writes one, the kernel's initial value of a new
+// namespace where that is not the host's (its row says), else the host's.
 int read_emulated(const Context& ctx, std::string_view path, std::string& out) {
     if (auto value = ctx.container.sysctls().get(std::string(path))) return out = *value, 0;
+    const sysctl::Rule* rule = sysctl::find_rule(path);
+    if (rule && rule->initial) return rule->initial(out);
     return host_read(path, out);
 }
 

@@ -28,7 +28,7 @@ struct StatFigures {
     size_t cpus = 1;                // visible CPUs
     uint64_t elapsed_ticks = 0;     // the container's age, in USER_HZ
     uint64_t ticks_per_second = 100;  // USER_HZ
-    uint64_t btime = 0;             // the container's start, seconds since the epoch
+    uint64_t btime = 0;             // the host's boot, seconds since the epoch
     emulation::TaskCounts tasks;    // with last_pid
 };
 // One cpu line of /proc/stat: user, nice, system, idle, iowait, irq, softirq, steal,
@@ -44,8 +44,8 @@ CpuLine never_below(CpuLine now, const CpuLine& last);
 // there are as many.
 std::vector<CpuLine> stat_cpu_lines(const StatFigures& figures, std::span<const CpuLine> last = {});
 // /proc/stat from the host's file: a `cpu` line, the sum of the `cpuN` lines `cpus`;
-// intr, ctxt and softirq zero (the kernel counts them per machine only); btime,
-// processes, procs_running and procs_blocked the container's. Other lines, and the
+// intr, ctxt and softirq zero (the kernel counts them per machine only); btime the
+// host's boot; processes, procs_running and procs_blocked the container's. Other lines, and the
 // number of fields of each, are the host's.
 std::string render_stat(std::string_view host_stat, const StatFigures& figures, std::span<const CpuLine> cpus);
 

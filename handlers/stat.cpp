@@ -169,7 +169,9 @@ int show_stat(const Context& ctx, std::string& out) {
         // As /proc/uptime: both instants rounded to ticks, then subtracted.
         f.elapsed_ticks = saturating_sub(ticks(host.uptime_seconds(), f.ticks_per_second),
                                          ticks(init->start_seconds, f.ticks_per_second));
-        f.btime = host_btime(host_stat) + static_cast<uint64_t>(std::max(0.0, init->start_seconds));
+        // The host's boot: a process's start time is btime plus its /proc/PID/stat start,
+        // which counts from the host's boot (ps's STIME, psutil's create_time).
+        f.btime = host_btime(host_stat);
         const auto tids = init->cgroup.threads();
         f.tasks = emulation::count_tasks(host, tids, ctx.caller, emulation::pid_ns_level(host, init->pid));
         const auto cpus = ctx.container.shown_cpu_lines().advance(

@@ -130,7 +130,12 @@ fi
 # A real cgroup v2 kernel under qemu (this host is a v1/v2 hybrid); see tests/vm/README.md.
 if ! (( normal_built )); then skip "cgroup v2 VM (qemu)" "build failed"
 elif ! vm_why=$(bash scripts/vm-test.sh --can-run); then skip "cgroup v2 VM (qemu)" "this machine cannot: $vm_why"
-else step "cgroup v2 VM (qemu)" bash scripts/vm-test.sh build; fi
+else
+  step "cgroup v2 VM (qemu)" bash scripts/vm-test.sh build
+  # The trapper's mount work on Debian 12's 6.1 kernel (no PIDFD_THREAD, no mounts on a
+  # detached mount): the kernel the step above cached.
+  step "trapper on Linux 6.1 (qemu)" bash scripts/vm-trapper-test.sh build
+fi
 if [[ "${SKIP_ASAN:-0}" != 1 ]]; then
   if (( asan_built )); then
     step "integration tests, asan subset (build-asan/)" pytest_run build-asan -m asan

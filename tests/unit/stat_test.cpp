@@ -50,8 +50,10 @@ std::string show(const Container& container) {
     return out;
 }
 
-// The lines after the CPU lines, for a container started 100 s ago with these tasks.
-std::string tail(uint64_t processes, uint64_t running, uint64_t blocked, uint64_t btime = 1700350635) {
+// The lines after the CPU lines, for a container with these tasks: btime is the host's
+// boot (the fixture's), whenever the container started.
+std::string tail(uint64_t processes, uint64_t running, uint64_t blocked) {
+    constexpr uint64_t btime = 1700000000;
     return fmt::format(
         "intr 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n"
         "ctxt 0\n"
@@ -133,10 +135,10 @@ TEST_F(Stat, UsageAboveTheElapsedTimeSaturates) {
     // Started 0.47 s ago, 2 CPUs (quota 1.5), 9.87 s user and 2.46 s system used: every
     // line is all busy, none negative.
     EXPECT_EQ(show(v2("/system.slice/docker-limited.scope"), 350735.0),
-              "cpu  94 0 0 0 0 0 0 0 0 0\ncpu0 47 0 0 0 0 0 0 0 0 0\ncpu1 47 0 0 0 0 0 0 0 0 0\n" + tail(0, 0, 0, 1700350735));
+              "cpu  94 0 0 0 0 0 0 0 0 0\ncpu0 47 0 0 0 0 0 0 0 0 0\ncpu1 47 0 0 0 0 0 0 0 0 0\n" + tail(0, 0, 0));
     // A start after the host's clock (skew): no time has passed.
     EXPECT_EQ(show(v1("/docker/set23", "/docker/nolimit", "/docker/res"), 360000.0),
-              "cpu  0 0 0 0 0 0 0 0 0 0\ncpu0 0 0 0 0 0 0 0 0 0 0\ncpu1 0 0 0 0 0 0 0 0 0 0\n" + tail(0, 0, 0, 1700360000));
+              "cpu  0 0 0 0 0 0 0 0 0 0\ncpu0 0 0 0 0 0 0 0 0 0 0\ncpu1 0 0 0 0 0 0 0 0 0 0\n" + tail(0, 0, 0));
 }
 
 TEST_F(Stat, RenderKeepsTheHostsFieldCountsAndUnknownLines) {

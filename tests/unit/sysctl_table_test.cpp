@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -246,4 +247,20 @@ TEST(SysctlTable, DocsListEveryRow) {
         ASSERT_NE(row, lines.end()) << name << " is not in " << docs;
         EXPECT_NE(row->find("| " + std::string(policy_name(rule.policy)) + " |"), std::string::npos) << *row;
     }
+}
+
+// kernel.pid_max starts where a new pid namespace starts (since Linux 6.14 every pid
+// namespace has its own, 4194304 in a new one), compared with what the kernel shows one.
+TEST(SysctlTable, PidMaxStartsAsANewPidNamespaceReadsIt) {
+    const Rule* rule = find_rule("kernel/pid_max");
+    ASSERT_NE(rule, nullptr);
+    ASSERT_NE(rule->initial, nullptr);
+    std::string initial;
+    ASSERT_EQ(rule->initial(initial), 0);
+    FILE* p = ::popen("unshare --pid --fork cat /proc/sys/kernel/pid_max", "r");
+    ASSERT_NE(p, nullptr);
+    char buf[64] = {};
+    const size_t n = std::fread(buf, 1, sizeof buf - 1, p);
+    ASSERT_EQ(::pclose(p), 0);
+    EXPECT_EQ(initial, std::string(buf, n));
 }
