@@ -21,6 +21,7 @@
 #include <fmt/core.h>
 
 #include "emulation/caller_task.hpp"
+#include "emulation/credentials.hpp"
 #include "emulation/helper_spawn.hpp"
 #include "emulation/mount_actions.hpp"
 #include "emulation/seccomp_mounts.hpp"
@@ -109,50 +110,6 @@ Reply failed_errno(std::string_view what) {
 struct Place {
     Fd root, cwd;
 };
-
-// The caller's credentials, as its /proc/PID/status shows them to a reader in its user
-// namespace (opened after joining it, so the ids are mapped into that namespace).
-struct Credentials {
-    uid_t uid[4] = {};  // real, effective, saved, filesystem
-    gid_t gid[4] = {};
-    std::vector<gid_t> groups;
-    uint64_t inheritable = 0, permitted = 0, effective = 0;
-};
-
-bool parse_credentials(std::string_view status, Credentials& out) {
-    int found = 0;
-    std::size_t start = 0;
-    while (start < status.size()) {
-        std::size_t end = status.find('\n', start);
-        if (end == std::string_view::npos) end = status.size();
-        std::string line(status.substr(start, end - start));
-        start = end + 1;
-        unsigned long long a, b, c, d;
-        if (std::sscanf(line.c_str(), "Uid: %llu %llu %llu %llu", &a, &b, &c, &d) == 4) {
-            out.uid[0] = static_cast<uid_t>(a), out.uid[1] = static_cast<uid_t>(b);
-            out.uid[2] = static_cast<uid_t>(c), out.uid[3] = static_cast<uid_t>(d);
-            ++found;
-        } else if (std::sscanf(line.c_str(), "Gid: %llu %llu %llu %llu", &a, &b, &c, &d) == 4) {
-            out.gid[0] = static_cast<gid_t>(a), out.gid[1] = static_cast<gid_t>(b);
-            out.gid[2] = static_cast<gid_t>(c), out.gid[3] = static_cast<gid_t>(d);
-            ++found;
-        } else if (line.rfind("Groups:", 0) == 0) {
-            const char* p = line.c_str() + 7;
-            char* next;
-            for (unsigned long long g = std::strtoull(p, &next, 10); next != p; g = std::strtoull(p, &next, 10)) {
-                out.groups.push_back(static_cast<gid_t>(g));
-                p = next;
-            }
-        } else if (std::sscanf(line.c_str(), "CapInh: %llx", &a) == 1) {
-            out.inheritable = a, ++found;
-        } else if (std::sscanf(line.c_str(), "CapPrm: %llx", &a) == 1) {
-            out.permitted = a, ++found;
-        } else if (std::sscanf(line.c_str(), "CapEff: %llx", &a) == 1) {
-            out.effective = a, ++found;
-        }
-    }
-    return found == 5;
-}
 
 // Take the caller's ids, groups and capabilities: the kernel then decides with exactly
 // the caller's rights (joining its user namespace made us all-powerful in it).

@@ -1,0 +1,102 @@
+#include "emulation/credentials.hpp"
+
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <string>
+
+#include "emulation/fd.hpp"
+
+namespace ecifs::emulation {
+
+bool parse_credentials(std::string_view status, Credentials& out) {
+    int found = 0;
+    std::size_t start = 0;
+    while (start < status.size()) {
+        std::size_t end = status.find('\n', start);
+        if (end == std::string_view::npos) end = status.size();
+        std::string line(status.substr(start, end - start));
+        start = end + 1;
+        unsigned long long a, b, c, d;
+        if (std::sscanf(line.c_str(), "Uid: %llu %llu %llu %llu", &a, &b, &c, &d) == 4) {
+            out.uid[0] = static_cast<uid_t>(a), out.uid[1] = static_cast<uid_t>(b);
+            out.uid[2] = static_cast<uid_t>(c), out.uid[3] = static_cast<uid_t>(d);
+            ++found;
+        } else if (std::sscanf(line.c_str(), "Gid: %llu %llu %llu %llu", &a, &b, &c, &d) == 4) {
+            out.gid[0] = static_cast<gid_t>(a), out.gid[1] = static_cast<gid_t>(b);
+            out.gid[2] = static_cast<gid_t>(c), out.gid[3] = static_cast<gid_t>(d);
+            ++found;
+        } else if (line.rfind("Groups:", 0) == 0) {
+            const char* p = line.c_str() + 7;
+            char* next;
+            for (unsigned long long g = std::strtoull(p, &next, 10); next != p; g = std::strtoull(p, &next, 10)) {
+                out.groups.push_back(static_cast<gid_t>(g));
+                p = next;
+            }
+        } else if (std::sscanf(line.c_str(), "CapInh: %llx", &a) == 1) {
+            out.inheritable = a, ++found;
+        } else if (std::sscanf(line.c_str(), "CapPrm: %llx", &a) == 1) {
+            out.permitted = a, ++found;
+        } else if (std::sscanf(line.c_str(), "CapEff: %llx", &a) == 1) {
+            out.effective = a, ++found;
+        }
+    }
+    return found == 5;
+}
+
+int read_credentials(pid_t tid, Credentials& out) {
+    const std::string path = "/proc/" + std::to_string(tid) + "/status";
+    Fd status(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!status) return errno == ENOENT ? ESRCH : errno;
+    std::string text(8192, '\0');
+    ssize_t n = ::read(status.get(), text.data(), text.size());
+    if (n < 0) return errno;
+    return parse_credentials(std::string_view(text.data(), static_cast<std::size_t>(n)), out) ? 0 : EIO;
+}
+
+namespace {
+
+int capget_all(__user_cap_data_struct (&data)[2]) {
+    __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+    return ::syscall(SYS_capget, &header, data) == 0 ? 0 : errno;
+}
+
+// The effective set becomes `effective` (bounded by the permitted set, which stays).
+int set_effective(uint64_t effective) {
+    __user_cap_data_struct data[2] = {};
+    if (int err = capget_all(data)) return err;
+    for (int i = 0; i < 2; ++i) data[i].effective = static_cast<uint32_t>(effective >> (32 * i)) & data[i].permitted;
+    __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+    return ::syscall(SYS_capset, &header, data) == 0 ? 0 : errno;
+}
+
+uint64_t permitted_set() {
+    __user_cap_data_struct data[2] = {};
+    if (capget_all(data)) return 0;
+    return static_cast<uint64_t>(data[1].permitted) << 32 | data[0].permitted;
+}
+
+}  // namespace
+
+// The order matters: the ids first, while CAP_SETGID is still effective (and because the
+// kernel clears the effective set when euid leaves 0); then the caller's capabilities.
+ActingAs::ActingAs(const Credentials& caller) : own_euid_(::geteuid()), own_egid_(::getegid()) {
+    if (::setresgid(-1, caller.gid[1], -1) != 0 || ::setresuid(-1, caller.uid[1], -1) != 0) {
+        error_ = errno;
+    } else {
+        error_ = set_effective(caller.effective);
+    }
+    if (error_) set_effective(0);  // refused: act as nobody can
+}
+
+ActingAs::~ActingAs() {
+    set_effective(permitted_set());
+    ::setresuid(-1, own_euid_, -1);
+    ::setresgid(-1, own_egid_, -1);
+}
+
+}  // namespace ecifs::emulation
