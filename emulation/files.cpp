@@ -40,6 +40,12 @@ bool is_missing(int err) { return err == ENOENT || err == ENOTDIR; }
 int read_file(const std::string& path, std::string& out) {
     int fd = ::open(path.c_str(), open_flags);
     if (fd < 0) return errno;
+    int err = read_to_end(fd, out);
+    ::close(fd);
+    return err;
+}
+
+int read_to_end(int fd, std::string& out) {
     char buffer[8192];
     int err = 0;
     for (;;) {
@@ -49,7 +55,6 @@ int read_file(const std::string& path, std::string& out) {
         if (n <= 0) break;
         out.append(buffer, static_cast<size_t>(n));
     }
-    ::close(fd);
     return err;
 }
 

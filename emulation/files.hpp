@@ -16,6 +16,8 @@ namespace ecifs::emulation {
 
 // The whole file; never follows a symlink in the last component.
 int read_file(const std::string& path, std::string& out);
+// What is left of an open file, appended to `out`.
+int read_to_end(int fd, std::string& out);
 
 // A directory's entries (without "." and ".."), each with its lstat.
 int list_directory(const std::string& path, std::vector<std::pair<std::string, struct stat>>& out);

@@ -15,6 +15,7 @@
 #include <fmt/core.h>
 
 #include "emulation/caller_task.hpp"
+#include "emulation/credentials.hpp"
 #include "emulation/files.hpp"
 #include "emulation/helper_spawn.hpp"
 
@@ -23,11 +24,14 @@ namespace ecifs::emulation {
 namespace {
 
 // One request or reply is one SOCK_SEQPACKET message:
-//   request: op byte ('R' read, 'W' write, 'S' stat, 'L' list, 'T' stat and read), path, NUL, data
+//   request: op byte ('R' read, 'W' write, 'S' stat, 'L' list, 'O' open),
+//            int32 caller (a host tid: opens, reads and writes act with its rights), path, NUL, data
+//            (for 'O': the open's access mode, one byte: O_RDONLY, O_WRONLY or O_RDWR)
 //   reply:   int32 errno (0 = success), payload
 // A stat or list payload holds entries: type byte ('d' or 'f'; 'D' or 'F' if owned by
 // root of the executor's user namespace), uint32 mode, name, NUL.
-// A 'T' payload is the stat entry, then for a file int32 errno of the read and its content.
+// An 'O' payload is the stat entry, then for a file int32 errno of the read (EBADF when
+// opened write-only) and its content.
 constexpr std::size_t max_message = 1 << 20;
 constexpr const char* sysctl_root = "/proc/sys/";
 
@@ -79,16 +83,27 @@ int serve_stat(const std::string& path, std::string& out) {
     return 0;
 }
 
-int serve_stat_and_read(const std::string& path, std::string& out) {
+// The kernel refuses an open it does not permit (EACCES, at open); a file it lets open
+// may still fail at read (net.ipv6.conf.*.stable_secret: EIO until it is set).
+int serve_open(const std::string& path, int access, std::string& out) {
     struct stat st {};
     if (::lstat(path.c_str(), &st) != 0) return errno;
     append_entry(out, "", st);
     if (S_ISDIR(st.st_mode)) return 0;
+    Fd file(::open(path.c_str(), access | O_NOFOLLOW | O_CLOEXEC));
+    if (!file) return errno;
     std::string content;
-    const int32_t read_err = serve_read(path, content);
+    const int32_t read_err = access == O_WRONLY ? EBADF : read_to_end(file.get(), content);
+    if (content.size() > max_message - 64) content.resize(max_message - 64);
     out.append(reinterpret_cast<const char*>(&read_err), sizeof read_err);
     if (!read_err) out.append(content);
     return 0;
+}
+
+int access_mode(std::string_view data) {
+    if (data.size() != 1) return -1;
+    const int access = data[0];
+    return access == O_RDONLY || access == O_WRONLY || access == O_RDWR ? access : -1;
 }
 
 int serve_list(const std::string& path, std::string& out) {
@@ -98,19 +113,38 @@ int serve_list(const std::string& path, std::string& out) {
     return 0;
 }
 
+// A read or write of a sysctl is the kernel's to allow or refuse (proc_sys_permission at
+// open, again at each read and write): with the caller's effective ids and capabilities,
+// not ours. The kernel's rules there are not the mode bits FUSE checks (net sysctls need
+// CAP_NET_ADMIN in the network namespace's owner; user.* CAP_SYS_RESOURCE).
+template <typename Serve>
+int32_t as_caller(pid_t caller, Serve&& serve) {
+    Credentials creds;
+    if (int err = read_credentials(caller, creds)) return err == ESRCH ? EACCES : err;
+    ActingAs acting(creds);
+    if (acting.error()) return EACCES;
+    return serve();
+}
+
 std::string serve(std::string_view request) {
     int32_t err = EINVAL;
     std::string payload;
-    size_t nul = request.find('\0');
-    if (!request.empty() && nul != std::string_view::npos && safe_relative(request.substr(1, nul - 1))) {
-        std::string path = sysctl_root + std::string(request.substr(1, nul - 1));
+    int32_t caller = 0;
+    const size_t header = 1 + sizeof caller;
+    size_t nul = request.find('\0', header);
+    if (nul != std::string_view::npos && safe_relative(request.substr(header, nul - header))) {
+        std::memcpy(&caller, request.data() + 1, sizeof caller);
+        std::string path = sysctl_root + std::string(request.substr(header, nul - header));
         std::string_view data = request.substr(nul + 1);
         switch (request.front()) {
-            case 'R': err = serve_read(path, payload); break;
-            case 'W': err = serve_write(path, data); break;
+            case 'R': err = as_caller(caller, [&] { return serve_read(path, payload); }); break;
+            case 'W': err = as_caller(caller, [&] { return serve_write(path, data); }); break;
             case 'S': err = serve_stat(path, payload); break;
             case 'L': err = serve_list(path, payload); break;
-            case 'T': err = serve_stat_and_read(path, payload); break;
+            case 'O':
+                if (int access = access_mode(data); access >= 0)
+                    err = as_caller(caller, [&] { return serve_open(path, access, payload); });
+                break;
         }
     }
     if (err) payload.clear();
@@ -198,10 +232,12 @@ std::chrono::steady_clock::time_point NsExecutor::last_used() const {
     return last_used_;
 }
 
-int NsExecutor::call(char op, const std::string& path, std::string_view data, std::string& reply) {
+int NsExecutor::call(char op, pid_t caller, const std::string& path, std::string_view data, std::string& reply) {
     std::string request;
-    request.reserve(path.size() + data.size() + 2);
+    request.reserve(path.size() + data.size() + 6);
     request.push_back(op);
+    const int32_t caller_tid = caller;
+    request.append(reinterpret_cast<const char*>(&caller_tid), sizeof caller_tid);
     request.append(path);
     request.push_back('\0');
     request.append(data);
@@ -245,25 +281,27 @@ std::vector<SysctlEntry> parse_entries(std::string_view payload) {
 
 }  // namespace
 
-int NsExecutor::read(const std::string& path, std::string& out) { return call('R', path, {}, out); }
+int NsExecutor::read(pid_t caller, const std::string& path, std::string& out) { return call('R', caller, path, {}, out); }
 
-int NsExecutor::write(const std::string& path, std::string_view data) {
+int NsExecutor::write(pid_t caller, const std::string& path, std::string_view data) {
     std::string reply;
-    return call('W', path, data, reply);
+    return call('W', caller, path, data, reply);
 }
 
 int NsExecutor::stat(const std::string& path, SysctlEntry& out) {
     std::string reply;
-    if (int err = call('S', path, {}, reply)) return err;
+    if (int err = call('S', 0, path, {}, reply)) return err;
     auto entries = parse_entries(reply);
     if (entries.size() != 1) return EIO;
     out = std::move(entries.front());
     return 0;
 }
 
-int NsExecutor::stat_and_read(const std::string& path, SysctlEntry& entry, int& read_result, std::string& content) {
+int NsExecutor::open(pid_t caller, const std::string& path, int access, SysctlEntry& entry, int& read_result,
+                     std::string& content) {
     std::string reply;
-    if (int err = call('T', path, {}, reply)) return err;
+    const char mode = static_cast<char>(access & O_ACCMODE);
+    if (int err = call('O', caller, path, std::string_view(&mode, 1), reply)) return err;
     // The entry (type, mode, empty name, NUL), then for a file the read's errno and text.
     constexpr size_t entry_size = 1 + sizeof(uint32_t) + 1;
     if (reply.size() < entry_size) return EIO;
@@ -284,7 +322,7 @@ int NsExecutor::stat_and_read(const std::string& path, SysctlEntry& entry, int& 
 
 int NsExecutor::list(const std::string& dir, std::vector<SysctlEntry>& out) {
     std::string reply;
-    if (int err = call('L', dir, {}, reply)) return err;
+    if (int err = call('L', 0, dir, {}, reply)) return err;
     out = parse_entries(reply);
     return 0;
 }

@@ -38,14 +38,18 @@ public:
 
     // Paths are relative to /proc/sys. Each returns 0 or a positive errno (the kernel's
     // own, as seen by the container's root in those namespaces; EIO if the helper died).
-    int read(const std::string& path, std::string& out);
-    int write(const std::string& path, std::string_view data);
+    // Opens, reads and writes act with the effective ids and capabilities of thread
+    // `caller` (EACCES when it is gone): the kernel decides who may, by its own rules.
+    int read(pid_t caller, const std::string& path, std::string& out);
+    int write(pid_t caller, const std::string& path, std::string_view data);
     int stat(const std::string& path, SysctlEntry& out);
-    // stat, and for a regular file read too, in one exchange with the helper: an open
-    // needs both. Returns stat's result; when it is 0 and the entry is a file,
-    // `read_result` and `content` are what read would have returned at that moment.
-    // For a directory `read_result` is EISDIR.
-    int stat_and_read(const std::string& path, SysctlEntry& entry, int& read_result, std::string& content);
+    // An open of `path` with `access` (O_RDONLY, O_WRONLY or O_RDWR), and for a regular
+    // file opened for reading its content too, in one exchange with the helper. Returns
+    // the open's errno; when it is 0 and the entry is a file, `read_result` and `content`
+    // are what a read returned at that moment (EBADF for a write-only open). For a
+    // directory `read_result` is EISDIR.
+    int open(pid_t caller, const std::string& path, int access, SysctlEntry& entry, int& read_result,
+             std::string& content);
     int list(const std::string& dir, std::vector<SysctlEntry>& out);
 
     pid_t pid() const { return pid_; }
@@ -53,7 +57,7 @@ public:
     std::chrono::steady_clock::time_point last_used() const;
 
 private:
-    int call(char op, const std::string& path, std::string_view data, std::string& reply);
+    int call(char op, pid_t caller, const std::string& path, std::string_view data, std::string& reply);
 
     pid_t pid_ = -1;
     int socket_ = -1;

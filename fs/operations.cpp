@@ -308,16 +308,16 @@ bool writable(const Target& target, const struct stat& attr) {
     return (attr.st_mode & 0222) != 0;
 }
 
-// An open's attributes and, if `want_content`, its first rendering: for a subtree in
-// one call (Subtree::open), so that one backed by a helper process asks it once.
-int open_target(fuse_req_t req, const Target& target, bool want_content, struct stat& attr, handlers::Opened& opened) {
+// An open's attributes and, unless it is write-only, its first rendering: for a subtree
+// in one call (Subtree::open), so that one backed by a helper process asks it once.
+int open_target(fuse_req_t req, const Target& target, int access, struct stat& attr, handlers::Opened& opened) {
     if (target.dynamic) {
-        if (int err = target.subtree()->open(context_of(req), target.path, want_content, opened)) return err;
+        if (int err = target.subtree()->open(context_of(req), target.path, access, opened)) return err;
         attr = info_attributes(state_of(req), target.ino, opened.info);
         return 0;
     }
     attr = static_attributes(state_of(req), *target.node);
-    if (want_content && !S_ISDIR(attr.st_mode)) opened.read_result = render(req, target, opened.content);
+    if (access != O_WRONLY && !S_ISDIR(attr.st_mode)) opened.read_result = render(req, target, opened.content);
     return 0;
 }
 
@@ -328,7 +328,7 @@ void do_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     const int access = fi->flags & O_ACCMODE;
     struct stat attr;
     handlers::Opened opened;
-    if (int err = open_target(req, *target, access != O_WRONLY, attr, opened)) return (void)fuse_reply_err(req, err);
+    if (int err = open_target(req, *target, access, attr, opened)) return (void)fuse_reply_err(req, err);
     if (S_ISDIR(attr.st_mode)) return (void)fuse_reply_err(req, EISDIR);
     if (access != O_RDONLY && !writable(*target, attr)) return (void)fuse_reply_err(req, EACCES);
     const int error = opened.read_result;

@@ -4,6 +4,7 @@
 // A handler family declares its files once, as rows of FileEntry. A generator is a
 // plain function of the container view that renders a whole file into a buffer (the
 // kernel's seq_file "show"); it knows no FUSE types, so tests call it directly.
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -123,12 +124,13 @@ public:
     virtual unsigned poll(std::string_view, bool /*has_source*/, bool /*fired*/) const { return default_poll_mask; }
     // The target of a symlink (sysfs has many).
     virtual int readlink(const Context&, std::string_view, std::string&) const { return EINVAL; }
-    // stat, then read if `want_content` and the path is a file. Returns stat's errno.
-    // A subtree whose two answers come from one place (proc/sys's namespace executors)
-    // overrides it to ask that place once.
-    virtual int open(const Context& ctx, std::string_view path, bool want_content, Opened& out) const {
+    // An open with `access` (O_RDONLY, O_WRONLY or O_RDWR): stat, then read unless it
+    // is write-only or a directory. Returns the open's errno. A subtree whose answers come
+    // from one place (proc/sys's namespace executors, which also let the kernel decide
+    // whether the caller may open) overrides it to ask that place once.
+    virtual int open(const Context& ctx, std::string_view path, int access, Opened& out) const {
         if (int err = stat(ctx, path, out.info)) return err;
-        if (want_content && !out.info.is_dir) out.read_result = read(ctx, path, out.content);
+        if (access != O_WRONLY && !out.info.is_dir) out.read_result = read(ctx, path, out.content);
         return 0;
     }
 };

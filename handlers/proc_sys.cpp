@@ -58,11 +58,18 @@ NodeInfo info_of(const SysctlEntry& entry) {
 int host_read(std::string_view path, std::string& out) { return emulation::read_file(host_root + std::string(path), out); }
 
 // The executor for the caller's namespaces; null (after a log line) if none can run.
+// Whose rights a read or write of a namespaced sysctl has: the thread that asks, or the
+// container's init for a request the kernel made on nobody's behalf.
+pid_t caller_of(const Context& ctx) {
+    auto init = ctx.container.init();
+    return ctx.caller > 0 ? ctx.caller : init ? init->pid : 0;
+}
+
 std::shared_ptr<emulation::NsExecutor> executor_for(const Context& ctx) {
     auto init = ctx.container.init();
     if (!init) return nullptr;
     try {
-        return ctx.container.executors().for_process(ctx.caller > 0 ? ctx.caller : init->pid, init->pid);
+        return ctx.container.executors().for_process(caller_of(ctx), init->pid);
     } catch (const std::exception& e) {
         spdlog::error("container {}: no namespace executor: {}", ctx.container.id(), e.what());
         return nullptr;
@@ -161,18 +168,15 @@ public:
         return 0;
     }
 
-    // A namespaced sysctl is stat'ed and read by the executor: an open asks it both in
-    // one exchange (each exchange wakes the helper process).
-    int open(const Context& ctx, std::string_view path, bool want_content, Opened& out) const override {
-        if (policy_of(path) != sysctl::Policy::namespaced) return Subtree::open(ctx, path, want_content, out);
+    // A namespaced sysctl is opened by the executor, as the caller: the kernel's own
+    // permission rules, then stat and read, in one exchange (each wakes a helper process).
+    int open(const Context& ctx, std::string_view path, int access, Opened& out) const override {
+        if (policy_of(path) != sysctl::Policy::namespaced) return Subtree::open(ctx, path, access, out);
         auto executor = executor_for(ctx);
         if (!executor) return EIO;
         SysctlEntry entry;
-        if (!want_content) {
-            if (int err = executor->stat(std::string(path), entry)) return err;
-        } else if (int err = executor->stat_and_read(std::string(path), entry, out.read_result, out.content)) {
+        if (int err = executor->open(caller_of(ctx), std::string(path), access, entry, out.read_result, out.content))
             return err;
-        }
         out.info = info_of(entry);
         return 0;
     }
@@ -195,7 +199,7 @@ public:
         switch (policy_of(path)) {
             case sysctl::Policy::namespaced: {
                 auto executor = executor_for(ctx);
-                return executor ? executor->read(std::string(path), out) : EIO;
+                return executor ? executor->read(caller_of(ctx), std::string(path), out) : EIO;
             }
             case sysctl::Policy::emulated: return read_emulated(ctx, path, out);
             case sysctl::Policy::synthesized: return read_synthesized(ctx, path, out);
@@ -211,7 +215,7 @@ public:
         switch (rule->policy) {
             case sysctl::Policy::namespaced: {
                 auto executor = executor_for(ctx);
-                return executor ? executor->write(std::string(path), data) : EIO;
+                return executor ? executor->write(caller_of(ctx), std::string(path), data) : EIO;
             }
             case sysctl::Policy::emulated: return write_emulated(ctx, *rule, path, data);
             default: return EACCES;
