@@ -14,8 +14,8 @@
 #include <fmt/core.h>
 #include <spdlog/spdlog.h>
 
-#include "emulation/sysctl_table.hpp"
 #include "handlers/handler.hpp"
+#include "sysctl/table.hpp"
 
 namespace ecifs::daemon {
 
@@ -84,13 +84,13 @@ json optional_number(const std::optional<uint64_t>& value) { return value ? json
 json describe_sysctls(const emulation::Container& container) {
     json out = json::object();
     for (const auto& [path, value] : container.sysctls().snapshot()) {
-        const auto* rule = emulation::sysctl::find_rule(path);
+        const auto* rule = sysctl::find_rule(path);
         std::string text = value;
         while (!text.empty() && text.back() == '\n') text.pop_back();
         out[path] = {{"value", text},
                      {"policy", path.starts_with("/") ? "emulated"
-                                                      : std::string(emulation::sysctl::policy_name(
-                                                            rule ? rule->policy : emulation::sysctl::Policy::host))}};
+                                                      : std::string(sysctl::policy_name(
+                                                            rule ? rule->policy : sysctl::Policy::host))}};
     }
     return out;
 }

@@ -12,7 +12,7 @@
 #include "emulation/loadavg.hpp"
 #include "emulation/ns_executor.hpp"
 #include "emulation/shown_counters.hpp"
-#include "emulation/sysctl_store.hpp"
+#include "sysctl/store.hpp"
 
 namespace ecifs::emulation {
 

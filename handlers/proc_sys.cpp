@@ -1,5 +1,5 @@
 // /proc/sys: the kernel's tree as the container's namespaces see it, each entry served
-// by the policy its row in the sysctl table (emulation/sysctl_table.cpp) gives:
+// by the policy its row in the sysctl table (sysctl/table.cpp) gives:
 //   namespaced  — read and written in the caller's own namespaces, by an executor
 //   emulated    — the container's own value (first the host's), validated like the kernel
 //   synthesized — kernel.random.uuid (fresh per read) and boot_id (one per container)
@@ -16,16 +16,15 @@
 
 #include "emulation/container.hpp"
 #include "emulation/files.hpp"
-#include "emulation/sysctl_table.hpp"
-#include "emulation/sysctl_value.hpp"
 #include "handlers/families.hpp"
 #include "handlers/format.hpp"
+#include "sysctl/table.hpp"
+#include "sysctl/value.hpp"
 
 namespace ecifs::handlers {
 
 namespace {
 
-namespace sysctl = emulation::sysctl;
 using emulation::SysctlEntry;
 
 constexpr const char* host_root = "/proc/sys/";

@@ -4,9 +4,9 @@
 #include <thread>
 #include <vector>
 
-#include "emulation/sysctl_store.hpp"
+#include "sysctl/store.hpp"
 
-using namespace ecifs::emulation::sysctl;
+using namespace ecifs::sysctl;
 
 TEST(SysctlStore, UnsetPathsHaveNoValue) {
     Store store;

@@ -15,10 +15,10 @@
 #include <set>
 #include <sstream>
 
-#include "emulation/sysctl_table.hpp"
-#include "emulation/sysctl_value.hpp"
+#include "sysctl/table.hpp"
+#include "sysctl/value.hpp"
 
-using namespace ecifs::emulation::sysctl;
+using namespace ecifs::sysctl;
 
 namespace {
 

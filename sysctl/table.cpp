@@ -9,7 +9,7 @@
 // net/netfilter/nf_conntrack_standalone.c, net/netfilter/nf_log.c (Linux 6.18).
 // Which net entries are global was read off this kernel: the ones a new network
 // namespace does not show, or shows read-only, are the host's, so they are emulated.
-#include "emulation/sysctl_table.hpp"
+#include "sysctl/table.hpp"
 
 #include <fcntl.h>
 #include <sched.h>
@@ -25,9 +25,9 @@
 #include <string>
 #include <unordered_map>
 
-#include "emulation/sysctl_value.hpp"
+#include "sysctl/value.hpp"
 
-namespace ecifs::emulation::sysctl {
+namespace ecifs::sysctl {
 
 namespace {
 
@@ -380,4 +380,4 @@ int64_t page_size() {
     return size;
 }
 
-}  // namespace ecifs::emulation::sysctl
+}  // namespace ecifs::sysctl

@@ -9,7 +9,7 @@
 #include <string_view>
 #include <vector>
 
-namespace ecifs::emulation::sysctl {
+namespace ecifs::sysctl {
 
 enum class Policy {
     host,         // no row: the host's value; writes refused as the kernel refuses them
@@ -84,4 +84,4 @@ std::string_view kind_name(Kind kind);
 // The kernel's PAGE_SIZE (some bounds are page multiples).
 int64_t page_size();
 
-}  // namespace ecifs::emulation::sysctl
+}  // namespace ecifs::sysctl

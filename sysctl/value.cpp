@@ -9,7 +9,7 @@
 //   an empty write changes nothing;
 // - vectors take up to `count` values and ignore what follows;
 // - strings keep the first line, cut at a NUL or '\n' and at max_length - 1 bytes.
-#include "emulation/sysctl_value.hpp"
+#include "sysctl/value.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -17,7 +17,7 @@
 #include <cstdint>
 #include <vector>
 
-namespace ecifs::emulation::sysctl {
+namespace ecifs::sysctl {
 
 namespace {
 
@@ -222,4 +222,4 @@ std::optional<int64_t> first_value(std::string_view text) {
     return parse_token(text.substr(0, length));
 }
 
-}  // namespace ecifs::emulation::sysctl
+}  // namespace ecifs::sysctl

@@ -1,9 +1,9 @@
 // Per-container store of emulated sysctl values.
-#include "emulation/sysctl_store.hpp"
+#include "sysctl/store.hpp"
 
 #include <mutex>
 
-namespace ecifs::emulation::sysctl {
+namespace ecifs::sysctl {
 
 std::optional<std::string> Store::get(const std::string& path) const {
     std::shared_lock lock(mutex_);
@@ -29,4 +29,4 @@ std::map<std::string, std::string> Store::snapshot() const {
     return values_;
 }
 
-}  // namespace ecifs::emulation::sysctl
+}  // namespace ecifs::sysctl

@@ -8,7 +8,7 @@
 #include <shared_mutex>
 #include <string>
 
-namespace ecifs::emulation::sysctl {
+namespace ecifs::sysctl {
 
 class Store {
 public:
@@ -24,4 +24,4 @@ private:
     std::map<std::string, std::string> values_;
 };
 
-}  // namespace ecifs::emulation::sysctl
+}  // namespace ecifs::sysctl

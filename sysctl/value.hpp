@@ -8,9 +8,9 @@
 #include <string>
 #include <string_view>
 
-#include "emulation/sysctl_table.hpp"
+#include "sysctl/table.hpp"
 
-namespace ecifs::emulation::sysctl {
+namespace ecifs::sysctl {
 
 // Validate a write of `input` (the whole write(2) buffer, at file offset 0) to the file
 // that `rule` describes. `current` is the file's text before the write (e.g. "7\n" or
@@ -40,4 +40,4 @@ std::optional<std::string_view> sibling_to_zero(const Rule& rule, std::string_vi
 // current value; nullopt when there is none.
 std::optional<int64_t> first_value(std::string_view text);
 
-}  // namespace ecifs::emulation::sysctl
+}  // namespace ecifs::sysctl
