@@ -36,7 +36,7 @@ void detach(boost::asio::io_context& io) {
 
 // Raise the soft limit on descriptors to the hard one: every container holds a FUSE fd
 // and a pidfd, and the cgroup files its views read are kept open
-// (emulation/files.hpp, KeptFiles). Children get the raised limit too; all the
+// (sys/files.hpp, KeptFiles). Children get the raised limit too; all the
 // daemon's descriptors are close-on-exec.
 void raise_file_limit() {
     rlimit files{};

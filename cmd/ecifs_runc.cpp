@@ -26,17 +26,17 @@
 #include <nlohmann/json.hpp>
 
 #include "control/protocol.hpp"
-#include "emulation/caller_task.hpp"
 #include "shim/oci_config.hpp"
 #include "shim/runc_args.hpp"
 #include "shim/view_attach.hpp"
+#include "sys/caller_task.hpp"
 
 namespace {
 
 namespace fs = std::filesystem;
 namespace control = ecifs::control;
-namespace emulation = ecifs::emulation;
 namespace shim = ecifs::shim;
+namespace sys = ecifs::sys;
 using nlohmann::json;
 
 constexpr const char* runtime_env = "ECIFS_RUNTIME";
@@ -260,9 +260,9 @@ void place_views(int init_pid, const json& state, std::span<const std::string> a
     std::string bundle = state.value("bundle", "");
     if (bundle.empty()) throw Failure("the OCI state has no bundle");
     fs::path rootfs = shim::resolve_rootfs(list.root_path, bundle);
-    static constexpr emulation::Ns kinds[] = {emulation::Ns::user, emulation::Ns::mnt};
-    emulation::Fd task = emulation::open_task_dir(init_pid);
-    emulation::Namespaces ns(task.get(), kinds);
+    static constexpr sys::Ns kinds[] = {sys::Ns::user, sys::Ns::mnt};
+    sys::Fd task = sys::open_task_dir(init_pid);
+    sys::Namespaces ns(task.get(), kinds);
     if (!ns.ok()) throw Failure(fmt::format("the namespaces of the container's init {}: {}", init_pid, std::strerror(ns.error())));
     if (int err = ns.join()) throw Failure(fmt::format("joining the container's namespaces: {}", std::strerror(err)));
     for (const shim::View& view : list.views) bind_view(view, rootfs);

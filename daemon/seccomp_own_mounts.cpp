@@ -31,7 +31,7 @@ std::vector<emulation::seccomp::OwnMount> OwnMounts::in(int mnt_ns) const {
     return out;
 }
 
-void OwnMounts::add(emulation::Fd mnt_ns, uint64_t made, std::span<const uint64_t> dressing) {
+void OwnMounts::add(sys::Fd mnt_ns, uint64_t made, std::span<const uint64_t> dressing) {
     const ino_t ino = inode_of(mnt_ns.get());
     if (!ino || !made) return;
     std::lock_guard lock(mutex_);

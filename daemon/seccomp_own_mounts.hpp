@@ -22,8 +22,8 @@
 #include <span>
 #include <vector>
 
-#include "emulation/fd.hpp"
 #include "emulation/seccomp_mounts.hpp"
+#include "sys/fd.hpp"
 
 namespace ecifs::daemon {
 
@@ -34,7 +34,7 @@ public:
     std::vector<emulation::seccomp::OwnMount> in(int mnt_ns) const;
     // `made` (and `dressing`, placed on it) are the container's; the fd is kept unless one
     // of that namespace is held already.
-    void add(emulation::Fd mnt_ns, uint64_t made, std::span<const uint64_t> dressing);
+    void add(sys::Fd mnt_ns, uint64_t made, std::span<const uint64_t> dressing);
     // These are gone (a mount that goes takes what was placed on it along).
     void remove(int mnt_ns, std::span<const uint64_t> gone);
     // Let go of the namespaces none of `threads` (the container's) is in.
@@ -43,7 +43,7 @@ public:
 
 private:
     struct Namespace {
-        emulation::Fd pin;
+        sys::Fd pin;
         std::map<uint64_t, uint64_t> dressing_of;  // mount id -> the mount it dresses, 0 for a root
     };
     mutable std::mutex mutex_;

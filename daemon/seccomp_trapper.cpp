@@ -19,13 +19,13 @@
 #include "daemon/seccomp_io.hpp"
 #include "daemon/seccomp_own_mounts.hpp"
 #include "daemon/seccomp_sysinfo.hpp"
-#include "emulation/caller_task.hpp"
 #include "emulation/mount_helper.hpp"
 #include "emulation/ns_executor.hpp"
 #include "emulation/seccomp_mounts.hpp"
 #include "emulation/seccomp_notify.hpp"
 #include "emulation/seccomp_table.hpp"
 #include "handlers/handler.hpp"
+#include "sys/caller_task.hpp"
 
 namespace ecifs::daemon {
 
@@ -59,7 +59,7 @@ const char* op_name(mh::Op op) {
 }
 
 struct HelperJob {
-    HelperJob(boost::asio::io_context& io, const mh::Spawned& s, emulation::Fd caller_mnt_ns)
+    HelperJob(boost::asio::io_context& io, const mh::Spawned& s, sys::Fd caller_mnt_ns)
         : pid(s.pid), socket(s.socket), exit(Readable::create(io, s.pidfd)), timer(io), mnt_ns(std::move(caller_mnt_ns)) {}
     ~HelperJob() {
         exit->close();
@@ -69,7 +69,7 @@ struct HelperJob {
     int socket;
     std::shared_ptr<Readable> exit;
     boost::asio::steady_timer timer;
-    emulation::Fd mnt_ns;  // the caller's mount namespace, where the helper acted
+    sys::Fd mnt_ns;  // the caller's mount namespace, where the helper acted
 };
 
 }  // namespace
@@ -235,7 +235,7 @@ private:
 
     void run_helper(const sc::Notification& n, mh::Request request) {
         // n.pid is the calling thread (any thread of its process): reach it by /proc/TID.
-        emulation::Fd task = emulation::open_task_dir(n.pid);
+        sys::Fd task = sys::open_task_dir(n.pid);
         if (!task) {
             const int err = errno;
             if (valid(n.id)) fail(n.id, fmt::format("opening /proc/{}: {}", n.pid, std::strerror(err)));
@@ -244,7 +244,7 @@ private:
         // It refers to the caller only if the caller is still blocked in this call now.
         if (!valid(n.id)) return;
         // A blocked thread cannot change its mount namespace: the helper acts in this one.
-        emulation::Fd mnt_ns(::openat(task.get(), "ns/mnt", O_RDONLY | O_CLOEXEC));
+        sys::Fd mnt_ns(::openat(task.get(), "ns/mnt", O_RDONLY | O_CLOEXEC));
         if (!mnt_ns) return fail(n.id, fmt::format("opening /proc/{}/ns/mnt: {}", n.pid, std::strerror(errno)));
         request.own = own_mounts_for(mnt_ns.get());
         mh::Spawned spawned;

@@ -1,6 +1,6 @@
 // Reading a container's cgroup on v1, v2 and hybrid hosts.
 #include "emulation/cgroup.hpp"
-#include "emulation/files.hpp"
+#include "sys/files.hpp"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -20,6 +20,9 @@
 #include <fmt/format.h>
 
 namespace ecifs::emulation {
+
+using sys::KeptFiles;
+using sys::read_file;
 
 namespace fs = std::filesystem;
 

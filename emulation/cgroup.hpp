@@ -15,7 +15,7 @@
 #include <string_view>
 #include <vector>
 
-#include "emulation/files.hpp"
+#include "sys/files.hpp"
 
 namespace ecifs::emulation {
 
@@ -89,7 +89,7 @@ struct CgroupCaching {
     // this long, and the cgroup's own files found missing are looked for again. The
     // cgroup's own limits (what `runc update` changes) are read on every call.
     std::chrono::steady_clock::duration ttl = std::chrono::seconds(1);
-    SteadyClock now = std::chrono::steady_clock::now;
+    sys::SteadyClock now = std::chrono::steady_clock::now;
 };
 
 // The cgroup's own files are kept open (KeptFiles) and read with one pread each; the

@@ -15,6 +15,8 @@
 
 namespace ecifs::emulation {
 
+using sys::read_file;
+
 namespace {
 
 std::string read_existing(const std::filesystem::path& path) {

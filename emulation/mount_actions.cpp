@@ -16,6 +16,8 @@
 
 namespace ecifs::emulation::mount_helper {
 
+using sys::Fd;
+
 namespace {
 
 namespace sc = seccomp;

@@ -6,18 +6,18 @@
 #include <utility>
 #include <vector>
 
-#include "emulation/fd.hpp"
 #include "emulation/mount_helper.hpp"
+#include "sys/fd.hpp"
 
 namespace ecifs::emulation::mount_helper {
 
 // What the helper opens in the host's namespaces before joining the caller's.
 struct Opened {
-    Fd proc;  // the host's /proc: /proc/self/mountinfo and /proc/self/fd stay reachable
-    std::vector<std::pair<Fd, std::string>> views;  // new_mount: detached clones of the daemon's views, and where each goes
+    sys::Fd proc;  // the host's /proc: /proc/self/mountinfo and /proc/self/fd stay reachable
+    std::vector<std::pair<sys::Fd, std::string>> views;  // new_mount: detached clones of the daemon's views, and where each goes
     // new_mount of a procfs: the caller's pid namespace, given to the kernel as pidns=.
     // Invalid where the kernel lacks pidns= and the helper forked into that namespace.
-    Fd pidns;
+    sys::Fd pidns;
 };
 
 // The call's reply. `may_act` is false for a caller an LSM label confines: what the

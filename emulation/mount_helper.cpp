@@ -20,14 +20,21 @@
 
 #include <fmt/core.h>
 
-#include "emulation/caller_task.hpp"
-#include "emulation/credentials.hpp"
-#include "emulation/helper_spawn.hpp"
 #include "emulation/mount_actions.hpp"
 #include "emulation/seccomp_mounts.hpp"
 #include "emulation/seccomp_notify.hpp"
+#include "sys/caller_task.hpp"
+#include "sys/credentials.hpp"
+#include "sys/helper_spawn.hpp"
 
 namespace ecifs::emulation::mount_helper {
+
+using sys::Credentials;
+using sys::Fd;
+using sys::Namespaces;
+using sys::Ns;
+using sys::parse_credentials;
+using sys::spawn_helper;
 
 namespace {
 

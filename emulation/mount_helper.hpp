@@ -89,7 +89,7 @@ std::string encode(const Reply& reply);
 std::optional<Reply> decode_reply(std::string_view bytes);
 
 // The daemon's side: spawn `exe __mount-helper` and hand it the request.
-// `caller_task_dir` (/proc/TID of the calling thread, emulation/caller_task.hpp) must
+// `caller_task_dir` (/proc/TID of the calling thread, sys/caller_task.hpp) must
 // refer to the caller: open it, then check the notification is still valid. The daemon
 // owns the returned fds; the helper's answer is one message on `socket`, written before
 // it exits. Throws std::runtime_error.

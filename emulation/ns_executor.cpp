@@ -14,12 +14,25 @@
 
 #include <fmt/core.h>
 
-#include "emulation/caller_task.hpp"
-#include "emulation/credentials.hpp"
-#include "emulation/files.hpp"
-#include "emulation/helper_spawn.hpp"
+#include "sys/caller_task.hpp"
+#include "sys/credentials.hpp"
+#include "sys/files.hpp"
+#include "sys/helper_spawn.hpp"
 
 namespace ecifs::emulation {
+
+using sys::ActingAs;
+using sys::Credentials;
+using sys::Fd;
+using sys::Namespaces;
+using sys::Ns;
+using sys::list_directory;
+using sys::open_task_dir;
+using sys::own_namespace;
+using sys::read_credentials;
+using sys::read_file;
+using sys::read_to_end;
+using sys::spawn_helper;
 
 namespace {
 

@@ -14,7 +14,7 @@
 #include <tuple>
 #include <vector>
 
-#include "emulation/caller_task.hpp"
+#include "sys/caller_task.hpp"
 
 namespace ecifs::emulation {
 
@@ -31,7 +31,7 @@ public:
     // Start a helper inside the user, net, uts and ipc namespaces of `ns` (those of
     // thread `target`, named in its error messages), running `exe __ns-executor`.
     // Throws std::runtime_error.
-    NsExecutor(const Namespaces& ns, pid_t target, const std::string& exe);
+    NsExecutor(const sys::Namespaces& ns, pid_t target, const std::string& exe);
     ~NsExecutor();
     NsExecutor(const NsExecutor&) = delete;
     NsExecutor& operator=(const NsExecutor&) = delete;

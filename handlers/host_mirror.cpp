@@ -5,7 +5,7 @@
 
 #include <algorithm>
 
-#include "emulation/files.hpp"
+#include "sys/files.hpp"
 
 namespace ecifs::handlers {
 
@@ -49,7 +49,7 @@ int HostMirror::list(const Context&, std::string_view dir, std::vector<std::pair
     if (is_empty_dir(dir)) return 0;
     if (inside_empty_dir(dir)) return ENOENT;
     std::vector<std::pair<std::string, struct stat>> entries;
-    if (int err = emulation::list_directory(host_path(dir), entries)) return err;
+    if (int err = sys::list_directory(host_path(dir), entries)) return err;
     for (auto& [name, st] : entries) {
         std::string child = dir.empty() ? name : std::string(dir) + "/" + name;
         out.emplace_back(std::move(name), is_empty_dir(child) ? empty_dir_info() : NodeInfo::of_host_file(st));
@@ -59,7 +59,7 @@ int HostMirror::list(const Context&, std::string_view dir, std::vector<std::pair
 
 int HostMirror::read(const Context&, std::string_view path, std::string& out) const {
     if (inside_empty_dir(path)) return ENOENT;
-    return emulation::read_file(host_path(path), out);
+    return sys::read_file(host_path(path), out);
 }
 
 int HostMirror::write(const Context&, std::string_view, std::string_view) const { return EACCES; }

@@ -15,9 +15,9 @@
 #include <spdlog/spdlog.h>
 
 #include "emulation/container.hpp"
-#include "emulation/files.hpp"
 #include "handlers/families.hpp"
 #include "handlers/format.hpp"
+#include "sys/files.hpp"
 #include "sysctl/table.hpp"
 #include "sysctl/value.hpp"
 
@@ -40,7 +40,7 @@ int host_stat(std::string_view path, NodeInfo& out) {
 
 int host_list(std::string_view dir, std::vector<std::pair<std::string, NodeInfo>>& out) {
     std::vector<std::pair<std::string, struct stat>> entries;
-    if (int err = emulation::list_directory(host_root + std::string(dir), entries)) return err;
+    if (int err = sys::list_directory(host_root + std::string(dir), entries)) return err;
     for (auto& [name, st] : entries) out.emplace_back(std::move(name), NodeInfo::of_host_file(st));
     return 0;
 }
@@ -54,7 +54,7 @@ NodeInfo info_of(const SysctlEntry& entry) {
     return info;
 }
 
-int host_read(std::string_view path, std::string& out) { return emulation::read_file(host_root + std::string(path), out); }
+int host_read(std::string_view path, std::string& out) { return sys::read_file(host_root + std::string(path), out); }
 
 // The executor for the caller's namespaces; null (after a log line) if none can run.
 // Whose rights a read or write of a namespaced sysctl has: the thread that asks, or the

@@ -25,11 +25,11 @@
 #include <fmt/format.h>
 
 #include "emulation/container.hpp"
-#include "emulation/files.hpp"
 #include "handlers/cpu.hpp"
 #include "handlers/families.hpp"
 #include "handlers/format.hpp"
 #include "handlers/resources.hpp"
+#include "sys/files.hpp"
 
 namespace ecifs::handlers {
 
@@ -118,7 +118,7 @@ int host_readlink(const std::optional<fs::path>& link, std::string& out) {
 
 std::string first_line(const fs::path& file) {
     std::string text;
-    if (emulation::read_file(file, text) != 0) return {};
+    if (sys::read_file(file, text) != 0) return {};
     return text.substr(0, text.find('\n'));
 }
 
@@ -150,7 +150,7 @@ int content(const View& view, std::string_view path, const fs::path& file, std::
         return 0;
     }
     std::string text;
-    if (int err = emulation::read_file(file, text)) return err;  // sysfs attributes fail with their own errno
+    if (int err = sys::read_file(file, text)) return err;  // sysfs attributes fail with their own errno
     if (is_cpu_list(name)) out = renumber_cpu_list(text, view.visible) + "\n";
     else if (is_cpu_mask(name)) out = renumber_cpu_mask(text, view.visible) + "\n";
     else if (name == "core_id" && path.starts_with("cpu") && file.parent_path().filename() == "topology")
@@ -210,7 +210,7 @@ public:
         const auto host_dir = view.host_path(dir);
         if (!host_dir) return ENOENT;
         std::vector<std::pair<std::string, struct stat>> entries;
-        if (int err = emulation::list_directory(*host_dir, entries)) return err;
+        if (int err = sys::list_directory(*host_dir, entries)) return err;
         const bool node_dir = !dir.empty() && dir.find('/') == std::string_view::npos;
         for (auto& [name, st] : entries)
             if (!node_dir || !cpu_number(name)) out.emplace_back(std::move(name), NodeInfo::of_host_file(st));
@@ -228,7 +228,7 @@ public:
         if (int err = check_readable(file, view.user_namespaced)) return err;
         return errno_on_exception(fmt::format("/sys/devices/system/node/{}", path), [&] {
             std::string text;
-            if (int err = emulation::read_file(*file, text)) return err;
+            if (int err = sys::read_file(*file, text)) return err;
             const auto name = file->filename().string();
             if (name == "cpulist") out = renumber_cpu_list(text, view.visible) + "\n";
             else if (name == "cpumap") out = renumber_cpu_mask(text, view.visible) + "\n";
@@ -316,7 +316,7 @@ int SysCpuTree::list(const Context& ctx, std::string_view dir, std::vector<std::
     const auto host_dir = view.host_path(dir);
     if (!host_dir) return ENOENT;
     std::vector<std::pair<std::string, struct stat>> entries;
-    if (int err = emulation::list_directory(*host_dir, entries)) return err;
+    if (int err = sys::list_directory(*host_dir, entries)) return err;
     for (auto& [name, st] : entries)
         if (!dir.empty() || !cpu_number(name)) out.emplace_back(std::move(name), NodeInfo::of_host_file(st));  // not the host's cpuN
     for (size_t k = 0; dir.empty() && k < view.visible.size(); ++k) {

@@ -8,11 +8,13 @@
 #include <fstream>
 
 #include "emulation/cgroup.hpp"
-#include "emulation/files.hpp"
+#include "sys/files.hpp"
 #include "temp_dir.hpp"
 
 namespace fs = std::filesystem;
 using namespace ecifs::emulation;
+using ecifs::sys::KeptFiles;
+using ecifs::sys::SteadyClock;
 using namespace std::chrono_literals;
 
 namespace {

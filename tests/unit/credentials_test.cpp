@@ -1,4 +1,4 @@
-#include "emulation/credentials.hpp"
+#include "sys/credentials.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -12,7 +12,7 @@
 
 #include "temp_dir.hpp"
 
-namespace ecifs::emulation {
+namespace ecifs::sys {
 namespace {
 
 constexpr std::string_view status_text =
@@ -100,4 +100,4 @@ TEST(Credentials, ActingAsTakesTheCallersRightsAndGivesThemBack) {
 }
 
 }  // namespace
-}  // namespace ecifs::emulation
+}  // namespace ecifs::sys

@@ -10,7 +10,7 @@
 namespace {
 
 using ecifs::daemon::OwnMounts;
-using ecifs::emulation::Fd;
+using ecifs::sys::Fd;
 using ecifs::emulation::seccomp::OwnMount;
 
 Fd own_mount_namespace() { return Fd(::open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC)); }

@@ -1,4 +1,4 @@
-#include "emulation/files.hpp"
+#include "sys/files.hpp"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -9,7 +9,7 @@
 #include <atomic>
 #include <cerrno>
 
-namespace ecifs::emulation {
+namespace ecifs::sys {
 
 namespace {
 
@@ -151,4 +151,4 @@ int KeptFiles::read(const std::string& path, std::string& out) {
     return ENODEV;
 }
 
-}  // namespace ecifs::emulation
+}  // namespace ecifs::sys

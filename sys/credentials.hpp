@@ -8,7 +8,7 @@
 #include <string_view>
 #include <vector>
 
-namespace ecifs::emulation {
+namespace ecifs::sys {
 
 // As /proc/TID/status shows them to a reader in the caller's user namespace (opened
 // after joining it, so the ids are mapped into that namespace; unmapped ids show as the
@@ -50,4 +50,4 @@ private:
     int error_ = 0;
 };
 
-}  // namespace ecifs::emulation
+}  // namespace ecifs::sys

@@ -17,9 +17,9 @@
 #include <array>
 #include <span>
 
-#include "emulation/fd.hpp"
+#include "sys/fd.hpp"
 
-namespace ecifs::emulation {
+namespace ecifs::sys {
 
 // /proc/TID of any thread (a leader or not), O_PATH | O_DIRECTORY. Invalid (errno set)
 // if there is no such thread.
@@ -59,4 +59,4 @@ private:
 // The inode of this process's own namespace of that kind.
 ino_t own_namespace(Ns kind);
 
-}  // namespace ecifs::emulation
+}  // namespace ecifs::sys

@@ -4,7 +4,7 @@
 
 #include <utility>
 
-namespace ecifs::emulation {
+namespace ecifs::sys {
 
 class Fd {
 public:
@@ -34,4 +34,4 @@ private:
     int fd_ = -1;
 };
 
-}  // namespace ecifs::emulation
+}  // namespace ecifs::sys

@@ -12,7 +12,7 @@
 #include <utility>
 #include <vector>
 
-namespace ecifs::emulation {
+namespace ecifs::sys {
 
 // The whole file; never follows a symlink in the last component.
 int read_file(const std::string& path, std::string& out);
@@ -73,4 +73,4 @@ private:
 // RLIMIT_NOFILE at the first use, at most 4096.
 size_t kept_file_limit();
 
-}  // namespace ecifs::emulation
+}  // namespace ecifs::sys

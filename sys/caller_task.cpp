@@ -1,4 +1,4 @@
-#include "emulation/caller_task.hpp"
+#include "sys/caller_task.hpp"
 
 #include <fcntl.h>
 #include <sched.h>
@@ -8,7 +8,7 @@
 #include <cerrno>
 #include <string>
 
-namespace ecifs::emulation {
+namespace ecifs::sys {
 
 namespace {
 
@@ -74,4 +74,4 @@ ino_t own_namespace(Ns kind) {
     return ::stat(path.c_str(), &st) == 0 ? st.st_ino : 0;
 }
 
-}  // namespace ecifs::emulation
+}  // namespace ecifs::sys

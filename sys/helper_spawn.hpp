@@ -7,11 +7,11 @@
 #include <string>
 #include <vector>
 
-namespace ecifs::emulation {
+namespace ecifs::sys {
 
 // posix_spawn `exe` with `args` (argv[1..]) and the daemon's environment; fds[i] becomes
 // fd 3 + i in the child (every other fd of the daemon is close-on-exec). Returns the
 // child's pid. Throws std::runtime_error.
 pid_t spawn_helper(const std::string& exe, const std::vector<std::string>& args, std::span<const int> fds);
 
-}  // namespace ecifs::emulation
+}  // namespace ecifs::sys

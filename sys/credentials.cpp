@@ -1,4 +1,4 @@
-#include "emulation/credentials.hpp"
+#include "sys/credentials.hpp"
 
 #include <fcntl.h>
 #include <linux/capability.h>
@@ -9,9 +9,9 @@
 #include <cstdio>
 #include <string>
 
-#include "emulation/fd.hpp"
+#include "sys/fd.hpp"
 
-namespace ecifs::emulation {
+namespace ecifs::sys {
 
 bool parse_credentials(std::string_view status, Credentials& out) {
     int found = 0;
@@ -99,4 +99,4 @@ ActingAs::~ActingAs() {
     ::setresgid(-1, own_egid_, -1);
 }
 
-}  // namespace ecifs::emulation
+}  // namespace ecifs::sys

@@ -1,4 +1,4 @@
-#include "emulation/helper_spawn.hpp"
+#include "sys/helper_spawn.hpp"
 
 #include <fcntl.h>
 #include <spawn.h>
@@ -10,11 +10,11 @@
 
 #include <fmt/core.h>
 
-#include "emulation/fd.hpp"
+#include "sys/fd.hpp"
 
 extern char** environ;
 
-namespace ecifs::emulation {
+namespace ecifs::sys {
 
 pid_t spawn_helper(const std::string& exe, const std::vector<std::string>& args, std::span<const int> fds) {
     // First move every fd above the range 3..3+n, so that placing one never overwrites
@@ -39,4 +39,4 @@ pid_t spawn_helper(const std::string& exe, const std::vector<std::string>& args,
     return pid;
 }
 
-}  // namespace ecifs::emulation
+}  // namespace ecifs::sys
