@@ -254,7 +254,7 @@ json Daemon::start(const json& request) {
     if (it->second.started) throw std::invalid_argument(fmt::format("container {} is already started", id));
     emulation::InitFacts facts;
     facts.pid = pid;
-    facts.cgroup = emulation::Cgroup(emulation::resolve_cgroup_paths(pid));
+    facts.cgroup = cgroup::Cgroup(cgroup::resolve_cgroup_paths(pid));
     facts.start_seconds = it->second.container->host().process_start_seconds(pid);
     it->second.watch = watch(id, pid);
     it->second.container->set_init(std::move(facts));
@@ -308,7 +308,7 @@ json Daemon::describe(const std::string& id, const Entry& entry) const {
         out["pid"] = init->pid;
         const auto& cg = init->cgroup;
         json dirs = json::object();
-        auto add = [&](const char* name, const std::optional<emulation::CgroupDir>& dir) {
+        auto add = [&](const char* name, const std::optional<cgroup::CgroupDir>& dir) {
             if (dir) dirs[name] = dir->dir().string();
         };
         add("memory", cg.paths().memory);
@@ -319,7 +319,7 @@ json Daemon::describe(const std::string& id, const Entry& entry) const {
         auto quota = cg.cpu_quota();
         out["cpu_quota"] = quota ? json(*quota) : json(nullptr);
         auto cpuset = cg.cpuset();
-        out["cpuset"] = cpuset ? json(emulation::format_cpu_list(*cpuset)) : json(nullptr);
+        out["cpuset"] = cpuset ? json(cgroup::format_cpu_list(*cpuset)) : json(nullptr);
     }
     out["sysctls"] = describe_sysctls(*entry.container);
     out["namespace_executors"] = entry.container->executors().size();

@@ -7,7 +7,7 @@
 #include <mutex>
 #include <string>
 
-#include "emulation/cgroup.hpp"
+#include "cgroup/cgroup.hpp"
 #include "emulation/host.hpp"
 #include "emulation/loadavg.hpp"
 #include "emulation/ns_executor.hpp"
@@ -20,7 +20,7 @@ namespace ecifs::emulation {
 struct InitFacts {
     pid_t pid = 0;
     double start_seconds = 0;  // boot-relative start of init, for uptime
-    Cgroup cgroup;
+    cgroup::Cgroup cgroup;
 };
 
 class Container {

@@ -15,6 +15,9 @@
 
 namespace ecifs::emulation {
 
+using cgroup::CpuList;
+using cgroup::parse_cpu_list;
+using cgroup::read_file_if_exists;
 using sys::read_file;
 
 namespace {

@@ -6,7 +6,7 @@
 #include <filesystem>
 #include <string>
 
-#include "emulation/cgroup.hpp"
+#include "cgroup/cgroup.hpp"
 
 namespace ecifs::emulation {
 
@@ -17,7 +17,7 @@ struct Host {
     // The whole text of <proc_root>/<relative>; throws std::system_error on failure.
     std::string read_proc(const std::string& relative) const;
     double uptime_seconds() const;               // first field of /proc/uptime
-    CpuList online_cpus() const;                 // /sys/devices/system/cpu/online
+    cgroup::CpuList online_cpus() const;         // /sys/devices/system/cpu/online
     // Boot-relative start time of a process in seconds (/proc/PID/stat field 22).
     double process_start_seconds(pid_t pid) const;
     // Whether process or thread `pid` has `capability` (CAP_SYS_RESOURCE, ...) in its

@@ -13,6 +13,8 @@
 
 namespace ecifs::emulation {
 
+using cgroup::read_file_if_exists;
+
 namespace {
 
 using Clock = LoadAverage::Clock;

@@ -12,8 +12,8 @@
 
 namespace ecifs::handlers {
 
-emulation::CpuList visible_cpus(const emulation::Cgroup& cgroup, const emulation::Host& host) {
-    auto cpus = cgroup.cpuset().value_or(emulation::CpuList{});
+cgroup::CpuList visible_cpus(const cgroup::Cgroup& cgroup, const emulation::Host& host) {
+    auto cpus = cgroup.cpuset().value_or(cgroup::CpuList{});
     if (cpus.empty()) cpus = host.online_cpus();
     if (cpus.empty()) throw std::runtime_error("the host has no online CPU");
     if (const auto quota = cgroup.cpu_quota()) {
@@ -29,9 +29,9 @@ int show_cpu_online(const Context& ctx, std::string& out) {
     return errno_on_exception("/sys/devices/system/cpu/online", [&] {
         const auto init = ctx.container.init();
         if (!init) return EIO;
-        emulation::CpuList renumbered(visible_cpus(init->cgroup, ctx.container.host()).size());
+        cgroup::CpuList renumbered(visible_cpus(init->cgroup, ctx.container.host()).size());
         std::iota(renumbered.begin(), renumbered.end(), 0);
-        out = emulation::format_cpu_list(renumbered) + "\n";
+        out = cgroup::format_cpu_list(renumbered) + "\n";
         return 0;
     });
 }

@@ -1,6 +1,6 @@
 #pragma once
 // The CPU views: which host CPUs a container sees, and /sys/devices/system/cpu/online.
-#include "emulation/cgroup.hpp"
+#include "cgroup/cgroup.hpp"
 #include "emulation/host.hpp"
 
 namespace ecifs::handlers {
@@ -8,6 +8,6 @@ namespace ecifs::handlers {
 // The host CPUs the container may run on: its cpuset (the host's online CPUs without
 // one), cut to the first ceil(quota) of them when a CPU quota is tighter. The container
 // sees them renumbered 0..n-1 in this order. Never empty: at least one CPU is kept.
-emulation::CpuList visible_cpus(const emulation::Cgroup& cgroup, const emulation::Host& host);
+cgroup::CpuList visible_cpus(const cgroup::Cgroup& cgroup, const emulation::Host& host);
 
 }  // namespace ecifs::handlers

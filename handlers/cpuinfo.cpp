@@ -93,7 +93,7 @@ void put_block(std::string& out, const Block& block, int number, const Topology&
 
 }  // namespace
 
-std::string render_cpuinfo(std::string_view host_cpuinfo, const emulation::CpuList& visible) {
+std::string render_cpuinfo(std::string_view host_cpuinfo, const cgroup::CpuList& visible) {
     const auto blocks = blocks_of(host_cpuinfo);
     std::vector<const Block*> chosen;
     for (const int cpu : visible) {

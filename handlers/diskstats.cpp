@@ -27,7 +27,7 @@ namespace ecifs::handlers {
 namespace {
 
 // The counters after "major minor name", in the kernel's order (17 since Linux 5.5).
-std::array<uint64_t, 17> counters_of(const emulation::IoStat& io) {
+std::array<uint64_t, 17> counters_of(const cgroup::IoStat& io) {
     constexpr uint64_t sector = 512;
     std::array<uint64_t, 17> c{};
     c[0] = io.rios;              // reads completed
@@ -41,7 +41,7 @@ std::array<uint64_t, 17> counters_of(const emulation::IoStat& io) {
 
 }  // namespace
 
-std::string render_diskstats(std::string_view host, const std::vector<emulation::IoStat>& io) {
+std::string render_diskstats(std::string_view host, const std::vector<cgroup::IoStat>& io) {
     std::string out;
     while (!host.empty()) {
         const auto end = std::min(host.find('\n'), host.size());
@@ -58,7 +58,7 @@ std::string render_diskstats(std::string_view host, const std::vector<emulation:
             std::from_chars(words[1].data(), words[1].data() + words[1].size(), minor).ec != std::errc{})
             throw std::runtime_error(fmt::format("unexpected line in the host's diskstats: '{}'", line));
         const auto it = std::find_if(io.begin(), io.end(), [&](const auto& d) { return d.major == major && d.minor == minor; });
-        const auto counters = counters_of(it == io.end() ? emulation::IoStat{} : *it);
+        const auto counters = counters_of(it == io.end() ? cgroup::IoStat{} : *it);
         fmt::format_to(std::back_inserter(out), "{:>4} {:>7} {}", major, minor, words[2]);
         for (size_t i = 0; i < words.size() - 3; ++i) fmt::format_to(std::back_inserter(out), " {}", i < counters.size() ? counters[i] : 0);
         out += '\n';

@@ -11,7 +11,7 @@
 
 namespace ecifs::handlers {
 
-CgroupMemory read_cgroup_memory(const emulation::Cgroup& cgroup) {
+CgroupMemory read_cgroup_memory(const cgroup::Cgroup& cgroup) {
     if (!cgroup.paths().memory) throw std::runtime_error("the container has no memory cgroup");
     auto m = cgroup.memory();  // each file once
     if (!m.usage) throw std::runtime_error("cannot read the memory usage of " + cgroup.paths().memory->dir().string());

@@ -5,7 +5,7 @@
 #include <string>
 #include <string_view>
 
-#include "emulation/cgroup.hpp"
+#include "cgroup/cgroup.hpp"
 
 namespace ecifs::handlers {
 
@@ -14,12 +14,12 @@ struct CgroupMemory {
     std::optional<uint64_t> limit;  // nullopt: no limit at any level
     uint64_t usage = 0;
     std::optional<uint64_t> swap_limit, swap_usage;  // nullopt: no limit / not accounted
-    emulation::MemoryStat stat;
+    cgroup::MemoryStat stat;
 };
 
 // Reads the cgroup's memory figures. Throws std::runtime_error when the memory
 // controller or its usage cannot be read (the view must then fail, not show the host's).
-CgroupMemory read_cgroup_memory(const emulation::Cgroup& cgroup);
+CgroupMemory read_cgroup_memory(const cgroup::Cgroup& cgroup);
 
 // The container's /proc/meminfo: every line of `host_meminfo`, the memory figures
 // replaced by the cgroup's. Pure: no file is read.

@@ -9,7 +9,7 @@
 #include <utility>
 #include <vector>
 
-#include "emulation/cgroup.hpp"
+#include "cgroup/cgroup.hpp"
 #include "emulation/loadavg.hpp"
 #include "emulation/shown_counters.hpp"
 
@@ -20,11 +20,11 @@ namespace ecifs::handlers {
 // distinct visible cores, and `core id` is renumbered 0.. in order of appearance.
 // apicid and initial apicid stay the host's: they are what CPUID says inside too.
 // Throws std::runtime_error when a visible CPU has no block.
-std::string render_cpuinfo(std::string_view host_cpuinfo, const emulation::CpuList& visible);
+std::string render_cpuinfo(std::string_view host_cpuinfo, const cgroup::CpuList& visible);
 
 // What /proc/stat shows of a container.
 struct StatFigures {
-    emulation::CpuTimes cpu;        // nanoseconds since the cgroup was created
+    cgroup::CpuTimes cpu;        // nanoseconds since the cgroup was created
     size_t cpus = 1;                // visible CPUs
     uint64_t elapsed_ticks = 0;     // the container's age, in USER_HZ
     uint64_t ticks_per_second = 100;  // USER_HZ
@@ -60,22 +60,22 @@ std::string render_swaps(std::string_view host_swaps, uint64_t total_bytes, uint
 // container's I/O on that device (reads, sectors read, writes, sectors written,
 // discards, sectors discarded); every other counter, and every device the container
 // never used (partitions included: the cgroup counts per disk), is 0.
-std::string render_diskstats(std::string_view host_diskstats, const std::vector<emulation::IoStat>& io);
+std::string render_diskstats(std::string_view host_diskstats, const std::vector<cgroup::IoStat>& io);
 
 // /proc/vmstat: the host's lines, those memory.stat also has replaced by the
 // cgroup's (sizes in pages as vmstat has them; v1 from its hierarchical total_* keys),
 // pgpgin/pgpgout from the cgroup's I/O when known.
 struct VmstatFigures {
-    emulation::CgroupVersion version = emulation::CgroupVersion::v2;
+    cgroup::CgroupVersion version = cgroup::CgroupVersion::v2;
     std::vector<std::pair<std::string, uint64_t>> memory_stat;  // Cgroup::memory_stat_entries
-    std::optional<std::vector<emulation::IoStat>> io;
+    std::optional<std::vector<cgroup::IoStat>> io;
     uint64_t page_size = 4096;
 };
 std::string render_vmstat(std::string_view host_vmstat, const VmstatFigures& figures);
 
 // The CPU ids of a kernel CPU list ("0,4") or mask ("11") of host CPUs, as the
 // container numbers them: the visible ones renumbered, the others dropped.
-std::string renumber_cpu_list(std::string_view host_list, const emulation::CpuList& visible);
-std::string renumber_cpu_mask(std::string_view host_mask, const emulation::CpuList& visible);
+std::string renumber_cpu_list(std::string_view host_list, const cgroup::CpuList& visible);
+std::string renumber_cpu_mask(std::string_view host_mask, const cgroup::CpuList& visible);
 
 }  // namespace ecifs::handlers

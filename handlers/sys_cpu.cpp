@@ -63,7 +63,7 @@ std::optional<size_t> cpu_number(std::string_view name) {
 // The container's view of the tree: the host's directory and the visible CPUs.
 struct View {
     fs::path root;
-    emulation::CpuList visible;
+    cgroup::CpuList visible;
     bool user_namespaced = true;
 
     // The host's path for a path of the container's tree; nullopt if it shows none.
@@ -171,7 +171,7 @@ public:
 // The NUMA nodes: "nodeN/cpuK" is the host's link to the K-th visible CPU.
 struct NodeView {
     fs::path root;
-    emulation::CpuList visible;
+    cgroup::CpuList visible;
     bool user_namespaced = true;
 
     std::optional<fs::path> host_path(std::string_view path) const {
@@ -265,17 +265,17 @@ const Subtree& sys_node() {
     return tree;
 }
 
-std::string renumber_cpu_list(std::string_view host_list, const emulation::CpuList& visible) {
-    const auto cpus = emulation::parse_cpu_list(host_list);
-    emulation::CpuList renumbered;
+std::string renumber_cpu_list(std::string_view host_list, const cgroup::CpuList& visible) {
+    const auto cpus = cgroup::parse_cpu_list(host_list);
+    cgroup::CpuList renumbered;
     for (size_t k = 0; k < visible.size(); ++k)
         if (std::binary_search(cpus.begin(), cpus.end(), visible[k])) renumbered.push_back(static_cast<int>(k));
-    return emulation::format_cpu_list(renumbered);
+    return cgroup::format_cpu_list(renumbered);
 }
 
 // The kernel's "%*pb": hex digits for nr_cpu_ids bits, most significant first, a comma
 // between 32-bit words ("3", "03", "00000000,00000003").
-std::string renumber_cpu_mask(std::string_view host_mask, const emulation::CpuList& visible) {
+std::string renumber_cpu_mask(std::string_view host_mask, const cgroup::CpuList& visible) {
     std::string digits;
     for (const char c : host_mask)
         if (std::isxdigit(static_cast<unsigned char>(c))) digits += c;

@@ -41,7 +41,7 @@ int parse_kernel_uint(std::string_view text, unsigned int& value) {
 int show_conntrack_hashsize(const Context& ctx, std::string& out) {
     if (auto value = ctx.container.sysctls().get(hashsize_key)) return out = *value, 0;
     return errno_on_exception("nf_conntrack hashsize", [&] {
-        auto text = emulation::read_file_if_exists(ctx.container.host().sys_root / "module/nf_conntrack/parameters/hashsize");
+        auto text = cgroup::read_file_if_exists(ctx.container.host().sys_root / "module/nf_conntrack/parameters/hashsize");
         if (!text) return ENOENT;
         out = std::move(*text);
         return 0;

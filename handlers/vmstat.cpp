@@ -71,7 +71,7 @@ std::optional<uint64_t> lookup(const VmstatFigures& f, std::string_view key) {
 }
 
 std::optional<uint64_t> container_value(const VmstatFigures& f, std::string_view key) {
-    const bool v1 = f.version == emulation::CgroupVersion::v1;
+    const bool v1 = f.version == cgroup::CgroupVersion::v1;
     for (const auto& k : size_keys) {
         if (k.vmstat != key) continue;
         const auto value = lookup(f, v1 ? k.v1 : k.v2);

@@ -7,12 +7,12 @@
 
 #include <fstream>
 
-#include "emulation/cgroup.hpp"
+#include "cgroup/cgroup.hpp"
 #include "sys/files.hpp"
 #include "temp_dir.hpp"
 
 namespace fs = std::filesystem;
-using namespace ecifs::emulation;
+using namespace ecifs::cgroup;
 using ecifs::sys::KeptFiles;
 using ecifs::sys::SteadyClock;
 using namespace std::chrono_literals;

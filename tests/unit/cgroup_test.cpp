@@ -7,11 +7,11 @@
 #include <fstream>
 #include <sstream>
 
-#include "emulation/cgroup.hpp"
+#include "cgroup/cgroup.hpp"
 #include "temp_dir.hpp"
 
 namespace fs = std::filesystem;
-using namespace ecifs::emulation;
+using namespace ecifs::cgroup;
 
 namespace {
 

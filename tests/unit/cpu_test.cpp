@@ -8,6 +8,7 @@
 #include "handlers/families.hpp"
 
 namespace fs = std::filesystem;
+using namespace ecifs::cgroup;
 using namespace ecifs::emulation;
 using namespace ecifs::handlers;
 

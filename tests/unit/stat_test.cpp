@@ -15,6 +15,7 @@
 #include "fixture_trees.hpp"
 
 namespace fs = std::filesystem;
+using namespace ecifs::cgroup;
 using namespace ecifs::emulation;
 using namespace ecifs::test_fixtures;
 using namespace ecifs::handlers;

@@ -1,5 +1,5 @@
 // Reading a container's cgroup on v1, v2 and hybrid hosts.
-#include "emulation/cgroup.hpp"
+#include "cgroup/cgroup.hpp"
 #include "sys/files.hpp"
 
 #include <fcntl.h>
@@ -19,7 +19,7 @@
 
 #include <fmt/format.h>
 
-namespace ecifs::emulation {
+namespace ecifs::cgroup {
 
 using sys::KeptFiles;
 using sys::read_file;
@@ -710,4 +710,4 @@ std::vector<pid_t> Cgroup::threads() const {
     return tids;
 }
 
-}  // namespace ecifs::emulation
+}  // namespace ecifs::cgroup

@@ -17,7 +17,7 @@
 
 #include "sys/files.hpp"
 
-namespace ecifs::emulation {
+namespace ecifs::cgroup {
 
 enum class CgroupVersion { v1, v2 };
 
@@ -155,4 +155,4 @@ private:
     std::shared_ptr<State> state_;
 };
 
-}  // namespace ecifs::emulation
+}  // namespace ecifs::cgroup
