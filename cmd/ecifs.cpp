@@ -15,7 +15,7 @@
 
 #include "daemon/daemon.hpp"
 #include "emulation/mount_helper.hpp"
-#include "emulation/ns_executor.hpp"
+#include "ns/executor.hpp"
 #include "ecifs_version.hpp"
 
 namespace {
@@ -49,9 +49,9 @@ void raise_file_limit() {
 
 int main(int argc, char** argv) {
     // The daemon re-executes itself as a helper inside a container's namespaces
-    // (emulation/ns_executor.hpp); the socket is fd 3, the namespaces to join fds 4-7.
+    // (ns/executor.hpp); the socket is fd 3, the namespaces to join fds 4-7.
     if (argc == 3 && std::string_view(argv[1]) == "__ns-executor")
-        return ecifs::emulation::run_ns_executor(3, static_cast<pid_t>(std::atoi(argv[2])));
+        return ecifs::ns::run_ns_executor(3, static_cast<pid_t>(std::atoi(argv[2])));
     // ... and as a helper doing one trapped mount or umount in a caller's namespaces
     // (emulation/mount_helper.hpp): the socket is fd 3, the caller's /proc/TID fd 4.
     if (argc == 2 && std::string_view(argv[1]) == "__mount-helper") ecifs::emulation::mount_helper::run(3, 4);

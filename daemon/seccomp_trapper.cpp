@@ -20,11 +20,11 @@
 #include "daemon/seccomp_own_mounts.hpp"
 #include "daemon/seccomp_sysinfo.hpp"
 #include "emulation/mount_helper.hpp"
-#include "emulation/ns_executor.hpp"
 #include "emulation/seccomp_mounts.hpp"
 #include "emulation/seccomp_notify.hpp"
 #include "emulation/seccomp_table.hpp"
 #include "handlers/handler.hpp"
+#include "ns/executor.hpp"
 #include "sys/caller_task.hpp"
 
 namespace ecifs::daemon {
@@ -249,7 +249,7 @@ private:
         request.own = own_mounts_for(mnt_ns.get());
         mh::Spawned spawned;
         try {
-            spawned = mh::spawn(request, task.get(), emulation::self_executable());
+            spawned = mh::spawn(request, task.get(), ns::self_executable());
         } catch (const std::exception& e) {
             return fail(n.id, e.what());
         }

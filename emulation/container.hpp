@@ -10,8 +10,8 @@
 #include "cgroup/cgroup.hpp"
 #include "emulation/host.hpp"
 #include "emulation/loadavg.hpp"
-#include "emulation/ns_executor.hpp"
 #include "emulation/shown_counters.hpp"
+#include "ns/executor.hpp"
 #include "sysctl/store.hpp"
 
 namespace ecifs::emulation {
@@ -49,7 +49,7 @@ public:
     // The container's own values of what ecifs emulates (sysctls, module parameters).
     sysctl::Store& sysctls() const { return sysctls_; }
     // Helpers inside the container's namespaces, for namespaced sysctls (thread-safe).
-    NsExecutors& executors() const { return executors_; }
+    ns::NsExecutors& executors() const { return executors_; }
 
     // The container's load average, fed by the daemon's sampler (thread-safe).
     LoadAverage& load() const { return load_; }
@@ -65,7 +65,7 @@ private:
     mutable std::mutex mutex_;
     std::shared_ptr<const InitFacts> init_;
     mutable sysctl::Store sysctls_;
-    mutable NsExecutors executors_;
+    mutable ns::NsExecutors executors_;
     mutable LoadAverage load_;
     mutable ShownCounters shown_cpu_lines_;
 };

@@ -25,7 +25,7 @@ namespace ecifs::handlers {
 
 namespace {
 
-using emulation::SysctlEntry;
+using ns::SysctlEntry;
 
 constexpr const char* host_root = "/proc/sys/";
 
@@ -64,7 +64,7 @@ pid_t caller_of(const Context& ctx) {
     return ctx.caller > 0 ? ctx.caller : init ? init->pid : 0;
 }
 
-std::shared_ptr<emulation::NsExecutor> executor_for(const Context& ctx) {
+std::shared_ptr<ns::NsExecutor> executor_for(const Context& ctx) {
     auto init = ctx.container.init();
     if (!init) return nullptr;
     try {

@@ -1,4 +1,4 @@
-#include "emulation/ns_executor.hpp"
+#include "ns/executor.hpp"
 
 #include <fcntl.h>
 #include <grp.h>
@@ -19,7 +19,7 @@
 #include "sys/files.hpp"
 #include "sys/helper_spawn.hpp"
 
-namespace ecifs::emulation {
+namespace ecifs::ns {
 
 using sys::ActingAs;
 using sys::Credentials;
@@ -399,4 +399,4 @@ std::size_t NsExecutors::size() const {
     return executors_.size();
 }
 
-}  // namespace ecifs::emulation
+}  // namespace ecifs::ns

@@ -16,7 +16,7 @@
 
 #include "sys/caller_task.hpp"
 
-namespace ecifs::emulation {
+namespace ecifs::ns {
 
 // A /proc/sys entry as the executor's namespaces show it.
 struct SysctlEntry {
@@ -93,4 +93,4 @@ int run_ns_executor(int socket_fd, pid_t target);
 // The daemon's own executable, for spawning helpers.
 const std::string& self_executable();
 
-}  // namespace ecifs::emulation
+}  // namespace ecifs::ns
