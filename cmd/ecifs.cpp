@@ -14,8 +14,8 @@
 #include <spdlog/spdlog.h>
 
 #include "daemon/daemon.hpp"
-#include "emulation/mount_helper.hpp"
 #include "ns/executor.hpp"
+#include "seccomp/mount_helper.hpp"
 #include "ecifs_version.hpp"
 
 namespace {
@@ -53,8 +53,8 @@ int main(int argc, char** argv) {
     if (argc == 3 && std::string_view(argv[1]) == "__ns-executor")
         return ecifs::ns::run_ns_executor(3, static_cast<pid_t>(std::atoi(argv[2])));
     // ... and as a helper doing one trapped mount or umount in a caller's namespaces
-    // (emulation/mount_helper.hpp): the socket is fd 3, the caller's /proc/TID fd 4.
-    if (argc == 2 && std::string_view(argv[1]) == "__mount-helper") ecifs::emulation::mount_helper::run(3, 4);
+    // (seccomp/mount_helper.hpp): the socket is fd 3, the caller's /proc/TID fd 4.
+    if (argc == 2 && std::string_view(argv[1]) == "__mount-helper") ecifs::seccomp::mount_helper::run(3, 4);
 
     ecifs::daemon::Options options;
     bool foreground = false;

@@ -172,11 +172,11 @@ void Daemon::remove_stale_mounts() {
 }
 
 // What a notify fd the runtime hands over for container `id` serves.
-std::optional<TrapTarget> Daemon::trap_target(const std::string& id) {
+std::optional<seccomp::TrapTarget> Daemon::trap_target(const std::string& id) {
     std::lock_guard lock(mutex_);
     auto it = containers_.find(id);
     if (it == containers_.end()) return std::nullopt;
-    return TrapTarget{id, it->second.container, container_dir(id), it->second.masks};
+    return seccomp::TrapTarget{id, it->second.container, container_dir(id), it->second.masks};
 }
 
 std::filesystem::path Daemon::container_dir(const std::string& id) const {
@@ -199,7 +199,7 @@ control::Answer Daemon::prepare(const json& request) {
     const gid_t root_gid = optional_unsigned<gid_t>(request, "root_gid", 0);
     const pid_t creator = optional_unsigned<pid_t>(request, "creator_pid", 0);
     const bool mount_fd = optional_flag(request, "mount_fd");
-    const auto masks = emulation::seccomp::runtime_masks(optional_paths(request, "masked_paths"),
+    const auto masks = seccomp::runtime_masks(optional_paths(request, "masked_paths"),
                                                          optional_paths(request, "readonly_paths"), handlers::view_mounts());
     std::lock_guard lock(mutex_);
     if (containers_.count(id)) throw std::invalid_argument(fmt::format("container {} is already prepared", id));

@@ -19,10 +19,10 @@
 #include "control/server.hpp"
 #include "daemon/load_sampler.hpp"
 #include "daemon/pid_watch.hpp"
-#include "daemon/seccomp_listener.hpp"
-#include "daemon/seccomp_trapper.hpp"
 #include "emulation/container.hpp"
 #include "fs/fuse_mount.hpp"
+#include "seccomp/listener.hpp"
+#include "seccomp/trapper.hpp"
 
 namespace ecifs::daemon {
 
@@ -51,7 +51,7 @@ private:
         std::shared_ptr<fs::FuseMount> mount;
         std::unique_ptr<PidWatch> watch;  // the creating runtime until started, then init
         bool started = false;
-        std::vector<emulation::seccomp::Mask> masks;  // the runtime's, for a proc/sysfs mounted inside
+        std::vector<seccomp::Mask> masks;  // the runtime's, for a proc/sysfs mounted inside
     };
 
     control::Answer handle(const nlohmann::json& request, const control::Peer& peer);
@@ -67,7 +67,7 @@ private:
     void reap_idle_executors();
     void remove_stale_mounts();
     std::filesystem::path container_dir(const std::string& id) const;
-    std::optional<TrapTarget> trap_target(const std::string& id);
+    std::optional<seccomp::TrapTarget> trap_target(const std::string& id);
     nlohmann::json describe(const std::string& id, const Entry& entry) const;
 
     Options options_;
@@ -75,8 +75,8 @@ private:
     boost::asio::signal_set signals_;
     boost::asio::steady_timer executor_reaper_;
     std::optional<control::Server> server_;
-    SeccompTrapper trapper_;
-    std::optional<SeccompListener> listener_;
+    seccomp::SeccompTrapper trapper_;
+    std::optional<seccomp::SeccompListener> listener_;
     std::mutex mutex_;
     std::map<std::string, Entry> containers_;
     // Folds every container's load average every 5 s (declared after what it lists).

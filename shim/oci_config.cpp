@@ -11,7 +11,7 @@
 
 #include <fmt/core.h>
 
-#include "emulation/seccomp_table.hpp"
+#include "seccomp/table.hpp"
 
 namespace ecifs::shim {
 
@@ -362,7 +362,7 @@ void apply_ecifs(json& config, std::span<const View> views, const HookSetup& set
 }
 
 json apply_seccomp(json& config, const std::string& listener_path) {
-    namespace table = emulation::seccomp;
+    namespace table = seccomp;
     json& linux = object_at(config, "linux");
     const json original = linux.contains("seccomp") ? linux["seccomp"] : json(nullptr);
     if (!original.is_null() && !original.is_object()) throw OciError("config.json: 'linux.seccomp' is not an object");

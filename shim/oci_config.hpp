@@ -9,7 +9,7 @@
 //    views runc refuses, and poststop "poststop");
 //  - readonlyPaths entries equal to a view's destination are dropped;
 //  - with a seccomp listener: linux.seccomp.listenerPath and the rules of the trapper's
-//    table (emulation/seccomp_table.hpp), merged into the profile already there;
+//    table (seccomp/table.hpp), merged into the profile already there;
 //  - the annotation io.ecifs.managed records the mounts added, the readonlyPaths
 //    dropped and the seccomp profile as it was, so remove_ecifs() restores the config
 //    as it was before.

@@ -4,7 +4,7 @@ the same bundle under plain runc and through ecifs-runc, and the pids must agree
  - a procfs mounted inside (`unshare -pf --mount-proc`, `mount -t proc` in a new pid
    namespace) is made by the trapper's mount helper for the caller's pid namespace
    without a process of the helper's in it (procfs's pidns= option, Linux 6.18; older
-   kernels fork into it, see emulation/mount_helper.cpp), so the namespace's pids go on
+   kernels fork into it, see seccomp/mount_helper.cpp), so the namespace's pids go on
    as under runc;
  - the views runc refuses to bind under /proc are placed by a createRuntime hook, which
    runc runs in its own namespaces, not by a createContainer hook, which runc init would

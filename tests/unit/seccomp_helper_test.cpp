@@ -1,14 +1,15 @@
-#include "emulation/mount_helper.hpp"
+#include "seccomp/mount_helper.hpp"
 
 #include <sys/mount.h>
 
 #include <gtest/gtest.h>
 
-#include "emulation/seccomp_table.hpp"
+#include "seccomp/table.hpp"
 
 namespace {
 
-using namespace ecifs::emulation;
+namespace mount_helper = ecifs::seccomp::mount_helper;
+namespace seccomp = ecifs::seccomp;
 
 TEST(MountHelper, RequestsSurviveTheTrip) {
     mount_helper::Request r;

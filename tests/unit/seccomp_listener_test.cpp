@@ -1,4 +1,4 @@
-#include "daemon/seccomp_listener.hpp"
+#include "seccomp/listener.hpp"
 
 #include <gtest/gtest.h>
 
@@ -9,7 +9,7 @@
 
 namespace {
 
-using ecifs::daemon::parse_listener_message;
+using ecifs::seccomp::parse_listener_message;
 
 std::string fixture(const char* name) {
     std::ifstream in(std::string(ECIFS_FIXTURES_DIR) + "/seccomp/" + name);

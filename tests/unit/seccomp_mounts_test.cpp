@@ -1,4 +1,4 @@
-#include "emulation/seccomp_mounts.hpp"
+#include "seccomp/mounts.hpp"
 
 #include <sys/mount.h>
 
@@ -12,7 +12,7 @@
 
 namespace {
 
-using namespace ecifs::emulation::seccomp;
+using namespace ecifs::seccomp;
 
 std::string fixture(const char* name) {
     std::ifstream in(std::string(ECIFS_FIXTURES_DIR) + "/seccomp/" + name);

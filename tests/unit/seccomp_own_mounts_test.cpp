@@ -1,4 +1,4 @@
-#include "daemon/seccomp_own_mounts.hpp"
+#include "seccomp/own_mounts.hpp"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -9,9 +9,9 @@
 
 namespace {
 
-using ecifs::daemon::OwnMounts;
+using ecifs::seccomp::OwnMount;
+using ecifs::seccomp::OwnMounts;
 using ecifs::sys::Fd;
-using ecifs::emulation::seccomp::OwnMount;
 
 Fd own_mount_namespace() { return Fd(::open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC)); }
 

@@ -1,4 +1,4 @@
-#include "daemon/seccomp_sysinfo.hpp"
+#include "seccomp/sysinfo.hpp"
 
 #include <sys/sysinfo.h>
 
@@ -9,7 +9,7 @@
 
 namespace {
 
-using namespace ecifs::daemon;
+using namespace ecifs::seccomp;
 
 // A container's /proc/meminfo as ecifs renders it (256 MiB limit, some page cache).
 constexpr const char* meminfo =

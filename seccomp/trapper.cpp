@@ -1,4 +1,4 @@
-#include "daemon/seccomp_trapper.hpp"
+#include "seccomp/trapper.hpp"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -16,23 +16,22 @@
 #include <fmt/core.h>
 #include <spdlog/spdlog.h>
 
-#include "daemon/seccomp_io.hpp"
-#include "daemon/seccomp_own_mounts.hpp"
-#include "daemon/seccomp_sysinfo.hpp"
-#include "emulation/mount_helper.hpp"
-#include "emulation/seccomp_mounts.hpp"
-#include "emulation/seccomp_notify.hpp"
-#include "emulation/seccomp_table.hpp"
 #include "handlers/handler.hpp"
 #include "ns/executor.hpp"
+#include "seccomp/io.hpp"
+#include "seccomp/mount_helper.hpp"
+#include "seccomp/mounts.hpp"
+#include "seccomp/notify.hpp"
+#include "seccomp/own_mounts.hpp"
+#include "seccomp/sysinfo.hpp"
+#include "seccomp/table.hpp"
 #include "sys/caller_task.hpp"
 
-namespace ecifs::daemon {
+namespace ecifs::seccomp {
 
 namespace {
 
-namespace sc = emulation::seccomp;
-namespace mh = emulation::mount_helper;
+namespace mh = mount_helper;
 
 // Longest path the kernel takes (PATH_MAX with its NUL), and a page for the rest.
 constexpr std::size_t max_path = 4095;
@@ -112,7 +111,7 @@ private:
                 boost::asio::post(io_, [self = shared_from_this()] { self->drain(); });
                 return;
             }
-            sc::Notification n;
+            seccomp::Notification n;
             enum { got, none, gone } what;
             {
                 std::lock_guard lock(mutex_);
@@ -124,7 +123,7 @@ private:
                 pollfd p{readable_->fd(), POLLIN, 0};
                 ::poll(&p, 1, 0);
                 if (p.revents & POLLIN) {
-                    int err = sc::receive(readable_->fd(), n);
+                    int err = seccomp::receive(readable_->fd(), n);
                     if (err == ENOENT) continue;  // its caller was killed meanwhile
                     if (err) spdlog::error("container {}: seccomp receive: {}", id(), std::strerror(err));
                     what = err ? gone : got;
@@ -142,56 +141,56 @@ private:
         }
     }
 
-    void handle(const sc::Notification& n) {
-        const auto call = sc::identify(n.arch, n.nr);
+    void handle(const seccomp::Notification& n) {
+        const auto call = seccomp::identify(n.arch, n.nr);
         if (!call) {
             spdlog::warn("container {}: unexpected trapped syscall {} (arch {:#x})", id(), n.nr, n.arch);
             return answer(n.id, ENOSYS);
         }
         switch (*call) {
-        case sc::Syscall::sysinfo: return sysinfo(n);
-        case sc::Syscall::mount: return mount(n);
-        case sc::Syscall::umount2: return umount(n);
+        case seccomp::Syscall::sysinfo: return sysinfo(n);
+        case seccomp::Syscall::mount: return mount(n);
+        case seccomp::Syscall::umount2: return umount(n);
         }
     }
 
-    void sysinfo(const sc::Notification& n) {
+    void sysinfo(const seccomp::Notification& n) {
         SysinfoFigures figures;
         try {
             figures = container_sysinfo(*target_.container, n.pid);
         } catch (const std::exception& e) {
             return fail(n.id, fmt::format("sysinfo: {}", e.what()));
         }
-        const auto bytes = sc::abi_of(n.arch) == sc::Abi::native ? encode_native(figures) : encode_compat(figures);
+        const auto bytes = seccomp::abi_of(n.arch) == seccomp::Abi::native ? encode_native(figures) : encode_compat(figures);
         // The one write into a container process: only while the caller is still blocked in
         // this very call (so n.pid is still it), and only the struct it asked for.
         std::lock_guard lock(mutex_);
-        if (closed_ || !sc::id_valid(readable_->fd(), n.id)) return;
-        int err = sc::write_memory(n.pid, n.args[0], bytes);
+        if (closed_ || !seccomp::id_valid(readable_->fd(), n.id)) return;
+        int err = seccomp::write_memory(n.pid, n.args[0], bytes);
         respond_locked(n.id, err ? EFAULT : 0);
     }
 
-    void mount(const sc::Notification& n) {
-        const uint64_t flags = sc::strip_magic(n.args[3]);
-        const auto kind = sc::mount_kind(flags);
-        if (kind == sc::MountKind::kernel) return let_kernel(n.id);
+    void mount(const seccomp::Notification& n) {
+        const uint64_t flags = seccomp::strip_magic(n.args[3]);
+        const auto kind = seccomp::mount_kind(flags);
+        if (kind == seccomp::MountKind::kernel) return let_kernel(n.id);
         mh::Request request;
         request.flags = flags;
-        if (kind == sc::MountKind::bind || kind == sc::MountKind::move) {
+        if (kind == seccomp::MountKind::bind || kind == seccomp::MountKind::move) {
             if (n.args[0] == 0) return let_kernel(n.id);  // no source: nothing of ours to move or copy
-            request.op = kind == sc::MountKind::bind ? mh::Op::bind : mh::Op::move;
+            request.op = kind == seccomp::MountKind::bind ? mh::Op::bind : mh::Op::move;
             if (!read_argument(n, n.args[0], max_path, request.path)) return;
             std::string target;
             if (!read_argument(n, n.args[1], max_path, target)) return;
             request.target = std::move(target);
-            if (kind == sc::MountKind::bind) request.masks = target_.masks;
+            if (kind == seccomp::MountKind::bind) request.masks = target_.masks;
             return run_helper(n, std::move(request));
         }
         // A new filesystem: proc and sysfs get the views, the others are the kernel's.
         if (n.args[2] == 0) return let_kernel(n.id);
         std::string fstype;
         if (!read_argument(n, n.args[2], max_page_string, fstype)) return;
-        if (!sc::carries_views_type(fstype)) return let_kernel(n.id);
+        if (!seccomp::carries_views_type(fstype)) return let_kernel(n.id);
         request.op = mh::Op::new_mount;
         request.fstype = fstype;
         if (!read_argument(n, n.args[1], max_path, request.path)) return;
@@ -206,13 +205,13 @@ private:
             request.data = std::move(data);
         }
         const std::string top = fstype == "proc" ? "proc" : "sys";
-        for (const auto& below : sc::views_below(fstype, handlers::view_mounts()))
+        for (const auto& below : seccomp::views_below(fstype, handlers::view_mounts()))
             request.views.push_back({(target_.views_root / top / below).string(), below});
         request.masks = target_.masks;
         run_helper(n, std::move(request));
     }
 
-    void umount(const sc::Notification& n) {
+    void umount(const seccomp::Notification& n) {
         mh::Request request;
         request.op = mh::Op::umount;
         request.flags = n.args[1];
@@ -222,8 +221,8 @@ private:
 
     // A string argument of the caller. false: the call is answered already (EFAULT or
     // ENAMETOOLONG, as the kernel would) or the caller is gone.
-    bool read_argument(const sc::Notification& n, uint64_t address, std::size_t max, std::string& out) {
-        int err = sc::read_string(n.pid, address, max, out);
+    bool read_argument(const seccomp::Notification& n, uint64_t address, std::size_t max, std::string& out) {
+        int err = seccomp::read_string(n.pid, address, max, out);
         if (!valid(n.id)) return false;
         if (err == ESRCH) return false;
         if (err) {
@@ -233,7 +232,7 @@ private:
         return true;
     }
 
-    void run_helper(const sc::Notification& n, mh::Request request) {
+    void run_helper(const seccomp::Notification& n, mh::Request request) {
         // n.pid is the calling thread (any thread of its process): reach it by /proc/TID.
         sys::Fd task = sys::open_task_dir(n.pid);
         if (!task) {
@@ -269,13 +268,13 @@ private:
 
     // The container's mounts in that namespace, after letting go of the namespaces it
     // has left.
-    std::vector<sc::OwnMount> own_mounts_for(int mnt_ns) {
+    std::vector<seccomp::OwnMount> own_mounts_for(int mnt_ns) {
         if (own_mounts_->namespaces() == 0) return {};
         if (auto init = target_.container->init()) own_mounts_->prune(init->cgroup.threads());
         return own_mounts_->in(mnt_ns);
     }
 
-    void wait_helper(const sc::Notification& n, std::shared_ptr<HelperJob> job, mh::Op op) {
+    void wait_helper(const seccomp::Notification& n, std::shared_ptr<HelperJob> job, mh::Op op) {
         auto exit = job->exit;
         exit->wait([self = shared_from_this(), n, job = std::move(job), op](bool) mutable {
             int status = 0;
@@ -285,7 +284,7 @@ private:
         });
     }
 
-    void helper_done(const sc::Notification& n, HelperJob& job, mh::Op op, int status) {
+    void helper_done(const seccomp::Notification& n, HelperJob& job, mh::Op op, int status) {
         job.timer.cancel();
         std::string buf(65536, '\0');
         ssize_t got = ::recv(job.socket, buf.data(), buf.size(), MSG_DONTWAIT);
@@ -324,12 +323,12 @@ private:
 
     bool valid(uint64_t id) {
         std::lock_guard lock(mutex_);
-        return !closed_ && sc::id_valid(readable_->fd(), id);
+        return !closed_ && seccomp::id_valid(readable_->fd(), id);
     }
 
     void respond_locked(uint64_t id, int error) {
         counters_.answered++;
-        int err = sc::respond(readable_->fd(), id, error);
+        int err = seccomp::respond(readable_->fd(), id, error);
         if (err && err != ENOENT) spdlog::warn("container {}: seccomp answer: {}", this->id(), std::strerror(err));
     }
 
@@ -342,7 +341,7 @@ private:
         std::lock_guard lock(mutex_);
         if (closed_) return;
         counters_.continued++;
-        int err = sc::respond_continue(readable_->fd(), id);
+        int err = seccomp::respond_continue(readable_->fd(), id);
         if (err && err != ENOENT) spdlog::warn("container {}: seccomp continue: {}", this->id(), std::strerror(err));
     }
 
@@ -430,4 +429,4 @@ std::size_t SeccompTrapper::count(const std::string& id) const {
     return it == fds_.end() ? 0 : it->second.size();
 }
 
-}  // namespace ecifs::daemon
+}  // namespace ecifs::seccomp

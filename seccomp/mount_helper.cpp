@@ -1,4 +1,4 @@
-#include "emulation/mount_helper.hpp"
+#include "seccomp/mount_helper.hpp"
 
 #include <fcntl.h>
 #include <grp.h>
@@ -20,14 +20,14 @@
 
 #include <fmt/core.h>
 
-#include "emulation/mount_actions.hpp"
-#include "emulation/seccomp_mounts.hpp"
-#include "emulation/seccomp_notify.hpp"
+#include "seccomp/mount_actions.hpp"
+#include "seccomp/mounts.hpp"
+#include "seccomp/notify.hpp"
 #include "sys/caller_task.hpp"
 #include "sys/credentials.hpp"
 #include "sys/helper_spawn.hpp"
 
-namespace ecifs::emulation::mount_helper {
+namespace ecifs::seccomp::mount_helper {
 
 using sys::Credentials;
 using sys::Fd;
@@ -387,4 +387,4 @@ Spawned spawn(const Request& request, int caller_task_dir, const std::string& ex
     return out;
 }
 
-}  // namespace ecifs::emulation::mount_helper
+}  // namespace ecifs::seccomp::mount_helper

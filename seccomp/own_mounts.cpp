@@ -1,11 +1,11 @@
-#include "daemon/seccomp_own_mounts.hpp"
+#include "seccomp/own_mounts.hpp"
 
 #include <sys/stat.h>
 
 #include <set>
 #include <string>
 
-namespace ecifs::daemon {
+namespace ecifs::seccomp {
 
 namespace {
 
@@ -21,8 +21,8 @@ ino_t mount_namespace_of(pid_t tid) {
 
 }  // namespace
 
-std::vector<emulation::seccomp::OwnMount> OwnMounts::in(int mnt_ns) const {
-    std::vector<emulation::seccomp::OwnMount> out;
+std::vector<seccomp::OwnMount> OwnMounts::in(int mnt_ns) const {
+    std::vector<seccomp::OwnMount> out;
     const ino_t ino = inode_of(mnt_ns);
     std::lock_guard lock(mutex_);
     auto it = by_namespace_.find(ino);
@@ -70,4 +70,4 @@ std::size_t OwnMounts::namespaces() const {
     return by_namespace_.size();
 }
 
-}  // namespace ecifs::daemon
+}  // namespace ecifs::seccomp

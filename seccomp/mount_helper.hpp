@@ -19,7 +19,7 @@
 //  - what the container made through the helper (those mounts, its recursive binds and
 //    copies of views) it may move and unmount, views and all; the runtime's /proc, /sys
 //    and views stay busy (umount) and locked (move). The daemon remembers the container's
-//    mounts (daemon/seccomp_own_mounts.hpp) and hands their ids in with each request.
+//    mounts (seccomp/own_mounts.hpp) and hands their ids in with each request.
 //
 // Mounts are rare, so one helper per call is cheap enough and holds no state.
 //
@@ -35,9 +35,9 @@
 #include <string_view>
 #include <vector>
 
-#include "emulation/seccomp_mounts.hpp"
+#include "seccomp/mounts.hpp"
 
-namespace ecifs::emulation::mount_helper {
+namespace ecifs::seccomp::mount_helper {
 
 enum class Op : uint8_t {
     new_mount = 'M',  // mount a proc/sysfs as the caller asked, views and masks placed on it
@@ -106,4 +106,4 @@ Spawned spawn(const Request& request, int caller_task_dir, const std::string& ex
 // namespace and waits for ever), and a helper has nothing to clean up.
 [[noreturn]] void run(int socket_fd, int caller_task_dir);
 
-}  // namespace ecifs::emulation::mount_helper
+}  // namespace ecifs::seccomp::mount_helper

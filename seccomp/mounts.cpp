@@ -1,11 +1,11 @@
-#include "emulation/seccomp_mounts.hpp"
+#include "seccomp/mounts.hpp"
 
 #include <sys/mount.h>
 
 #include <algorithm>
 #include <charconv>
 
-namespace ecifs::emulation::seccomp {
+namespace ecifs::seccomp {
 
 namespace {
 
@@ -280,4 +280,4 @@ Undressing plan_undressing(std::span<const MountEntry> mounts, uint64_t mount_id
     return out;
 }
 
-}  // namespace ecifs::emulation::seccomp
+}  // namespace ecifs::seccomp

@@ -1,4 +1,4 @@
-#include "daemon/seccomp_listener.hpp"
+#include "seccomp/listener.hpp"
 
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -15,10 +15,10 @@
 #include <spdlog/spdlog.h>
 
 #include "control/unix_listener.hpp"
-#include "daemon/seccomp_io.hpp"
-#include "emulation/seccomp_notify.hpp"
+#include "seccomp/io.hpp"
+#include "seccomp/notify.hpp"
 
-namespace ecifs::daemon {
+namespace ecifs::seccomp {
 
 using boost::asio::local::stream_protocol;
 using nlohmann::json;
@@ -207,7 +207,7 @@ void SeccompListener::deliver(std::string_view text, std::vector<int>& fds, bool
     fds.erase(fds.begin() + static_cast<std::ptrdiff_t>(message.seccomp_fd));
     if (!fds.empty()) spdlog::info("seccomp listener: closing {} other fds the runtime sent", fds.size());
     close_all(fds);
-    if (!emulation::seccomp::is_notify_fd(notify_fd)) {
+    if (!seccomp::is_notify_fd(notify_fd)) {
         spdlog::warn("seccomp listener: container {}: the fd named seccompFd is no seccomp listener; dropped", message.id);
         ::close(notify_fd);
         return;
@@ -246,4 +246,4 @@ void SeccompListener::stop() {
     std::filesystem::remove(path_, not_there);
 }
 
-}  // namespace ecifs::daemon
+}  // namespace ecifs::seccomp

@@ -1,7 +1,7 @@
 #pragma once
 // What the trapper decides about mount(2) and umount2(2), as pure functions over the
 // call's flags and the caller's /proc/PID/mountinfo (the helper that acts on them is
-// emulation/mount_helper.hpp).
+// seccomp/mount_helper.hpp).
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -10,7 +10,7 @@
 #include <utility>
 #include <vector>
 
-namespace ecifs::emulation::seccomp {
+namespace ecifs::seccomp {
 
 // ---- mount(2) ----------------------------------------------------------------------
 
@@ -79,7 +79,7 @@ bool is_view(const MountEntry& entry);
 // the root of a new proc/sysfs or copy (`dressing_of` 0), or a view or mask ecifs placed
 // on such a root (`dressing_of` its id). Mount ids are global and not reused while the
 // mount exists; the daemon keeps the namespace alive while it remembers ids in it
-// (daemon/seccomp_own_mounts.hpp).
+// (seccomp/own_mounts.hpp).
 struct OwnMount {
     uint64_t id = 0;
     uint64_t dressing_of = 0;
@@ -132,4 +132,4 @@ struct Undressing {
 };
 Undressing plan_undressing(std::span<const MountEntry> mounts, uint64_t mount_id, std::span<const OwnMount> own);
 
-}  // namespace ecifs::emulation::seccomp
+}  // namespace ecifs::seccomp

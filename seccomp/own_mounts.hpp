@@ -22,16 +22,16 @@
 #include <span>
 #include <vector>
 
-#include "emulation/seccomp_mounts.hpp"
+#include "seccomp/mounts.hpp"
 #include "sys/fd.hpp"
 
-namespace ecifs::daemon {
+namespace ecifs::seccomp {
 
 class OwnMounts {
 public:
     // Each takes a mount namespace as an open fd of it (/proc/TID/ns/mnt).
     // The container's mounts in that namespace.
-    std::vector<emulation::seccomp::OwnMount> in(int mnt_ns) const;
+    std::vector<seccomp::OwnMount> in(int mnt_ns) const;
     // `made` (and `dressing`, placed on it) are the container's; the fd is kept unless one
     // of that namespace is held already.
     void add(sys::Fd mnt_ns, uint64_t made, std::span<const uint64_t> dressing);
@@ -50,4 +50,4 @@ private:
     std::map<ino_t, Namespace> by_namespace_;
 };
 
-}  // namespace ecifs::daemon
+}  // namespace ecifs::seccomp

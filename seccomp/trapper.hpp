@@ -1,5 +1,5 @@
 #pragma once
-// The seccomp trapper: answers the syscalls of emulation/seccomp_table.hpp for the
+// The seccomp trapper: answers the syscalls of seccomp/table.hpp for the
 // containers' processes. Each notify fd (one per seccomp filter: one for a container's
 // init and its descendants, one per `runc exec`) is served on the daemon's one loop:
 // readable -> SECCOMP_IOCTL_NOTIF_RECV -> answer -> SECCOMP_IOCTL_NOTIF_SEND. The fd is
@@ -34,16 +34,16 @@
 #include <boost/asio/io_context.hpp>
 
 #include "emulation/container.hpp"
-#include "emulation/seccomp_mounts.hpp"
+#include "seccomp/mounts.hpp"
 
-namespace ecifs::daemon {
+namespace ecifs::seccomp {
 
 // What one notify fd serves.
 struct TrapTarget {
     std::string id;
     std::shared_ptr<emulation::Container> container;
     std::filesystem::path views_root;  // the container's FUSE mount, STATE/containers/ID
-    std::vector<emulation::seccomp::Mask> masks;  // the runtime's, for a proc/sysfs mounted inside
+    std::vector<seccomp::Mask> masks;  // the runtime's, for a proc/sysfs mounted inside
 };
 
 class NotifyFd;
@@ -84,4 +84,4 @@ private:
     Counters counters_;
 };
 
-}  // namespace ecifs::daemon
+}  // namespace ecifs::seccomp

@@ -1,4 +1,4 @@
-#include "emulation/mount_actions.hpp"
+#include "seccomp/mount_actions.hpp"
 
 #include <fcntl.h>
 #include <linux/openat2.h>
@@ -14,7 +14,7 @@
 
 #include <fmt/core.h>
 
-namespace ecifs::emulation::mount_helper {
+namespace ecifs::seccomp::mount_helper {
 
 using sys::Fd;
 
@@ -402,4 +402,4 @@ Reply act(const Request& req, Opened& opened, bool may_act) {
     return failed(EIO, "unknown request");
 }
 
-}  // namespace ecifs::emulation::mount_helper
+}  // namespace ecifs::seccomp::mount_helper

@@ -10,7 +10,7 @@
 
 #include "emulation/container.hpp"
 
-namespace ecifs::daemon {
+namespace ecifs::seccomp {
 
 struct SysinfoFigures {
     int64_t uptime = 0;                 // seconds
@@ -36,4 +36,4 @@ std::vector<std::byte> encode_native(const SysinfoFigures& figures);
 // fit, mem_unit grows to the page size, as the kernel's compat_sys_sysinfo does.
 std::vector<std::byte> encode_compat(const SysinfoFigures& figures);
 
-}  // namespace ecifs::daemon
+}  // namespace ecifs::seccomp

@@ -6,10 +6,10 @@
 #include <utility>
 #include <vector>
 
-#include "emulation/mount_helper.hpp"
+#include "seccomp/mount_helper.hpp"
 #include "sys/fd.hpp"
 
-namespace ecifs::emulation::mount_helper {
+namespace ecifs::seccomp::mount_helper {
 
 // What the helper opens in the host's namespaces before joining the caller's.
 struct Opened {
@@ -24,4 +24,4 @@ struct Opened {
 // helper would do in its name is refused (EPERM); what the kernel decides stays the kernel's.
 Reply act(const Request& req, Opened& opened, bool may_act);
 
-}  // namespace ecifs::emulation::mount_helper
+}  // namespace ecifs::seccomp::mount_helper

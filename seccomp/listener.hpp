@@ -24,9 +24,9 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 
-#include "daemon/seccomp_trapper.hpp"
+#include "seccomp/trapper.hpp"
 
-namespace ecifs::daemon {
+namespace ecifs::seccomp {
 
 struct ListenerMessage {
     std::string id;           // state.id: the container
@@ -72,4 +72,4 @@ private:
     bool stopped_ = false;
 };
 
-}  // namespace ecifs::daemon
+}  // namespace ecifs::seccomp

@@ -1,4 +1,4 @@
-#include "emulation/seccomp_table.hpp"
+#include "seccomp/table.hpp"
 
 #include <linux/audit.h>
 #include <seccomp.h>
@@ -7,7 +7,7 @@
 #include <string>
 #include <utility>
 
-namespace ecifs::emulation::seccomp {
+namespace ecifs::seccomp {
 
 namespace {
 
@@ -40,7 +40,7 @@ constexpr struct {
     {SCMP_ARCH_ARM, AUDIT_ARCH_ARM, Abi::compat32},
 };
 #else
-#error "ecifs: add this architecture's seccomp arches to emulation/seccomp_table.cpp"
+#error "ecifs: add this architecture's seccomp arches to seccomp/table.cpp"
 #endif
 
 using Key = std::pair<uint32_t, int>;  // reported arch, number
@@ -77,4 +77,4 @@ Abi abi_of(uint32_t arch) {
     return (arch & __AUDIT_ARCH_64BIT) ? Abi::native : Abi::compat32;
 }
 
-}  // namespace ecifs::emulation::seccomp
+}  // namespace ecifs::seccomp

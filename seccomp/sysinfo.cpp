@@ -1,4 +1,4 @@
-#include "daemon/seccomp_sysinfo.hpp"
+#include "seccomp/sysinfo.hpp"
 
 #include <sys/sysinfo.h>
 
@@ -11,7 +11,7 @@
 #include "handlers/format.hpp"
 #include "handlers/memory.hpp"
 
-namespace ecifs::daemon {
+namespace ecifs::seccomp {
 
 namespace {
 
@@ -96,4 +96,4 @@ std::vector<std::byte> encode_compat(const SysinfoFigures& f) {
     return out;
 }
 
-}  // namespace ecifs::daemon
+}  // namespace ecifs::seccomp

@@ -1,10 +1,10 @@
-#include "daemon/seccomp_io.hpp"
+#include "seccomp/io.hpp"
 
 #include <poll.h>
 
 #include <boost/asio/post.hpp>
 
-namespace ecifs::daemon {
+namespace ecifs::seccomp {
 
 Readable::Readable(boost::asio::io_context& io, int fd) : io_(io), fd_(fd), descriptor_(io, fd) {}
 
@@ -45,4 +45,4 @@ void Readable::close() {
     descriptor_.close(ignored);
 }
 
-}  // namespace ecifs::daemon
+}  // namespace ecifs::seccomp

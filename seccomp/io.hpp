@@ -12,7 +12,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 
-namespace ecifs::daemon {
+namespace ecifs::seccomp {
 
 class Readable : public std::enable_shared_from_this<Readable> {
 public:
@@ -39,4 +39,4 @@ private:
     bool closed_ = false;
 };
 
-}  // namespace ecifs::daemon
+}  // namespace ecifs::seccomp

@@ -7,7 +7,7 @@
 #include <span>
 #include <string_view>
 
-namespace ecifs::emulation::seccomp {
+namespace ecifs::seccomp {
 
 enum class Syscall { sysinfo, mount, umount2 };
 
@@ -42,4 +42,4 @@ Abi abi_of(uint32_t arch);
 // and those the kernel runs beside it), as in Docker's default profile.
 std::span<const std::string_view> profile_architectures();
 
-}  // namespace ecifs::emulation::seccomp
+}  // namespace ecifs::seccomp

@@ -1,4 +1,4 @@
-#include "emulation/seccomp_notify.hpp"
+#include "seccomp/notify.hpp"
 
 #include <linux/seccomp.h>
 #include <sys/ioctl.h>
@@ -11,7 +11,7 @@
 #include <cstring>
 #include <string_view>
 
-namespace ecifs::emulation::seccomp {
+namespace ecifs::seccomp {
 
 namespace {
 
@@ -94,4 +94,4 @@ int write_memory(pid_t pid, uint64_t address, std::span<const std::byte> bytes) 
     return static_cast<std::size_t>(n) == bytes.size() ? 0 : EFAULT;
 }
 
-}  // namespace ecifs::emulation::seccomp
+}  // namespace ecifs::seccomp

@@ -9,7 +9,7 @@
 #include <span>
 #include <string>
 
-namespace ecifs::emulation::seccomp {
+namespace ecifs::seccomp {
 
 // One trapped call (struct seccomp_notif). `pid` is in the daemon's pid namespace.
 struct Notification {
@@ -45,4 +45,4 @@ int read_string(pid_t pid, uint64_t address, std::size_t max, std::string& out);
 // Write bytes into the caller's memory (process_vm_writev). EFAULT: not writable there.
 int write_memory(pid_t pid, uint64_t address, std::span<const std::byte> bytes);
 
-}  // namespace ecifs::emulation::seccomp
+}  // namespace ecifs::seccomp
