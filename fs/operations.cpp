@@ -254,7 +254,8 @@ void op::opendir(const Request& req, fuse_ino_t ino, fuse_file_info* fi) {
     if (req.reply_open(*fi) == 0) open.release();
 }
 
-// An entry's offset is its index + 1.
+// An entry's offset is its index + 1. (fuse_add_direntry only formats: it does not use
+// the request, so a test's will do.)
 void op::readdir(const Request& req, fuse_ino_t, size_t size, off_t offset, fuse_file_info* fi) {
     const auto& entries = reinterpret_cast<OpenDir*>(fi->fh)->entries;
     std::string buffer(size, '\0');
