@@ -119,7 +119,7 @@ std::shared_ptr<FuseMount> FuseMount::create(boost::asio::io_context& io, std::f
         throw std::runtime_error(fmt::format("mkdir {}: {}", mountpoint.string(), std::strerror(errno)));
     std::shared_ptr<FuseMount> mount(new FuseMount(io, mountpoint, std::move(container)));
     mount->session_ = new_session(&mount->state_);
-    mount->state_.session = mount->session_;
+    mount->state_.kernel = libfuse_kernel(mount->session_);
     mount->state_.run_blocking = [weak = std::weak_ptr<FuseMount>(mount)](std::function<void()> job) {
         boost::asio::post(blocking_pool(), [weak, job = std::move(job)] {
             auto self = weak.lock();

@@ -59,9 +59,6 @@ struct OpenDir {
     std::vector<DirEntry> entries;
 };
 
-MountState& state_of(fuse_req_t req) { return *static_cast<MountState*>(fuse_req_userdata(req)); }
-handlers::Context context_of(fuse_req_t req) { return {*state_of(req).container, fuse_req_ctx(req)->pid}; }
-
 // What an inode stands for: a node of the static table, or a path below a subtree root.
 struct Target {
     fuse_ino_t ino = 0;
@@ -121,8 +118,7 @@ struct stat info_attributes(const MountState& state, fuse_ino_t ino, const handl
 // change i_size, and stat(2) asks again next time (see PageCache).
 void bump_attribute_version(MountState& state, fuse_ino_t ino) {
     constexpr off_t far_past_any_end = off_t{1} << 40;
-    fuse_bufvec nothing = FUSE_BUFVEC_INIT(0);
-    int err = fuse_lowlevel_notify_store(state.session, ino, far_past_any_end, &nothing, fuse_buf_copy_flags{});
+    int err = state.kernel->notify_store(ino, far_past_any_end, {});
     if (err && err != -ENOENT)  // ENOENT: the kernel has no such inode (any more)
         spdlog::warn("container {}: cannot bump the attributes of inode {}: {}", state.container->id(), ino,
                      std::strerror(-err));
@@ -136,21 +132,21 @@ void before_attributes(MountState& state, const struct stat& st) {
 
 // Attributes of any target; a subtree path, its root included, is asked of its subtree
 // (it may be gone, and a root shows what the directory it stands for shows).
-int attributes(fuse_req_t req, const Target& target, struct stat& out) {
-    const MountState& state = state_of(req);
+int attributes(const Request& req, const Target& target, struct stat& out) {
+    const MountState& state = req.state;
     if (!target.in_subtree()) {
         out = static_attributes(state, *target.node);
         return 0;
     }
     handlers::NodeInfo info;
-    if (int err = target.subtree()->stat(context_of(req), target.path, info)) return err;
+    if (int err = target.subtree()->stat(req.context(), target.path, info)) return err;
     out = info_attributes(state, target.ino, info);
     return 0;
 }
 
-std::optional<Target> target_or_reply(fuse_req_t req, fuse_ino_t ino) {
-    auto target = resolve(state_of(req), ino);
-    if (!target) fuse_reply_err(req, ENOENT);
+std::optional<Target> target_or_reply(const Request& req, fuse_ino_t ino) {
+    auto target = resolve(req.state, ino);
+    if (!target) req.reply_err(ENOENT);
     return target;
 }
 
@@ -158,74 +154,78 @@ std::string join(const std::string& dir, std::string_view name) {
     return dir.empty() ? std::string(name) : dir + '/' + std::string(name);
 }
 
-void do_lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
-    MountState& state = state_of(req);
+}  // namespace
+
+void op::lookup(const Request& req, fuse_ino_t parent, const char* name) {
+    MountState& state = req.state;
     auto dir = target_or_reply(req, parent);
     if (!dir) return;
     fuse_entry_param entry{};
     if (!dir->in_subtree()) {
-        if (!dir->node->is_dir()) return (void)fuse_reply_err(req, ENOTDIR);
+        if (!dir->node->is_dir()) return (void)req.reply_err(ENOTDIR);
         const Node* node = state.nodes.child(*dir->node, name);
-        if (!node) return (void)fuse_reply_err(req, ENOENT);
+        if (!node) return (void)req.reply_err(ENOENT);
         const Target child{node->ino, node, false, ""};
-        if (int err = attributes(req, child, entry.attr)) return (void)fuse_reply_err(req, err);
+        if (int err = attributes(req, child, entry.attr)) return (void)req.reply_err(err);
         entry.ino = node->ino;
         entry.attr_timeout = entry.entry_timeout = child.cache_seconds();
         before_attributes(state, entry.attr);
-        return (void)fuse_reply_entry(req, &entry);
+        return (void)req.reply_entry(entry);
     }
     std::string path = join(dir->path, name);
     handlers::NodeInfo info;
-    if (int err = dir->subtree()->stat(context_of(req), path, info)) return (void)fuse_reply_err(req, err);
+    if (int err = dir->subtree()->stat(req.context(), path, info)) return (void)req.reply_err(err);
     entry.ino = state.dynamic.intern(*dir->node, path);
     entry.attr = info_attributes(state, entry.ino, info);
     entry.attr_timeout = entry.entry_timeout = dynamic_cache_seconds;
     before_attributes(state, entry.attr);
-    fuse_reply_entry(req, &entry);
+    req.reply_entry(entry);
 }
 
 // The node tables keep every inode (they are small and bounded); its page-cache record goes.
-void do_forget(fuse_req_t req, fuse_ino_t ino, uint64_t) {
-    state_of(req).page_cache.forgotten(ino);
-    fuse_reply_none(req);
+void op::forget(const Request& req, fuse_ino_t ino, uint64_t) {
+    req.state.page_cache.forgotten(ino);
+    req.reply_none();
 }
 
-void do_forget_multi(fuse_req_t req, size_t count, fuse_forget_data* forgets) {
-    for (size_t i = 0; i < count; ++i) state_of(req).page_cache.forgotten(forgets[i].ino);
-    fuse_reply_none(req);
+void op::forget_multi(const Request& req, size_t count, fuse_forget_data* forgets) {
+    for (size_t i = 0; i < count; ++i) req.state.page_cache.forgotten(forgets[i].ino);
+    req.reply_none();
 }
 
-void do_getattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
+void op::getattr(const Request& req, fuse_ino_t ino, fuse_file_info*) {
     auto target = target_or_reply(req, ino);
     if (!target) return;
     struct stat st;
-    if (int err = attributes(req, *target, st)) return (void)fuse_reply_err(req, err);
-    before_attributes(state_of(req), st);
-    fuse_reply_attr(req, &st, target->cache_seconds());
+    if (int err = attributes(req, *target, st)) return (void)req.reply_err(err);
+    before_attributes(req.state, st);
+    req.reply_attr(st, target->cache_seconds());
 }
 
 // As procfs' proc_sys_setattr: modes and owners are fixed; truncation (O_TRUNC before
 // a write) is accepted and changes nothing.
-void do_setattr(fuse_req_t req, fuse_ino_t ino, struct stat*, int to_set, fuse_file_info*) {
+void op::setattr(const Request& req, fuse_ino_t ino, struct stat*, int to_set, fuse_file_info*) {
     auto target = target_or_reply(req, ino);
     if (!target) return;
-    if (to_set & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) return (void)fuse_reply_err(req, EPERM);
+    if (to_set & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) return (void)req.reply_err(EPERM);
     struct stat st;
-    if (int err = attributes(req, *target, st)) return (void)fuse_reply_err(req, err);
+    if (int err = attributes(req, *target, st)) return (void)req.reply_err(err);
     // The kernel takes a SETATTR reply's size whatever the inode's attribute version.
-    if (S_ISREG(st.st_mode)) state_of(req).page_cache.sized(ino);
-    fuse_reply_attr(req, &st, target->cache_seconds());
+    if (S_ISREG(st.st_mode)) req.state.page_cache.sized(ino);
+    req.reply_attr(st, target->cache_seconds());
 }
+
+namespace {
 
 int list_static(const MountState& state, const Node& dir, std::vector<DirEntry>& out) {
     for (const auto& [name, ino] : dir.children) out.push_back({name, ino, static_attributes(state, *state.nodes.find(ino))});
     return 0;
 }
 
-int list_subtree(fuse_req_t req, const Target& dir, std::vector<DirEntry>& out) {
-    MountState& state = state_of(req);
+int list_subtree(const Request& req, const Target& dir, std::vector<DirEntry>& out) {
+    MountState& state = req.state;
     std::vector<std::pair<std::string, handlers::NodeInfo>> children;
-    if (int err = dir.subtree()->list(context_of(req), dir.path, children)) return err;
+    if (int err = dir.subtree()->list(req.context(), dir.path, children)) return err;
     for (auto& [name, info] : children) {
         fuse_ino_t ino = state.dynamic.intern(*dir.node, join(dir.path, name));
         out.push_back({std::move(name), ino, info_attributes(state, ino, info)});
@@ -233,13 +233,15 @@ int list_subtree(fuse_req_t req, const Target& dir, std::vector<DirEntry>& out) 
     return 0;
 }
 
-void do_opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
-    MountState& state = state_of(req);
+}  // namespace
+
+void op::opendir(const Request& req, fuse_ino_t ino, fuse_file_info* fi) {
+    MountState& state = req.state;
     auto dir = target_or_reply(req, ino);
     if (!dir) return;
     struct stat self;
-    if (int err = attributes(req, *dir, self)) return (void)fuse_reply_err(req, err);
-    if (!S_ISDIR(self.st_mode)) return (void)fuse_reply_err(req, ENOTDIR);
+    if (int err = attributes(req, *dir, self)) return (void)req.reply_err(err);
+    if (!S_ISDIR(self.st_mode)) return (void)req.reply_err(ENOTDIR);
     auto open = std::make_unique<OpenDir>();
     // ".." of a path below a subtree is given as the subtree's root: the kernel does
     // not use it (it knows the parent dentry), readers only see the name.
@@ -247,40 +249,43 @@ void do_opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     open->entries.push_back({".", dir->ino, self});
     open->entries.push_back({"..", parent_ino, static_attributes(state, *state.nodes.find(parent_ino))});
     int err = dir->in_subtree() ? list_subtree(req, *dir, open->entries) : list_static(state, *dir->node, open->entries);
-    if (err) return (void)fuse_reply_err(req, err);
+    if (err) return (void)req.reply_err(err);
     fi->fh = reinterpret_cast<uint64_t>(open.get());
-    if (fuse_reply_open(req, fi) == 0) open.release();
+    if (req.reply_open(*fi) == 0) open.release();
 }
 
-// An entry's offset is its index + 1.
-void do_readdir(fuse_req_t req, fuse_ino_t, size_t size, off_t offset, fuse_file_info* fi) {
+// An entry's offset is its index + 1. (fuse_add_direntry only formats: it does not use
+// the request, so a test's will do.)
+void op::readdir(const Request& req, fuse_ino_t, size_t size, off_t offset, fuse_file_info* fi) {
     const auto& entries = reinterpret_cast<OpenDir*>(fi->fh)->entries;
     std::string buffer(size, '\0');
     size_t used = 0;
     for (size_t i = static_cast<size_t>(std::max<off_t>(offset, 0)); i < entries.size(); ++i) {
         struct stat st = entries[i].attr;
         st.st_ino = entries[i].ino;
-        size_t len = fuse_add_direntry(req, buffer.data() + used, size - used, entries[i].name.c_str(), &st,
+        size_t len = fuse_add_direntry(req.id, buffer.data() + used, size - used, entries[i].name.c_str(), &st,
                                        static_cast<off_t>(i + 1));
         if (len > size - used) break;
         used += len;
     }
-    fuse_reply_buf(req, buffer.data(), used);
+    req.reply_buf(buffer.data(), used);
 }
 
-void do_releasedir(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
+void op::releasedir(const Request& req, fuse_ino_t, fuse_file_info* fi) {
     delete reinterpret_cast<OpenDir*>(fi->fh);
-    fuse_reply_err(req, 0);
+    req.reply_err(0);
 }
+
+namespace {
 
 // An open the kernel does not learn of (the opener was interrupted) gets no RELEASE.
-void reply_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info fi, Content content, int error) {
+void reply_open(const Request& req, fuse_ino_t ino, fuse_file_info fi, Content content, int error) {
     auto file = std::make_unique<OpenFile>(std::move(content), error);
     fi.fh = reinterpret_cast<uint64_t>(file.get());
-    if (fuse_reply_open(req, &fi) == 0)
+    if (req.reply_open(fi) == 0)
         file.release();
     else
-        state_of(req).page_cache.released(ino, false);
+        req.state.page_cache.released(ino, false);
 }
 
 // Store the snapshot's last byte: the kernel then extends i_size to its length. The
@@ -289,18 +294,16 @@ void reply_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info fi, Content conte
 // must not shrink i_size again (a store that extends nothing bumps nothing).
 void extend_size(MountState& state, fuse_ino_t ino, const std::string& content, uint64_t shrinks_seen) {
     bump_attribute_version(state, ino);
-    fuse_bufvec last = FUSE_BUFVEC_INIT(1);
-    last.buf[0].mem = const_cast<char*>(content.data() + content.size() - 1);
-    int err = fuse_lowlevel_notify_store(state.session, ino, content.size() - 1, &last, fuse_buf_copy_flags{});
+    int err = state.kernel->notify_store(ino, content.size() - 1, std::string_view(&content.back(), 1));
     state.page_cache.extended(ino, content.size(), shrinks_seen, err == 0);
     if (err)
         spdlog::warn("container {}: cannot extend i_size of inode {}: {}", state.container->id(), ino, std::strerror(-err));
 }
 
 // Render the file for reading: a static file's generator or the subtree's read.
-int render(fuse_req_t req, const Target& target, std::string& out) {
-    if (!target.dynamic) return target.node->file->generate(context_of(req), out);
-    return target.subtree()->read(context_of(req), target.path, out);
+int render(const Request& req, const Target& target, std::string& out) {
+    if (!target.dynamic) return target.node->file->generate(req.context(), out);
+    return target.subtree()->read(req.context(), target.path, out);
 }
 
 bool writable(const Target& target, const struct stat& attr) {
@@ -310,27 +313,29 @@ bool writable(const Target& target, const struct stat& attr) {
 
 // An open's attributes and, unless it is write-only, its first rendering: for a subtree
 // in one call (Subtree::open), so that one backed by a helper process asks it once.
-int open_target(fuse_req_t req, const Target& target, int access, struct stat& attr, handlers::Opened& opened) {
+int open_target(const Request& req, const Target& target, int access, struct stat& attr, handlers::Opened& opened) {
     if (target.dynamic) {
-        if (int err = target.subtree()->open(context_of(req), target.path, access, opened)) return err;
-        attr = info_attributes(state_of(req), target.ino, opened.info);
+        if (int err = target.subtree()->open(req.context(), target.path, access, opened)) return err;
+        attr = info_attributes(req.state, target.ino, opened.info);
         return 0;
     }
-    attr = static_attributes(state_of(req), *target.node);
+    attr = static_attributes(req.state, *target.node);
     if (access != O_WRONLY && !S_ISDIR(attr.st_mode)) opened.read_result = render(req, target, opened.content);
     return 0;
 }
 
-void do_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
-    MountState& state = state_of(req);
+}  // namespace
+
+void op::open(const Request& req, fuse_ino_t ino, fuse_file_info* fi) {
+    MountState& state = req.state;
     auto target = target_or_reply(req, ino);
     if (!target) return;
     const int access = fi->flags & O_ACCMODE;
     struct stat attr;
     handlers::Opened opened;
-    if (int err = open_target(req, *target, access, attr, opened)) return (void)fuse_reply_err(req, err);
-    if (S_ISDIR(attr.st_mode)) return (void)fuse_reply_err(req, EISDIR);
-    if (access != O_RDONLY && !writable(*target, attr)) return (void)fuse_reply_err(req, EACCES);
+    if (int err = open_target(req, *target, access, attr, opened)) return (void)req.reply_err(err);
+    if (S_ISDIR(attr.st_mode)) return (void)req.reply_err(EISDIR);
+    if (access != O_RDONLY && !writable(*target, attr)) return (void)req.reply_err(EACCES);
     const int error = opened.read_result;
     if (error) spdlog::debug("container {}: reading inode {} failed: {}", state.container->id(), ino, std::strerror(error));
     fi->direct_io = 1;  // st_size is 0: read(2) must ask us, not the page cache
@@ -344,13 +349,15 @@ void do_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     });
 }
 
+namespace {
+
 // read(2) gets the handle's own snapshot. A read at offset 0 after it has been served
 // starts a new pass: render again.
-Content handle_read(fuse_req_t req, fuse_ino_t ino, off_t offset, OpenFile& file) {
+Content handle_read(const Request& req, fuse_ino_t ino, off_t offset, OpenFile& file) {
     std::lock_guard guard(file.lock);
     if (!std::exchange(file.read_any, true)) {
         file.read_by_read = true;
-        state_of(req).page_cache.settled(ino);
+        req.state.page_cache.settled(ino);
     }
     if (offset == 0 && file.served) {
         auto target = target_or_reply(req, ino);
@@ -361,7 +368,7 @@ Content handle_read(fuse_req_t req, fuse_ino_t ino, off_t offset, OpenFile& file
     }
     file.served = true;
     if (file.error) {
-        fuse_reply_err(req, file.error);
+        req.reply_err(file.error);
         return nullptr;
     }
     return file.content;
@@ -369,23 +376,25 @@ Content handle_read(fuse_req_t req, fuse_ino_t ino, off_t offset, OpenFile& file
 
 // A READ without a lock owner fills the page cache (splice, sendfile: direct_io's
 // read(2) carries one): it gets the inode's cache content (see PageCache).
-Content page_cache_read(fuse_req_t req, fuse_ino_t ino, OpenFile& file) {
+Content page_cache_read(const Request& req, fuse_ino_t ino, OpenFile& file) {
     {
         std::lock_guard guard(file.lock);
         file.read_any = true;
         if (file.error) {
-            fuse_reply_err(req, file.error);
+            req.reply_err(file.error);
             return nullptr;
         }
     }
-    if (Content cache = state_of(req).page_cache.splice_read(ino)) return cache;
+    if (Content cache = req.state.page_cache.splice_read(ino)) return cache;
     std::lock_guard guard(file.lock);
     return file.content;
 }
 
-void do_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset, fuse_file_info* fi) {
-    if (offset < 0) return (void)fuse_reply_err(req, EINVAL);
-    MountState& state = state_of(req);
+}  // namespace
+
+void op::read(const Request& req, fuse_ino_t ino, size_t size, off_t offset, fuse_file_info* fi) {
+    if (offset < 0) return (void)req.reply_err(EINVAL);
+    MountState& state = req.state;
     auto& file = *reinterpret_cast<OpenFile*>(fi->fh);
     const bool fills_page_cache = fi->lock_owner == 0;
     Content content = fills_page_cache ? page_cache_read(req, ino, file) : handle_read(req, ino, offset, file);
@@ -393,21 +402,21 @@ void do_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset, fuse_fil
     size_t start = std::min(static_cast<size_t>(offset), content->size());
     size_t length = std::min(size, content->size() - start);
     if (fills_page_cache && length < size) state.page_cache.short_read(ino, start + length);
-    fuse_reply_buf(req, content->data() + start, length);
+    req.reply_buf(content->data() + start, length);
 }
 
 // One write(2) is one whole value, as for the kernel's sysctl files. A write at a
 // non-zero offset is accepted and ignored, as the kernel does for numeric sysctls
 // (kernel.sysctl_writes_strict=1), unless a subtree's file takes it (see write_handle).
-void do_write(fuse_req_t req, fuse_ino_t ino, const char* data, size_t size, off_t offset, fuse_file_info* fi) {
+void op::write(const Request& req, fuse_ino_t ino, const char* data, size_t size, off_t offset, fuse_file_info* fi) {
     auto target = target_or_reply(req, ino);
     if (!target) return;
     std::string_view value(data, size);
     if (!target->dynamic) {
-        if (offset > 0) return (void)fuse_reply_write(req, size);
+        if (offset > 0) return (void)req.reply_write(size);
         const auto* file = target->node->file;
-        int err = file && file->write ? file->write(context_of(req), value) : EACCES;
-        return (void)(err ? fuse_reply_err(req, err) : fuse_reply_write(req, size));
+        int err = file && file->write ? file->write(req.context(), value) : EACCES;
+        return (void)(err ? req.reply_err(err) : req.reply_write(size));
     }
     // A subtree's write may attach an event source to the handle (a PSI trigger). The
     // reply goes out after the lock: then the writer may close, and the RELEASE, on
@@ -417,64 +426,77 @@ void do_write(fuse_req_t req, fuse_ino_t ino, const char* data, size_t size, off
     {
         std::lock_guard guard(file.lock);
         handlers::EventSource source{file.event != 0};
-        err = target->subtree()->write_handle(context_of(req), target->path, value, offset, source);
-        if (!err && source.fd >= 0 && !(file.event = state_of(req).events.add(source.fd))) err = errno;
+        err = target->subtree()->write_handle(req.context(), target->path, value, offset, source);
+        if (!err && source.fd >= 0 && !(file.event = req.state.events.add(source.fd))) err = errno;
     }
-    if (err) return (void)fuse_reply_err(req, err);
-    fuse_reply_write(req, size);
+    if (err) return (void)req.reply_err(err);
+    req.reply_write(size);
 }
 
 // poll(2): the file's answer, with its event source's firing consumed; `ph` (when the
 // poller will wait) is woken at the source's next firing.
-void do_poll(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi, fuse_pollhandle* ph) {
-    auto target = resolve(state_of(req), ino);
+void op::poll(const Request& req, fuse_ino_t ino, fuse_file_info* fi, fuse_pollhandle* ph) {
+    auto target = resolve(req.state, ino);
     auto& file = *reinterpret_cast<OpenFile*>(fi->fh);
     EventSources::Id event;
     {
         std::lock_guard guard(file.lock);
         event = file.event;
     }
-    const bool fired = event != 0 && state_of(req).events.poll(event, std::exchange(ph, nullptr));
+    const bool fired = event != 0 && req.state.events.poll(event, std::exchange(ph, nullptr));
     if (ph) fuse_pollhandle_destroy(ph);
     const bool dynamic = target && target->dynamic;
-    fuse_reply_poll(req, dynamic ? target->subtree()->poll(target->path, event != 0, fired) : handlers::default_poll_mask);
+    req.reply_poll(dynamic ? target->subtree()->poll(target->path, event != 0, fired) : handlers::default_poll_mask);
 }
 
-void do_readlink(fuse_req_t req, fuse_ino_t ino) {
+void op::readlink(const Request& req, fuse_ino_t ino) {
     auto target = target_or_reply(req, ino);
     if (!target) return;
-    if (!target->dynamic) return (void)fuse_reply_err(req, EINVAL);
+    if (!target->dynamic) return (void)req.reply_err(EINVAL);
     std::string link;
-    if (int err = target->subtree()->readlink(context_of(req), target->path, link)) return (void)fuse_reply_err(req, err);
-    fuse_reply_readlink(req, link.c_str());
+    if (int err = target->subtree()->readlink(req.context(), target->path, link)) return (void)req.reply_err(err);
+    req.reply_readlink(link.c_str());
 }
 
-void do_release(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+void op::release(const Request& req, fuse_ino_t ino, fuse_file_info* fi) {
     std::unique_ptr<OpenFile> file(reinterpret_cast<OpenFile*>(fi->fh));
-    state_of(req).page_cache.released(ino, file->read_by_read);
-    if (file->event) state_of(req).events.remove(file->event);  // ends the trigger
-    fuse_reply_err(req, 0);
+    req.state.page_cache.released(ino, file->read_by_read);
+    if (file->event) req.state.events.remove(file->event);  // ends the trigger
+    req.reply_err(0);
 }
 
-void do_flush(fuse_req_t req, fuse_ino_t, fuse_file_info*) { fuse_reply_err(req, 0); }
+void op::flush(const Request& req, fuse_ino_t, fuse_file_info*) { req.reply_err(0); }
+
+namespace {
+
+Request request_of(fuse_req_t req) {
+    return {req, *static_cast<MountState*>(fuse_req_userdata(req)), fuse_req_ctx(req)->pid};
+}
+
+// An entry of the table: libfuse's request becomes a Request, the other arguments pass
+// as they are.
+template <auto operation, typename... Args>
+void entry(fuse_req_t req, Args... args) {
+    operation(request_of(req), args...);
+}
 
 fuse_lowlevel_ops make_operations() {
     fuse_lowlevel_ops ops{};
-    ops.lookup = do_lookup;
-    ops.forget = do_forget;
-    ops.forget_multi = do_forget_multi;
-    ops.getattr = do_getattr;
-    ops.setattr = do_setattr;
-    ops.opendir = do_opendir;
-    ops.readdir = do_readdir;
-    ops.releasedir = do_releasedir;
-    ops.readlink = do_readlink;
-    ops.open = do_open;
-    ops.read = do_read;
-    ops.write = do_write;
-    ops.flush = do_flush;
-    ops.release = do_release;
-    ops.poll = do_poll;
+    ops.lookup = entry<op::lookup>;
+    ops.forget = entry<op::forget>;
+    ops.forget_multi = entry<op::forget_multi>;
+    ops.getattr = entry<op::getattr>;
+    ops.setattr = entry<op::setattr>;
+    ops.opendir = entry<op::opendir>;
+    ops.readdir = entry<op::readdir>;
+    ops.releasedir = entry<op::releasedir>;
+    ops.readlink = entry<op::readlink>;
+    ops.open = entry<op::open>;
+    ops.read = entry<op::read>;
+    ops.write = entry<op::write>;
+    ops.flush = entry<op::flush>;
+    ops.release = entry<op::release>;
+    ops.poll = entry<op::poll>;
     return ops;
 }
 
