@@ -1,0 +1,60 @@
+#include "sys/text.hpp"
+
+namespace ecifs::sys {
+
+namespace {
+
+constexpr std::string_view blanks = " \t\n\r";
+
+}  // namespace
+
+std::string_view trim(std::string_view text) {
+    const auto first = text.find_first_not_of(blanks);
+    if (first == std::string_view::npos) return {};
+    return text.substr(first, text.find_last_not_of(blanks) - first + 1);
+}
+
+std::vector<std::string_view> split_fields(std::string_view line) {
+    std::vector<std::string_view> fields;
+    for (auto start = line.find_first_not_of(blanks); start != std::string_view::npos;
+         start = line.find_first_not_of(blanks, start)) {
+        const auto end = line.find_first_of(blanks, start);
+        fields.push_back(line.substr(start, end - start));
+        if (end == std::string_view::npos) break;
+        start = end;
+    }
+    return fields;
+}
+
+std::vector<std::string_view> split_on(std::string_view text, char separator) {
+    std::vector<std::string_view> parts;
+    for (std::size_t start = 0;;) {
+        const auto end = text.find(separator, start);
+        parts.push_back(text.substr(start, end - start));
+        if (end == std::string_view::npos) return parts;
+        start = end + 1;
+    }
+}
+
+KeyValues::KeyValues(std::string_view text) {
+    for_each_line(text, [&](std::string_view line) {
+        const auto space = line.find(' ');
+        if (space == std::string_view::npos) return;
+        const auto key = line.substr(0, space);
+        index_.emplace(key, entries_.size());  // keeps a repeated key's first line
+        entries_.emplace_back(key, trim(line.substr(space + 1)));
+    });
+}
+
+std::optional<std::string_view> KeyValues::text_of(std::string_view key) const {
+    const auto it = index_.find(key);
+    if (it == index_.end()) return std::nullopt;
+    return entries_[it->second].second;
+}
+
+std::optional<uint64_t> KeyValues::number(std::string_view key) const {
+    const auto value = text_of(key);
+    return value ? whole_number<uint64_t>(*value) : std::nullopt;
+}
+
+}  // namespace ecifs::sys
