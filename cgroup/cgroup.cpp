@@ -1,13 +1,14 @@
 // Reading a container's cgroup on v1, v2 and hybrid hosts.
 #include "cgroup/cgroup.hpp"
 #include "sys/files.hpp"
+#include "sys/mountinfo.hpp"
+#include "sys/text.hpp"
 
 #include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
-#include <charconv>
 #include <climits>
 #include <functional>
 #include <map>
@@ -21,38 +22,18 @@
 
 namespace ecifs::cgroup {
 
+using sys::for_each_line;
 using sys::KeptFiles;
+using sys::KeyValues;
 using sys::read_file;
+using sys::split_fields;
+using sys::split_on;
+using sys::trim;
+using sys::whole_number;
 
 namespace fs = std::filesystem;
 
 namespace {
-
-std::string_view trim(std::string_view s) {
-    constexpr std::string_view space = " \t\n\r";
-    const auto first = s.find_first_not_of(space);
-    if (first == std::string_view::npos) return {};
-    return s.substr(first, s.find_last_not_of(space) - first + 1);
-}
-
-std::vector<std::string_view> split(std::string_view s, char sep) {
-    std::vector<std::string_view> parts;
-    for (size_t start = 0;;) {
-        const auto end = s.find(sep, start);
-        parts.push_back(s.substr(start, end - start));
-        if (end == std::string_view::npos) return parts;
-        start = end + 1;
-    }
-}
-
-// The whole of `s` as a number, or nullopt.
-template <class T>
-std::optional<T> to_number(std::string_view s) {
-    T value{};
-    const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
-    if (ec != std::errc{} || end != s.data() + s.size()) return std::nullopt;
-    return value;
-}
 
 [[noreturn]] void malformed(const fs::path& file, std::string_view text) {
     throw std::runtime_error(fmt::format("{}: unexpected content '{}'", file.string(), trim(text)));
@@ -60,19 +41,9 @@ std::optional<T> to_number(std::string_view s) {
 
 template <class T>
 T number_in(const fs::path& file, std::string_view text) {
-    const auto value = to_number<T>(trim(text));
+    const auto value = whole_number<T>(trim(text));
     if (!value) malformed(file, text);
     return *value;
-}
-
-// The value of `key` in a flat-keyed file ("key value" lines, like memory.stat).
-std::optional<uint64_t> keyed_value(std::string_view text, std::string_view key) {
-    for (const auto line : split(text, '\n')) {
-        const auto space = line.find(' ');
-        if (space != std::string_view::npos && line.substr(0, space) == key)
-            return to_number<uint64_t>(trim(line.substr(space + 1)));
-    }
-    return std::nullopt;
 }
 
 // How a file is read: the plain way (read_file_if_exists) or through kept descriptors.
@@ -124,7 +95,7 @@ std::optional<double> cpu_quota_at(CgroupVersion version, const fs::path& level,
         const auto file = level / "cpu.max";
         const auto text = read(file);
         if (!text) return std::nullopt;
-        const auto fields = split(trim(*text), ' ');
+        const auto fields = split_fields(*text);
         if (fields.size() != 2) malformed(file, *text);
         if (fields[0] == "max") return std::nullopt;
         quota = number_in<int64_t>(file, fields[0]);
@@ -180,46 +151,10 @@ constexpr StatKey stat_keys[] = {
 
 // ---- resolution ------------------------------------------------------------------
 
-struct Mount {
-    std::string root, point, fstype;
-    std::vector<std::string> super_options;
-};
-
-// mountinfo escapes space, tab, newline and backslash as \ooo.
-std::string unescape(std::string_view s) {
-    std::string out;
-    for (size_t i = 0; i < s.size(); ++i) {
-        int code = 0;
-        if (s[i] == '\\' && s.size() - i > 3) {
-            const auto digits = s.substr(i + 1, 3);
-            const auto [end, ec] = std::from_chars(digits.data(), digits.data() + 3, code, 8);
-            if (ec == std::errc{} && end == digits.data() + 3) {
-                out += static_cast<char>(code);
-                i += 3;
-                continue;
-            }
-        }
-        out += s[i];
-    }
-    return out;
-}
-
-std::vector<Mount> read_mountinfo(const fs::path& file) {
+std::vector<sys::MountInfo> read_mountinfo(const fs::path& file) {
     const auto text = read_file_if_exists(file);
     if (!text) throw std::runtime_error(fmt::format("cannot find the mount table {}", file.string()));
-    std::vector<Mount> mounts;
-    for (const auto line : split(*text, '\n')) {
-        // id parent major:minor root mount-point options [optional...] - fstype source super-options
-        const auto fields = split(line, ' ');
-        const auto dash = std::find(fields.begin() + std::min<size_t>(fields.size(), 6), fields.end(), "-");
-        if (fields.size() < 6 || fields.end() - dash < 4) continue;
-        Mount& m = mounts.emplace_back();
-        m.root = unescape(fields[3]);
-        m.point = unescape(fields[4]);
-        m.fstype = std::string(dash[1]);
-        for (const auto option : split(dash[3], ',')) m.super_options.emplace_back(option);
-    }
-    return mounts;
+    return sys::parse_mountinfo(*text);
 }
 
 // The cgroup of each v1 controller, and the v2 cgroup, from /proc/PID/cgroup.
@@ -232,18 +167,18 @@ ProcCgroups read_proc_cgroup(const fs::path& file) {
     const auto text = read_file_if_exists(file);
     if (!text) throw std::runtime_error(fmt::format("the process is gone: no {}", file.string()));
     ProcCgroups cgroups;
-    for (const auto line : split(*text, '\n')) {  // hierarchy-id:controllers:path
+    for_each_line(*text, [&](std::string_view line) {  // hierarchy-id:controllers:path
         const auto first = line.find(':');
         const auto second = line.find(':', first + 1);
-        if (first == std::string_view::npos || second == std::string_view::npos) continue;
+        if (first == std::string_view::npos || second == std::string_view::npos) return;
         const auto controllers = line.substr(first + 1, second - first - 1);
         const std::string path(line.substr(second + 1));
         if (line.substr(0, first) == "0" && controllers.empty()) {
             cgroups.v2 = path;
-            continue;
+            return;
         }
-        for (const auto controller : split(controllers, ',')) cgroups.v1.emplace(controller, path);
-    }
+        for (const auto controller : split_on(controllers, ',')) cgroups.v1.emplace(controller, path);
+    });
     return cgroups;
 }
 
@@ -257,7 +192,7 @@ std::optional<fs::path> inside(std::string_view cgroup, std::string_view root) {
 
 // The mount of a hierarchy that holds `cgroup`; among several, the one closest to the
 // hierarchy's root, so that the most ancestors are visible.
-std::optional<CgroupDir> find_mount(const std::vector<Mount>& mounts, CgroupVersion version,
+std::optional<CgroupDir> find_mount(const std::vector<sys::MountInfo>& mounts, CgroupVersion version,
                                     std::string_view controller, std::string_view cgroup) {
     std::optional<CgroupDir> best;
     size_t best_root = SIZE_MAX;
@@ -268,7 +203,7 @@ std::optional<CgroupDir> find_mount(const std::vector<Mount>& mounts, CgroupVers
             continue;
         const auto relative = inside(cgroup, m.root);
         if (!relative || m.root.size() >= best_root) continue;
-        best = CgroupDir{version, m.point, *relative};
+        best = CgroupDir{version, m.mount_point, *relative};
         best_root = m.root.size();
     }
     return best;
@@ -278,8 +213,7 @@ std::set<std::string, std::less<>> v2_controllers(const CgroupDir& v2) {
     const auto text = read_file_if_exists(v2.mount_root / "cgroup.controllers");
     std::set<std::string, std::less<>> names;
     if (!text) return names;
-    for (const auto name : split(trim(*text), ' '))
-        if (!name.empty()) names.emplace(name);
+    for (const auto name : split_fields(*text)) names.emplace(name);
     return names;
 }
 
@@ -338,10 +272,10 @@ CpuList parse_cpu_list(std::string_view text) {
     CpuList cpus;
     const auto list = trim(text);
     if (list.empty()) return cpus;
-    for (const auto item : split(list, ',')) {
+    for (const auto item : split_on(list, ',')) {
         const auto dash = item.find('-');
-        const auto first = to_number<int>(item.substr(0, dash));
-        const auto last = dash == std::string_view::npos ? first : to_number<int>(item.substr(dash + 1));
+        const auto first = whole_number<int>(item.substr(0, dash));
+        const auto last = dash == std::string_view::npos ? first : whole_number<int>(item.substr(dash + 1));
         if (!first || !last || *first < 0 || *first > *last || *last >= max_cpu)
             throw std::invalid_argument(fmt::format("bad CPU list '{}'", list));
         for (int cpu = *first; cpu <= *last; ++cpu) cpus.push_back(cpu);
@@ -447,9 +381,10 @@ MemoryStat Cgroup::memory_stat() const {
     const bool v2 = paths_.memory->version == CgroupVersion::v2;
     const auto text = read_own(paths_.memory->dir() / "memory.stat");
     if (!text) return stat;
+    const KeyValues values(*text);  // split once for all the keys
     for (const auto& key : stat_keys) {
         const auto name = v2 ? key.v2 : key.v1;
-        if (!name.empty()) stat.*key.field = keyed_value(*text, name).value_or(0);
+        if (!name.empty()) stat.*key.field = values.number(name).value_or(0);
     }
     return stat;
 }
@@ -532,7 +467,7 @@ std::optional<uint64_t> Cgroup::cpu_usage_ns() const {
     const auto file = dir / "cpu.stat";
     const auto text = read_own(file);
     if (!text) return std::nullopt;
-    const auto usec = keyed_value(*text, "usage_usec");
+    const auto usec = KeyValues(*text).number("usage_usec");
     if (!usec) malformed(file, *text);
     return *usec * 1000;
 }
@@ -554,8 +489,8 @@ std::optional<CgroupDir> unified_dir(const CgroupPaths& p) {
 std::optional<std::pair<unsigned, unsigned>> device_of(std::string_view field) {
     const auto colon = field.find(':');
     if (colon == std::string_view::npos) return std::nullopt;
-    const auto major = to_number<unsigned>(field.substr(0, colon));
-    const auto minor = to_number<unsigned>(field.substr(colon + 1));
+    const auto major = whole_number<unsigned>(field.substr(0, colon));
+    const auto minor = whole_number<unsigned>(field.substr(colon + 1));
     if (!major || !minor) return std::nullopt;
     return std::pair{*major, *minor};
 }
@@ -572,30 +507,30 @@ void parse_io_stat(std::string_view text, std::vector<IoStat>& stats) {
         {"rbytes", &IoStat::rbytes}, {"wbytes", &IoStat::wbytes}, {"dbytes", &IoStat::dbytes},
         {"rios", &IoStat::rios},     {"wios", &IoStat::wios},     {"dios", &IoStat::dios},
     };
-    for (const auto line : split(text, '\n')) {
-        const auto fields = split(trim(line), ' ');
-        const auto device = device_of(fields[0]);
-        if (!device) continue;
+    for_each_line(text, [&](std::string_view line) {
+        const auto fields = split_fields(line);
+        const auto device = fields.empty() ? std::nullopt : device_of(fields[0]);
+        if (!device) return;
         auto& entry = device_entry(stats, *device);
         for (const auto field : fields) {
             const auto eq = field.find('=');
             for (const auto& [key, member] : keys)
                 if (eq != std::string_view::npos && field.substr(0, eq) == key)
-                    entry.*member = to_number<uint64_t>(field.substr(eq + 1)).value_or(0);
+                    entry.*member = whole_number<uint64_t>(field.substr(eq + 1)).value_or(0);
         }
-    }
+    });
 }
 
 // v1 blkio.throttle.*: "8:0 Read 4096" lines (Write, Discard, Sync, Async, Total too).
 void parse_blkio(std::string_view text, std::vector<IoStat>& stats, uint64_t IoStat::*read,
                  uint64_t IoStat::*write, uint64_t IoStat::*discard) {
-    for (const auto line : split(text, '\n')) {
-        const auto fields = split(trim(line), ' ');
+    for_each_line(text, [&](std::string_view line) {
+        const auto fields = split_fields(line);
         const auto device = fields.size() == 3 ? device_of(fields[0]) : std::nullopt;
-        if (!device) continue;
+        if (!device) return;
         const auto member = fields[1] == "Read" ? read : fields[1] == "Write" ? write : fields[1] == "Discard" ? discard : nullptr;
-        if (member) device_entry(stats, *device).*member = to_number<uint64_t>(fields[2]).value_or(0);
-    }
+        if (member) device_entry(stats, *device).*member = whole_number<uint64_t>(fields[2]).value_or(0);
+    });
 }
 
 // A v1 blkio file, its hierarchical form first.
@@ -606,8 +541,9 @@ std::optional<std::string> read_blkio(const fs::path& dir, const std::string& na
 
 void collect_threads(const fs::path& dir, std::string_view file, std::vector<pid_t>& out) {
     if (const auto text = read_file_if_exists(dir / file))
-        for (const auto line : split(*text, '\n'))
-            if (const auto tid = to_number<pid_t>(trim(line))) out.push_back(*tid);
+        for_each_line(*text, [&](std::string_view line) {
+            if (const auto tid = whole_number<pid_t>(trim(line))) out.push_back(*tid);
+        });
     std::error_code ec;  // a child cgroup removed meanwhile is simply skipped
     for (const auto& entry : fs::directory_iterator(dir, ec))
         if (entry.is_directory(ec) && !entry.is_symlink(ec)) collect_threads(entry.path(), file, out);
@@ -623,11 +559,12 @@ std::optional<CpuTimes> Cgroup::cpu_times() const {
         const auto file = dir / "cpu.stat";
         const auto text = read_own(file);
         if (!text) return std::nullopt;
-        const auto usage = keyed_value(*text, "usage_usec");
-        const auto user = keyed_value(*text, "user_usec");
-        const auto system = keyed_value(*text, "system_usec");
+        const KeyValues stat(*text);
+        const auto usage = stat.number("usage_usec");
+        const auto user = stat.number("user_usec");
+        const auto system = stat.number("system_usec");
         if (!usage || !user || !system) malformed(file, *text);
-        return CpuTimes{*usage * 1000, *user * 1000, *system * 1000, keyed_value(*text, "nice_usec").value_or(0) * 1000};
+        return CpuTimes{*usage * 1000, *user * 1000, *system * 1000, stat.number("nice_usec").value_or(0) * 1000};
     }
     const auto usage = read_u64(dir / "cpuacct.usage", own);
     if (!usage) return std::nullopt;
@@ -638,8 +575,9 @@ std::optional<CpuTimes> Cgroup::cpu_times() const {
     const auto file = dir / "cpuacct.stat";
     const auto text = read_own(file);
     if (!text) return std::nullopt;
-    const auto user_ticks = keyed_value(*text, "user");
-    const auto system_ticks = keyed_value(*text, "system");
+    const KeyValues stat(*text);
+    const auto user_ticks = stat.number("user");
+    const auto system_ticks = stat.number("system");
     if (!user_ticks || !system_ticks) malformed(file, *text);
     const uint64_t tick_ns = 1'000'000'000 / static_cast<uint64_t>(sysconf(_SC_CLK_TCK));
     return CpuTimes{*usage, *user_ticks * tick_ns, *system_ticks * tick_ns, 0};
@@ -650,12 +588,9 @@ std::vector<std::pair<std::string, uint64_t>> Cgroup::memory_stat_entries() cons
     if (!paths_.memory) return entries;
     const auto text = read_own(paths_.memory->dir() / "memory.stat");
     if (!text) return entries;
-    for (const auto line : split(*text, '\n')) {
-        const auto space = line.find(' ');
-        if (space == std::string_view::npos) continue;
-        if (const auto value = to_number<uint64_t>(trim(line.substr(space + 1))))
-            entries.emplace_back(std::string(line.substr(0, space)), *value);
-    }
+    const KeyValues stat(*text);
+    for (const auto& [key, value_text] : stat.entries())
+        if (const auto value = whole_number<uint64_t>(value_text)) entries.emplace_back(std::string(key), *value);
     return entries;
 }
 
