@@ -3,44 +3,13 @@
 #include <sys/mount.h>
 
 #include <algorithm>
-#include <charconv>
+
+#include "sys/mountinfo.hpp"
+#include "sys/text.hpp"
 
 namespace ecifs::seccomp {
 
 namespace {
-
-std::string unescape(std::string_view field) {
-    std::string out;
-    out.reserve(field.size());
-    for (std::size_t i = 0; i < field.size(); ++i) {
-        if (field[i] == '\\' && i + 3 < field.size() &&
-            std::all_of(field.begin() + static_cast<std::ptrdiff_t>(i) + 1,
-                        field.begin() + static_cast<std::ptrdiff_t>(i) + 4,
-                        [](char c) { return c >= '0' && c <= '7'; })) {
-            out.push_back(static_cast<char>((field[i + 1] - '0') * 64 + (field[i + 2] - '0') * 8 + (field[i + 3] - '0')));
-            i += 3;
-        } else {
-            out.push_back(field[i]);
-        }
-    }
-    return out;
-}
-
-std::vector<std::string_view> split(std::string_view text, char sep) {
-    std::vector<std::string_view> parts;
-    std::size_t start = 0;
-    for (;;) {
-        std::size_t end = text.find(sep, start);
-        parts.push_back(text.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start));
-        if (end == std::string_view::npos) return parts;
-        start = end + 1;
-    }
-}
-
-bool parse_u64(std::string_view text, uint64_t& out) {
-    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
-    return ec == std::errc{} && end == text.data() + text.size();
-}
 
 const MountEntry* find(std::span<const MountEntry> mounts, uint64_t id) {
     for (const auto& m : mounts)
@@ -126,7 +95,7 @@ std::vector<Mask> masks_below(std::span<const Mask> masks, std::string_view fsty
 NewMount translate_new_mount(uint64_t flags, std::string_view data) {
     NewMount m;
     flags = strip_magic(flags);
-    for (std::string_view option : split(data, ',')) {
+    for (std::string_view option : sys::split_on(data, ',')) {
         if (option.empty()) continue;
         std::size_t eq = option.find('=');
         if (eq == std::string_view::npos)
@@ -159,20 +128,13 @@ NewMount translate_new_mount(uint64_t flags, std::string_view data) {
 
 std::vector<MountEntry> parse_mountinfo(std::string_view text) {
     std::vector<MountEntry> out;
-    for (std::string_view line : split(text, '\n')) {
-        std::size_t dash = line.find(" - ");
-        if (dash == std::string_view::npos) continue;
-        auto pre = split(line.substr(0, dash), ' ');
-        auto post = split(line.substr(dash + 3), ' ');
-        if (pre.size() < 6 || post.size() < 2) continue;
-        MountEntry m;
-        if (!parse_u64(pre[0], m.id) || !parse_u64(pre[1], m.parent)) continue;
-        m.root = unescape(pre[3]);
-        m.mount_point = unescape(pre[4]);
-        m.fstype = unescape(post[0]);
-        m.source = unescape(post[1]);
-        out.push_back(std::move(m));
-    }
+    for (auto& m : sys::parse_mountinfo(text))
+        out.push_back({.id = m.mount_id,
+                       .parent = m.parent_id,
+                       .root = std::move(m.root),
+                       .mount_point = std::move(m.mount_point),
+                       .fstype = std::move(m.fstype),
+                       .source = std::move(m.source)});
     return out;
 }
 
