@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
+#include <climits>
 #include <cstdint>
 #include <vector>
 
@@ -60,6 +61,18 @@ unsigned literal_base(std::string_view text, std::size_t& at) {
     return 8;
 }
 
+// Adds the digits of `base` from text[at] on to `magnitude`, moving `at` past them;
+// whether the value overflowed 64 bits (the kernel's _parse_integer, KSTRTOX_OVERFLOW).
+bool accumulate_digits(std::string_view text, std::size_t& at, unsigned base, uint64_t& magnitude) {
+    bool overflow = false;
+    for (; at < text.size() && digit_value(text[at]) < base; ++at) {
+        const unsigned digit = digit_value(text[at]);
+        if (magnitude > (UINT64_MAX - digit) / base) overflow = true;
+        magnitude = magnitude * base + digit;
+    }
+    return overflow;
+}
+
 // One number at the front of `text` (no leading blanks); consumes it on success.
 std::optional<Number> read_number(std::string_view& text) {
     const auto window = text.substr(0, number_limit);
@@ -71,12 +84,7 @@ std::optional<Number> read_number(std::string_view& text) {
     }
     if (at >= window.size() || !is_digit(window[at])) return std::nullopt;
     const unsigned base = literal_base(window, at);
-    bool overflow = false;
-    for (; at < window.size() && digit_value(window[at]) < base; ++at) {
-        const unsigned digit = digit_value(window[at]);
-        if (number.magnitude > (UINT64_MAX - digit) / base) overflow = true;
-        number.magnitude = number.magnitude * base + digit;
-    }
+    const bool overflow = accumulate_digits(window, at, base, number.magnitude);
     if (overflow || at == number_limit) return std::nullopt;
     if (at < text.size() && !separates(text[at])) return std::nullopt;
     text.remove_prefix(at);
@@ -220,6 +228,22 @@ std::optional<int64_t> first_value(std::string_view text) {
     skip_spaces(text);
     const auto length = static_cast<std::size_t>(std::find_if(text.begin(), text.end(), kernel_isspace) - text.begin());
     return parse_token(text.substr(0, length));
+}
+
+int parse_kstrtouint(std::string_view text, unsigned& value) {
+    if (text.starts_with('+')) text.remove_prefix(1);
+    std::size_t at = 0;
+    const unsigned base = literal_base(text, at);
+    const std::size_t digits_start = at;
+    uint64_t magnitude = 0;
+    if (accumulate_digits(text, at, base, magnitude)) return ERANGE;  // before looking at what follows, as the kernel
+    if (at == digits_start) return EINVAL;
+    auto rest = text.substr(at);
+    if (rest.starts_with('\n')) rest.remove_prefix(1);
+    if (!rest.empty()) return EINVAL;
+    if (magnitude > UINT_MAX) return ERANGE;
+    value = static_cast<unsigned>(magnitude);
+    return 0;
 }
 
 }  // namespace ecifs::sysctl

@@ -40,4 +40,11 @@ std::optional<std::string_view> sibling_to_zero(const Rule& rule, std::string_vi
 // current value; nullopt when there is none.
 std::optional<int64_t> first_value(std::string_view text);
 
+// The kernel's kstrtouint(text, 0, &value) (lib/kstrtox.c), which module parameters and
+// other sysfs files parse writes with: an optional '+', a C literal (0x.. hex where a hex
+// digit follows, 0.. octal, else decimal) and at most one '\n' after it; no blanks, no
+// '-'. Returns 0, ERANGE when the number does not fit (checked before what follows it,
+// as the kernel does), else EINVAL; `value` is set only on success.
+int parse_kstrtouint(std::string_view text, unsigned& value);
+
 }  // namespace ecifs::sysctl

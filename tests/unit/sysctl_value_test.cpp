@@ -457,3 +457,51 @@ TEST(SysctlKernel, ValidationMatchesTheKernelInAFreshNamespace) {
         }
     }
 }
+
+// kstrtouint(s, 0, &v) as lib/kstrtox.c parses module parameters (nf_conntrack's hashsize).
+namespace {
+
+struct Parsed {
+    int error;
+    unsigned value;
+};
+
+Parsed kstrtouint(std::string_view text) {
+    unsigned value = 7;  // left alone on failure
+    const int error = parse_kstrtouint(text, value);
+    return {error, value};
+}
+
+}  // namespace
+
+TEST(SysctlValue, KstrtouintAcceptsWhatTheKernelAccepts) {
+    EXPECT_EQ(kstrtouint("16384").value, 16384u);
+    EXPECT_EQ(kstrtouint("16384\n").value, 16384u);  // one trailing newline
+    EXPECT_EQ(kstrtouint("+5").value, 5u);
+    EXPECT_EQ(kstrtouint("0x1F").value, 31u);
+    EXPECT_EQ(kstrtouint("0X1f\n").value, 31u);
+    EXPECT_EQ(kstrtouint("010").value, 8u);  // octal
+    EXPECT_EQ(kstrtouint("0").value, 0u);
+    EXPECT_EQ(kstrtouint("00").value, 0u);
+    EXPECT_EQ(kstrtouint("4294967295").value, 4294967295u);
+    EXPECT_EQ(kstrtouint("0xffffffff").error, 0);
+}
+
+TEST(SysctlValue, KstrtouintRefusesWhatTheKernelRefuses) {
+    const std::string_view refused[] = {"",   "\n", "+",  "-1", " 5",  "5 ",  "5\n\n", "5\t",
+                                        "abc", "1x", "08", "0x", "0xg", "++5", "5\n1", std::string_view("5\0", 2)};
+    for (const auto bad : refused) {
+        const auto parsed = kstrtouint(bad);
+        EXPECT_EQ(parsed.error, EINVAL) << '"' << bad << '"';
+        EXPECT_EQ(parsed.value, 7u) << '"' << bad << '"';
+    }
+}
+
+TEST(SysctlValue, KstrtouintOutOfRangeIsErange) {
+    EXPECT_EQ(kstrtouint("4294967296").error, ERANGE);
+    EXPECT_EQ(kstrtouint("0x100000000\n").error, ERANGE);
+    EXPECT_EQ(kstrtouint("18446744073709551616").error, ERANGE);  // past 64 bits
+    // Overflowing 64 bits is ERANGE whatever follows; beyond 32 bits only once the rest is good.
+    EXPECT_EQ(kstrtouint("18446744073709551616x").error, ERANGE);
+    EXPECT_EQ(kstrtouint("4294967296x").error, EINVAL);
+}
