@@ -81,12 +81,9 @@ int serve_read(const std::string& path, std::string& out) {
 }
 
 int serve_write(const std::string& path, std::string_view data) {
-    int fd = ::open(path.c_str(), O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0) return errno;
-    ssize_t n = ::write(fd, data.data(), data.size());
-    int err = n < 0 ? errno : 0;
-    ::close(fd);
-    return err;
+    const Fd file(::open(path.c_str(), O_WRONLY | O_NOFOLLOW | O_CLOEXEC));
+    if (!file) return errno;
+    return ::write(file.get(), data.data(), data.size()) < 0 ? errno : 0;
 }
 
 int serve_stat(const std::string& path, std::string& out) {
@@ -221,14 +218,14 @@ NsExecutor::NsExecutor(const Namespaces& ns, pid_t target, const std::string& ex
     // fd 3 the socket, 4-7 the namespaces (user_fd, net_fd, uts_fd, ipc_fd).
     const int fds[] = {theirs.get(), ns.fd(Ns::user), ns.fd(Ns::net), ns.fd(Ns::uts), ns.fd(Ns::ipc)};
     pid_ = spawn_helper(exe, {"__ns-executor", std::to_string(target)}, fds);
-    socket_ = ours.release();
+    socket_ = std::move(ours);
     // A helper that hangs must not hang a FUSE request for ever.
     timeval timeout{5, 0};
-    ::setsockopt(socket_, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+    ::setsockopt(socket_.get(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
 }
 
 NsExecutor::~NsExecutor() {
-    if (socket_ >= 0) ::close(socket_);
+    socket_.reset();  // the helper sees EOF
     if (pid_ > 0) {
         ::kill(pid_, SIGKILL);
         ::waitpid(pid_, nullptr, 0);
@@ -256,10 +253,10 @@ int NsExecutor::call(char op, pid_t caller, const std::string& path, std::string
     request.append(data);
     std::lock_guard lock(mutex_);
     last_used_ = std::chrono::steady_clock::now();
-    if (::send(socket_, request.data(), request.size(), MSG_NOSIGNAL) < 0) return EIO;
+    if (::send(socket_.get(), request.data(), request.size(), MSG_NOSIGNAL) < 0) return EIO;
     reply.resize(max_message + 64);
     ssize_t n;
-    do n = ::recv(socket_, reply.data(), reply.size(), 0);
+    do n = ::recv(socket_.get(), reply.data(), reply.size(), 0);
     while (n < 0 && errno == EINTR);
     if (n < static_cast<ssize_t>(sizeof(int32_t))) {
         dead_ = true;  // the helper exited or hangs: the next request gets a new one

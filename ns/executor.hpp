@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "sys/caller_task.hpp"
+#include "sys/fd.hpp"
 
 namespace ecifs::ns {
 
@@ -60,7 +61,7 @@ private:
     int call(char op, pid_t caller, const std::string& path, std::string_view data, std::string& reply);
 
     pid_t pid_ = -1;
-    int socket_ = -1;
+    sys::Fd socket_;
     mutable std::mutex mutex_;  // one request in flight per executor
     bool dead_ = false;
     std::chrono::steady_clock::time_point last_used_;

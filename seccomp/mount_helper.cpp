@@ -375,15 +375,15 @@ Spawned spawn(const Request& request, int caller_task_dir, const std::string& ex
     Spawned out;
     out.pid = spawn_helper(exe, {"__mount-helper"}, fds);
     // Not yet waited for, so the pid is still the helper's.
-    out.pidfd = seccomp::open_pidfd(out.pid);
-    if (out.pidfd < 0) {
+    out.pidfd = Fd(seccomp::open_pidfd(out.pid));
+    if (!out.pidfd) {
         int e = errno;
         ::kill(out.pid, SIGKILL);
         ::waitpid(out.pid, nullptr, 0);
         throw std::runtime_error(fmt::format("pidfd_open of the mount helper: {}", std::strerror(e)));
     }
-    ::fcntl(out.pidfd, F_SETFD, FD_CLOEXEC);
-    out.socket = ours.release();
+    ::fcntl(out.pidfd.get(), F_SETFD, FD_CLOEXEC);
+    out.socket = std::move(ours);
     return out;
 }
 

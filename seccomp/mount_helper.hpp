@@ -36,6 +36,7 @@
 #include <vector>
 
 #include "seccomp/mounts.hpp"
+#include "sys/fd.hpp"
 
 namespace ecifs::seccomp::mount_helper {
 
@@ -91,12 +92,12 @@ std::optional<Reply> decode_reply(std::string_view bytes);
 // The daemon's side: spawn `exe __mount-helper` and hand it the request.
 // `caller_task_dir` (/proc/TID of the calling thread, sys/caller_task.hpp) must
 // refer to the caller: open it, then check the notification is still valid. The daemon
-// owns the returned fds; the helper's answer is one message on `socket`, written before
+// gets the returned fds; the helper's answer is one message on `socket`, written before
 // it exits. Throws std::runtime_error.
 struct Spawned {
     pid_t pid = -1;
-    int socket = -1;
-    int pidfd = -1;  // of the helper, readable when it exits
+    sys::Fd socket;
+    sys::Fd pidfd;  // of the helper, readable when it exits
 };
 Spawned spawn(const Request& request, int caller_task_dir, const std::string& exe);
 
