@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -16,6 +17,7 @@
 
 #include "sys/caller_task.hpp"
 #include "sys/fd.hpp"
+#include "sys/wire.hpp"
 
 namespace ecifs::ns {
 
@@ -58,7 +60,9 @@ public:
     std::chrono::steady_clock::time_point last_used() const;
 
 private:
-    int call(char op, pid_t caller, const std::string& path, std::string_view data, std::string& reply);
+    // One exchange with the helper; on success `take` reads the reply (a malformed one
+    // is EIO, and the helper is replaced).
+    int call(const sys::wire::Message& request, const std::function<void(const sys::wire::Message&)>& take);
 
     pid_t pid_ = -1;
     sys::Fd socket_;

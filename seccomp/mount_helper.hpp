@@ -84,10 +84,12 @@ struct Reply {
 // anything but empty (no LSM) or AppArmor's "unconfined".
 bool confined_by_lsm(std::string_view attr_current);
 
+// One message each way, one SOCK_SEQPACKET datagram (sys/wire.hpp). Malformed bytes
+// decode to nullopt, and what is wrong with them to `error` when given.
 std::string encode(const Request& request);
-std::optional<Request> decode_request(std::string_view bytes);
+std::optional<Request> decode_request(std::string_view bytes, std::string* error = nullptr);
 std::string encode(const Reply& reply);
-std::optional<Reply> decode_reply(std::string_view bytes);
+std::optional<Reply> decode_reply(std::string_view bytes, std::string* error = nullptr);
 
 // The daemon's side: spawn `exe __mount-helper` and hand it the request.
 // `caller_task_dir` (/proc/TID of the calling thread, sys/caller_task.hpp) must
