@@ -173,7 +173,7 @@ control::ReplyWithFd ask_to_prepare(const SocketChoice& socket, const shim::Runc
 
 // The daemon's mount, where the runtime we exec can open it: attached here from the
 // copy the daemon sent when this mount namespace does not show it (Podman's own).
-void make_views_reachable(const json& reply, const control::UniqueFd& tree) {
+void make_views_reachable(const json& reply, const sys::Fd& tree) {
     if (!tree) return;  // a daemon that sends no copy: its mount must be visible here
     if (!reply.contains("mount") || !reply["mount"].is_string())
         throw Failure("the ecifs daemon's prepare reply names no mount directory");

@@ -20,13 +20,13 @@ std::string socket_path_from_env() {
 
 namespace {
 
-UniqueFd connect_to(const std::string& path) {
+sys::Fd connect_to(const std::string& path) {
     sockaddr_un addr{};
     addr.sun_family = AF_UNIX;
     if (path.size() >= sizeof(addr.sun_path))
         throw ControlError(fmt::format("socket path too long: {}", path));
     std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
-    UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sys::Fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
     if (fd.get() < 0)
         throw ControlError(fmt::format("socket: {}", std::strerror(errno)));
     if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
@@ -51,7 +51,7 @@ void write_all(int fd, const std::string& data) {
 }
 
 // One reply line; a descriptor that came with it is kept in `passed`.
-std::string read_line(int fd, UniqueFd& passed) {
+std::string read_line(int fd, sys::Fd& passed) {
     std::string line;
     char buf[4096];
     for (;;) {
@@ -68,7 +68,7 @@ std::string read_line(int fd, UniqueFd& passed) {
 }  // namespace
 
 ReplyWithFd request_with_fd(const std::string& socket_path, const nlohmann::json& req) {
-    UniqueFd socket = connect_to(socket_path);
+    sys::Fd socket = connect_to(socket_path);
     write_all(socket.get(), req.dump() + "\n");
     ReplyWithFd reply;
     reply.body = nlohmann::json::parse(read_line(socket.get(), reply.fd), nullptr, false);

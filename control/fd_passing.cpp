@@ -8,11 +8,6 @@
 
 namespace ecifs::control {
 
-void UniqueFd::reset(int fd) {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = fd;
-}
-
 namespace {
 
 // Room for a few descriptors: a peer that sends more than one gets them closed, not leaked.
@@ -42,7 +37,7 @@ ssize_t send_with_fd(int socket_fd, std::string_view data, int fd) {
     return n;
 }
 
-ssize_t receive_with_fd(int socket_fd, char* buf, size_t size, UniqueFd& fd) {
+ssize_t receive_with_fd(int socket_fd, char* buf, size_t size, sys::Fd& fd) {
     iovec iov{buf, size};
     msghdr msg{};
     msg.msg_iov = &iov;

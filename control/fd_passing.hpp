@@ -4,31 +4,11 @@
 #include <sys/types.h>
 
 #include <string_view>
-#include <utility>
+
+#include "sys/fd.hpp"
 
 namespace ecifs::control {
 
-// An owned file descriptor, closed on destruction.
-class UniqueFd {
-public:
-    UniqueFd() = default;
-    explicit UniqueFd(int fd) : fd_(fd) {}
-    UniqueFd(UniqueFd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-    UniqueFd& operator=(UniqueFd&& other) noexcept {
-        if (this != &other) reset(std::exchange(other.fd_, -1));
-        return *this;
-    }
-    UniqueFd(const UniqueFd&) = delete;
-    UniqueFd& operator=(const UniqueFd&) = delete;
-    ~UniqueFd() { reset(); }
-
-    int get() const { return fd_; }
-    explicit operator bool() const { return fd_ >= 0; }
-    void reset(int fd = -1);
-
-private:
-    int fd_ = -1;
-};
 
 // sendmsg of `data` with `fd` attached (none when fd < 0), without blocking and without
 // SIGPIPE. Returns the bytes sent or -1 with errno; the fd travels with the first byte,
@@ -38,6 +18,6 @@ ssize_t send_with_fd(int socket_fd, std::string_view data, int fd);
 // recvmsg into buf; a descriptor that came along is returned in `fd` (received
 // close-on-exec; any further ones are closed: a peer gets at most the one it expects).
 // Returns what recv returns.
-ssize_t receive_with_fd(int socket_fd, char* buf, size_t size, UniqueFd& fd);
+ssize_t receive_with_fd(int socket_fd, char* buf, size_t size, sys::Fd& fd);
 
 }  // namespace ecifs::control

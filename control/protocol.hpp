@@ -48,7 +48,7 @@ nlohmann::json request(const std::string& socket_path, const nlohmann::json& req
 // The same, keeping the descriptor the reply carried, if any.
 struct ReplyWithFd {
     nlohmann::json body;
-    UniqueFd fd;
+    sys::Fd fd;
 };
 ReplyWithFd request_with_fd(const std::string& socket_path, const nlohmann::json& req);
 

@@ -87,7 +87,7 @@ private:
     stream_protocol::socket socket_;
     Peer peer_;
     std::string input_, output_;
-    UniqueFd passing_;
+    sys::Fd passing_;
 };
 
 Server::Server(boost::asio::io_context& io, std::filesystem::path socket_path, Handler handler)

@@ -28,13 +28,13 @@ class Connection;
 // A reply, and a descriptor that goes along with it (SCM_RIGHTS) when there is one.
 struct Answer {
     nlohmann::json body;
-    UniqueFd fd;
+    sys::Fd fd;
 };
 
 // One line to send, and the descriptor that goes with its first byte, if any.
 struct ReplyLine {
     std::string text;
-    UniqueFd fd;
+    sys::Fd fd;
 };
 
 class Server {

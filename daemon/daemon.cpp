@@ -219,7 +219,7 @@ control::Answer Daemon::prepare(const json& request) {
     }
     // A runtime in another mount namespace attaches this copy where it runs (see
     // shim/view_attach.hpp): the mount itself need not propagate there.
-    control::UniqueFd tree;
+    sys::Fd tree;
     if (mount_fd) {
         tree.reset(entry.mount->clone_tree());
         if (!tree) {

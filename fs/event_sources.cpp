@@ -13,12 +13,14 @@
 
 #include <boost/asio/posix/stream_descriptor.hpp>
 
+#include "sys/fd.hpp"
+
 namespace ecifs::fs {
 
 namespace {
 
 struct Source {
-    int fd = -1;
+    sys::Fd fd;
     int watch = -1;  // the inotify watch of the file it is a trigger on
     bool fired = false;
     fuse_pollhandle* waiting = nullptr;  // a poll(2) to wake when it fires
@@ -85,7 +87,7 @@ struct EventSources::Impl : std::enable_shared_from_this<Impl> {
 
     // Whether the source fired (or broke: its cgroup was removed), asked of the kernel.
     void check(Source& source) {
-        pollfd p{source.fd, POLLPRI, 0};
+        pollfd p{source.fd.get(), POLLPRI, 0};
         if (::poll(&p, 1, 0) <= 0 || !(p.revents & (POLLPRI | POLLERR))) return;
         source.fired = true;
         if (source.waiting) fuse_lowlevel_notify_poll(source.waiting);
@@ -94,7 +96,7 @@ struct EventSources::Impl : std::enable_shared_from_this<Impl> {
 
     void close_source(Source& source) {
         forget_waiting(source);
-        ::close(source.fd);
+        source.fd.reset();
         const int watch = source.watch;
         source.watch = -1;
         for (const auto& [id, other] : sources)
@@ -114,6 +116,7 @@ EventSources::EventSources(boost::asio::io_context& io) : impl_(std::make_shared
 EventSources::~EventSources() { stop(); }
 
 EventSources::Id EventSources::add(int fd) {
+    sys::Fd owned(fd);
     std::lock_guard lock(impl_->mutex);
     int watch = -1;
     if (!impl_->stopped && impl_->start_locked()) {
@@ -122,12 +125,12 @@ EventSources::Id EventSources::add(int fd) {
     }
     if (watch < 0) {
         const int err = impl_->stopped ? ENODEV : errno;
-        ::close(fd);
+        owned.reset();
         errno = err;
         return 0;
     }
     const Id id = impl_->next_id++;
-    Source& source = impl_->sources.emplace(id, Source{fd, watch}).first->second;
+    Source& source = impl_->sources.emplace(id, Source{std::move(owned), watch}).first->second;
     impl_->check(source);  // a firing before the watch existed
     return id;
 }
@@ -136,7 +139,7 @@ void EventSources::remove(Id id) {
     std::lock_guard lock(impl_->mutex);
     const auto it = impl_->sources.find(id);
     if (it == impl_->sources.end()) return;
-    Source source = it->second;
+    Source source = std::move(it->second);
     impl_->sources.erase(it);
     impl_->close_source(source);  // closing the descriptor ends the trigger
 }
@@ -162,9 +165,8 @@ void EventSources::stop() {
     impl_->stopped = true;
     for (auto& [id, source] : impl_->sources) {
         forget_waiting(source);
-        ::close(source.fd);
     }
-    impl_->sources.clear();
+    impl_->sources.clear();  // closes their descriptors
     boost::system::error_code ignored;
     impl_->inotify.close(ignored);
 }

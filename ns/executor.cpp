@@ -18,6 +18,7 @@
 #include "sys/credentials.hpp"
 #include "sys/files.hpp"
 #include "sys/helper_spawn.hpp"
+#include "sys/wire.hpp"
 
 namespace ecifs::ns {
 
@@ -33,20 +34,22 @@ using sys::read_credentials;
 using sys::read_file;
 using sys::read_to_end;
 using sys::spawn_helper;
+namespace wire = sys::wire;
 
 namespace {
 
-// One request or reply is one SOCK_SEQPACKET message:
-//   request: op byte ('R' read, 'W' write, 'S' stat, 'L' list, 'O' open),
-//            int32 caller (a host tid: opens, reads and writes act with its rights), path, NUL, data
-//            (for 'O': the open's access mode, one byte: O_RDONLY, O_WRONLY or O_RDWR)
-//   reply:   int32 errno (0 = success), payload
-// A stat or list payload holds entries: type byte ('d' or 'f'; 'D' or 'F' if owned by
-// root of the executor's user namespace), uint32 mode, name, NUL.
-// An 'O' payload is the stat entry, then for a file int32 errno of the read (EBADF when
-// opened write-only) and its content.
+// One request or reply is one SOCK_SEQPACKET message, a CBOR map (sys/wire.hpp):
+//   request: op ("read", "write", "stat", "list" or "open"), caller (a host tid: opens,
+//            reads and writes act with its rights), path (relative to /proc/sys), data
+//            (a write's), access (an open's: O_RDONLY, O_WRONLY or O_RDWR)
+//   reply:   errno (0 = success), and on success content (a read's), entry (a stat's, an
+//            open's), entries (a list's); for an open of a file read_errno (EBADF when
+//            opened write-only) and, when that is 0, content
+// An entry: name, dir, root (owned by root of the executor's user namespace), mode.
 constexpr std::size_t max_message = 1 << 20;
 constexpr const char* sysctl_root = "/proc/sys/";
+// Room left in a message for the reply's other fields, around a file's content.
+constexpr std::size_t max_content = max_message - 4096;
 
 // Only plain relative paths below /proc/sys: no "..", no absolute paths, no empty parts.
 bool safe_relative(std::string_view path) {
@@ -63,66 +66,70 @@ bool safe_relative(std::string_view path) {
     return true;
 }
 
-void append_entry(std::string& out, const std::string& name, const struct stat& st) {
-    const bool owned_by_root = st.st_uid == 0;
-    out.push_back(S_ISDIR(st.st_mode) ? (owned_by_root ? 'D' : 'd') : (owned_by_root ? 'F' : 'f'));
-    uint32_t mode = st.st_mode & 07777;
-    out.append(reinterpret_cast<const char*>(&mode), sizeof mode);
-    out.append(name);
-    out.push_back('\0');
+wire::Message entry_message(const std::string& name, const struct stat& st) {
+    return {{"name", wire::bytes(name)},
+            {"dir", S_ISDIR(st.st_mode)},
+            {"root", st.st_uid == 0},
+            {"mode", static_cast<uint32_t>(st.st_mode & 07777)}};
+}
+
+SysctlEntry entry_from(const wire::Message& m) {
+    SysctlEntry entry;
+    entry.name = wire::get_bytes(m, "name");
+    entry.is_dir = wire::get_bool(m, "dir");
+    entry.owned_by_root = wire::get_bool(m, "root");
+    entry.mode = wire::get_int<uint32_t>(m, "mode") & 07777;
+    return entry;
 }
 
 // ---- the helper's side ---------------------------------------------------------
 
-int serve_read(const std::string& path, std::string& out) {
-    int err = read_file(path, out);
-    if (out.size() > max_message - 64) out.resize(max_message - 64);
+int serve_read(const std::string& path, wire::Message& reply) {
+    std::string content;
+    const int err = read_file(path, content);
+    if (content.size() > max_content) content.resize(max_content);
+    reply["content"] = wire::bytes(content);
     return err;
 }
 
 int serve_write(const std::string& path, std::string_view data) {
-    int fd = ::open(path.c_str(), O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0) return errno;
-    ssize_t n = ::write(fd, data.data(), data.size());
-    int err = n < 0 ? errno : 0;
-    ::close(fd);
-    return err;
+    const Fd file(::open(path.c_str(), O_WRONLY | O_NOFOLLOW | O_CLOEXEC));
+    if (!file) return errno;
+    return ::write(file.get(), data.data(), data.size()) < 0 ? errno : 0;
 }
 
-int serve_stat(const std::string& path, std::string& out) {
+int serve_stat(const std::string& path, wire::Message& reply) {
     struct stat st {};
     if (::lstat(path.c_str(), &st) != 0) return errno;
-    append_entry(out, "", st);
+    reply["entry"] = entry_message("", st);
     return 0;
 }
 
 // The kernel refuses an open it does not permit (EACCES, at open); a file it lets open
 // may still fail at read (net.ipv6.conf.*.stable_secret: EIO until it is set).
-int serve_open(const std::string& path, int access, std::string& out) {
+int serve_open(const std::string& path, int access, wire::Message& reply) {
     struct stat st {};
     if (::lstat(path.c_str(), &st) != 0) return errno;
-    append_entry(out, "", st);
+    reply["entry"] = entry_message("", st);
     if (S_ISDIR(st.st_mode)) return 0;
     Fd file(::open(path.c_str(), access | O_NOFOLLOW | O_CLOEXEC));
     if (!file) return errno;
     std::string content;
     const int32_t read_err = access == O_WRONLY ? EBADF : read_to_end(file.get(), content);
-    if (content.size() > max_message - 64) content.resize(max_message - 64);
-    out.append(reinterpret_cast<const char*>(&read_err), sizeof read_err);
-    if (!read_err) out.append(content);
+    if (content.size() > max_content) content.resize(max_content);
+    reply["read_errno"] = read_err;
+    if (!read_err) reply["content"] = wire::bytes(content);
     return 0;
 }
 
-int access_mode(std::string_view data) {
-    if (data.size() != 1) return -1;
-    const int access = data[0];
-    return access == O_RDONLY || access == O_WRONLY || access == O_RDWR ? access : -1;
-}
+bool valid_access(int access) { return access == O_RDONLY || access == O_WRONLY || access == O_RDWR; }
 
-int serve_list(const std::string& path, std::string& out) {
+int serve_list(const std::string& path, wire::Message& reply) {
     std::vector<std::pair<std::string, struct stat>> entries;
     if (int err = list_directory(path, entries)) return err;
-    for (const auto& [name, st] : entries) append_entry(out, name, st);
+    wire::Message listed = wire::Message::array();
+    for (const auto& [name, st] : entries) listed.push_back(entry_message(name, st));
+    reply["entries"] = std::move(listed);
     return 0;
 }
 
@@ -139,29 +146,38 @@ int32_t as_caller(pid_t caller, Serve&& serve) {
     return serve();
 }
 
-std::string serve(std::string_view request) {
-    int32_t err = EINVAL;
-    std::string payload;
-    int32_t caller = 0;
-    const size_t header = 1 + sizeof caller;
-    size_t nul = request.find('\0', header);
-    if (nul != std::string_view::npos && safe_relative(request.substr(header, nul - header))) {
-        std::memcpy(&caller, request.data() + 1, sizeof caller);
-        std::string path = sysctl_root + std::string(request.substr(header, nul - header));
-        std::string_view data = request.substr(nul + 1);
-        switch (request.front()) {
-            case 'R': err = as_caller(caller, [&] { return serve_read(path, payload); }); break;
-            case 'W': err = as_caller(caller, [&] { return serve_write(path, data); }); break;
-            case 'S': err = serve_stat(path, payload); break;
-            case 'L': err = serve_list(path, payload); break;
-            case 'O':
-                if (int access = access_mode(data); access >= 0)
-                    err = as_caller(caller, [&] { return serve_open(path, access, payload); });
-                break;
-        }
+int serve(const wire::Message& request, const std::string& path, wire::Message& reply) {
+    const std::string op = wire::get_text(request, "op");
+    const pid_t caller = wire::get_int<int32_t>(request, "caller");
+    if (op == "read") return as_caller(caller, [&] { return serve_read(path, reply); });
+    if (op == "write") {
+        const std::string data = wire::get_bytes(request, "data");
+        return as_caller(caller, [&] { return serve_write(path, data); });
     }
-    if (err) payload.clear();
-    return std::string(reinterpret_cast<const char*>(&err), sizeof err) + payload;
+    if (op == "stat") return serve_stat(path, reply);
+    if (op == "list") return serve_list(path, reply);
+    if (op == "open") {
+        const int access = wire::get_int<int>(request, "access");
+        if (!valid_access(access)) return EINVAL;
+        return as_caller(caller, [&] { return serve_open(path, access, reply); });
+    }
+    return EINVAL;
+}
+
+// A request it cannot serve (malformed, an unsafe path) gets EINVAL.
+std::string serve(std::string_view bytes) {
+    wire::Message reply = wire::Message::object();
+    int32_t err = EINVAL;
+    try {
+        const wire::Message request = wire::decode(bytes);
+        const std::string relative = wire::get_bytes(request, "path");
+        if (safe_relative(relative)) err = serve(request, sysctl_root + relative, reply);
+    } catch (const wire::WireError&) {
+        err = EINVAL;
+    }
+    if (err) reply = wire::Message::object();
+    reply["errno"] = err;
+    return wire::encode(reply);
 }
 
 // The executor's namespaces, inherited at these fds (see NsExecutor's constructor).
@@ -221,14 +237,14 @@ NsExecutor::NsExecutor(const Namespaces& ns, pid_t target, const std::string& ex
     // fd 3 the socket, 4-7 the namespaces (user_fd, net_fd, uts_fd, ipc_fd).
     const int fds[] = {theirs.get(), ns.fd(Ns::user), ns.fd(Ns::net), ns.fd(Ns::uts), ns.fd(Ns::ipc)};
     pid_ = spawn_helper(exe, {"__ns-executor", std::to_string(target)}, fds);
-    socket_ = ours.release();
+    socket_ = std::move(ours);
     // A helper that hangs must not hang a FUSE request for ever.
     timeval timeout{5, 0};
-    ::setsockopt(socket_, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+    ::setsockopt(socket_.get(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
 }
 
 NsExecutor::~NsExecutor() {
-    if (socket_ >= 0) ::close(socket_);
+    socket_.reset();  // the helper sees EOF
     if (pid_ > 0) {
         ::kill(pid_, SIGKILL);
         ::waitpid(pid_, nullptr, 0);
@@ -245,99 +261,72 @@ std::chrono::steady_clock::time_point NsExecutor::last_used() const {
     return last_used_;
 }
 
-int NsExecutor::call(char op, pid_t caller, const std::string& path, std::string_view data, std::string& reply) {
-    std::string request;
-    request.reserve(path.size() + data.size() + 6);
-    request.push_back(op);
-    const int32_t caller_tid = caller;
-    request.append(reinterpret_cast<const char*>(&caller_tid), sizeof caller_tid);
-    request.append(path);
-    request.push_back('\0');
-    request.append(data);
+int NsExecutor::call(const wire::Message& request, const std::function<void(const wire::Message&)>& take) {
+    const std::string bytes = wire::encode(request);
     std::lock_guard lock(mutex_);
     last_used_ = std::chrono::steady_clock::now();
-    if (::send(socket_, request.data(), request.size(), MSG_NOSIGNAL) < 0) return EIO;
-    reply.resize(max_message + 64);
+    if (::send(socket_.get(), bytes.data(), bytes.size(), MSG_NOSIGNAL) < 0) return EIO;
+    std::string reply(max_message + 64, '\0');
     ssize_t n;
-    do n = ::recv(socket_, reply.data(), reply.size(), 0);
+    do n = ::recv(socket_.get(), reply.data(), reply.size(), 0);
     while (n < 0 && errno == EINTR);
-    if (n < static_cast<ssize_t>(sizeof(int32_t))) {
+    if (n <= 0) {
         dead_ = true;  // the helper exited or hangs: the next request gets a new one
         return EIO;
     }
-    int32_t err;
-    std::memcpy(&err, reply.data(), sizeof err);
-    reply = reply.substr(sizeof err, static_cast<size_t>(n) - sizeof err);
-    return err;
+    try {
+        const wire::Message message = wire::decode(std::string_view(reply.data(), static_cast<size_t>(n)));
+        const int32_t err = wire::get_int<int32_t>(message, "errno");
+        if (err == 0) take(message);
+        return err;
+    } catch (const wire::WireError&) {
+        dead_ = true;  // out of step with us: the next request gets a new one
+        return EIO;
+    }
 }
 
 namespace {
 
-std::vector<SysctlEntry> parse_entries(std::string_view payload) {
-    std::vector<SysctlEntry> entries;
-    while (payload.size() > 1 + sizeof(uint32_t)) {
-        SysctlEntry entry;
-        entry.is_dir = payload[0] == 'd' || payload[0] == 'D';
-        entry.owned_by_root = payload[0] == 'D' || payload[0] == 'F';
-        uint32_t mode;
-        std::memcpy(&mode, payload.data() + 1, sizeof mode);
-        entry.mode = mode;
-        payload.remove_prefix(1 + sizeof mode);
-        size_t nul = payload.find('\0');
-        if (nul == std::string_view::npos) break;
-        entry.name = std::string(payload.substr(0, nul));
-        payload.remove_prefix(nul + 1);
-        entries.push_back(std::move(entry));
-    }
-    return entries;
+wire::Message request_for(const char* op, pid_t caller, const std::string& path) {
+    return {{"op", op}, {"caller", static_cast<int32_t>(caller)}, {"path", wire::bytes(path)}};
 }
 
 }  // namespace
 
-int NsExecutor::read(pid_t caller, const std::string& path, std::string& out) { return call('R', caller, path, {}, out); }
+int NsExecutor::read(pid_t caller, const std::string& path, std::string& out) {
+    return call(request_for("read", caller, path), [&](const wire::Message& reply) { out = wire::get_bytes(reply, "content"); });
+}
 
 int NsExecutor::write(pid_t caller, const std::string& path, std::string_view data) {
-    std::string reply;
-    return call('W', caller, path, data, reply);
+    wire::Message request = request_for("write", caller, path);
+    request["data"] = wire::bytes(data);
+    return call(request, [](const wire::Message&) {});
 }
 
 int NsExecutor::stat(const std::string& path, SysctlEntry& out) {
-    std::string reply;
-    if (int err = call('S', 0, path, {}, reply)) return err;
-    auto entries = parse_entries(reply);
-    if (entries.size() != 1) return EIO;
-    out = std::move(entries.front());
-    return 0;
+    return call(request_for("stat", 0, path), [&](const wire::Message& reply) { out = entry_from(wire::field(reply, "entry")); });
 }
 
 int NsExecutor::open(pid_t caller, const std::string& path, int access, SysctlEntry& entry, int& read_result,
                      std::string& content) {
-    std::string reply;
-    const char mode = static_cast<char>(access & O_ACCMODE);
-    if (int err = call('O', caller, path, std::string_view(&mode, 1), reply)) return err;
-    // The entry (type, mode, empty name, NUL), then for a file the read's errno and text.
-    constexpr size_t entry_size = 1 + sizeof(uint32_t) + 1;
-    if (reply.size() < entry_size) return EIO;
-    auto entries = parse_entries(std::string_view(reply).substr(0, entry_size));
-    if (entries.size() != 1) return EIO;
-    entry = std::move(entries.front());
-    if (entry.is_dir) {
-        read_result = EISDIR;
-        return 0;
-    }
-    if (reply.size() < entry_size + sizeof(int32_t)) return EIO;
-    int32_t read_err;
-    std::memcpy(&read_err, reply.data() + entry_size, sizeof read_err);
-    read_result = read_err;
-    content = read_err ? std::string() : reply.substr(entry_size + sizeof read_err);
-    return 0;
+    wire::Message request = request_for("open", caller, path);
+    request["access"] = access & O_ACCMODE;
+    return call(request, [&](const wire::Message& reply) {
+        entry = entry_from(wire::field(reply, "entry"));
+        if (entry.is_dir) {
+            read_result = EISDIR;
+            return;
+        }
+        read_result = wire::get_int<int32_t>(reply, "read_errno");
+        content = read_result ? std::string() : wire::get_bytes(reply, "content");
+    });
 }
 
 int NsExecutor::list(const std::string& dir, std::vector<SysctlEntry>& out) {
-    std::string reply;
-    if (int err = call('L', 0, dir, {}, reply)) return err;
-    out = parse_entries(reply);
-    return 0;
+    return call(request_for("list", 0, dir), [&](const wire::Message& reply) {
+        out.clear();
+        for (const wire::Message& entry : wire::get_array(reply, "entries")) out.push_back(entry_from(entry));
+    });
 }
 
 namespace {

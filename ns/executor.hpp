@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -15,6 +16,8 @@
 #include <vector>
 
 #include "sys/caller_task.hpp"
+#include "sys/fd.hpp"
+#include "sys/wire.hpp"
 
 namespace ecifs::ns {
 
@@ -57,10 +60,12 @@ public:
     std::chrono::steady_clock::time_point last_used() const;
 
 private:
-    int call(char op, pid_t caller, const std::string& path, std::string_view data, std::string& reply);
+    // One exchange with the helper; on success `take` reads the reply (a malformed one
+    // is EIO, and the helper is replaced).
+    int call(const sys::wire::Message& request, const std::function<void(const sys::wire::Message&)>& take);
 
     pid_t pid_ = -1;
-    int socket_ = -1;
+    sys::Fd socket_;
     mutable std::mutex mutex_;  // one request in flight per executor
     bool dead_ = false;
     std::chrono::steady_clock::time_point last_used_;

@@ -26,6 +26,7 @@
 #include "sys/caller_task.hpp"
 #include "sys/credentials.hpp"
 #include "sys/helper_spawn.hpp"
+#include "sys/wire.hpp"
 
 namespace ecifs::seccomp::mount_helper {
 
@@ -35,70 +36,29 @@ using sys::Namespaces;
 using sys::Ns;
 using sys::parse_credentials;
 using sys::spawn_helper;
+namespace wire = sys::wire;
 
 namespace {
 
 constexpr std::size_t max_message = 1 << 20;
 
-// ---- encoding: fixed-size integers and length-prefixed strings --------------------
+// ---- encoding: a CBOR map per message (sys/wire.hpp) -------------------------------
 
-template <typename T>
-void put(std::string& out, T value) {
-    out.append(reinterpret_cast<const char*>(&value), sizeof value);
+void put_optional(wire::Message& m, const char* key, const std::optional<std::string>& s) {
+    if (s) m[key] = wire::bytes(*s);
 }
-void put_string(std::string& out, std::string_view s) {
-    put<uint32_t>(out, static_cast<uint32_t>(s.size()));
-    out.append(s);
-}
-void put_optional(std::string& out, const std::optional<std::string>& s) {
-    put<uint8_t>(out, s ? 1 : 0);
-    if (s) put_string(out, *s);
-}
-template <typename T, typename F>
-void put_list(std::string& out, const std::vector<T>& items, F&& put_item) {
-    put<uint32_t>(out, static_cast<uint32_t>(items.size()));
-    for (const T& item : items) put_item(item);
+std::optional<std::string> get_optional(const wire::Message& m, const char* key) {
+    if (!wire::has(m, key)) return std::nullopt;
+    return wire::get_bytes(m, key);
 }
 
-struct Reader {
-    std::string_view in;
-    bool ok = true;
-
-    template <typename T>
-    T get() {
-        T value{};
-        if (in.size() < sizeof value) {
-            ok = false;
-            return value;
-        }
-        std::memcpy(&value, in.data(), sizeof value);
-        in.remove_prefix(sizeof value);
-        return value;
+Op op_from(const wire::Message& m) {
+    const auto op = wire::get_int<uint8_t>(m, "op");
+    switch (op) {
+    case 'M': case 'U': case 'V': case 'B': return static_cast<Op>(op);
     }
-    std::string get_string() {
-        auto n = get<uint32_t>();
-        if (!ok || in.size() < n) {
-            ok = false;
-            return {};
-        }
-        std::string s(in.substr(0, n));
-        in.remove_prefix(n);
-        return s;
-    }
-    std::optional<std::string> get_optional() {
-        if (get<uint8_t>() == 0) return std::nullopt;
-        return get_string();
-    }
-    // A count, then that many items, each read by `get_item` (in order).
-    template <typename T, typename F>
-    void get_list(std::vector<T>& out, F&& get_item) {
-        const auto n = get<uint32_t>();
-        for (uint32_t i = 0; ok && i < n; ++i) {
-            T item = get_item();
-            if (ok) out.push_back(std::move(item));
-        }
-    }
-};
+    wire::wrong("op", "an operation");
+}
 
 // ---- the helper's side --------------------------------------------------------------
 
@@ -273,72 +233,73 @@ bool confined_by_lsm(std::string_view label) {
 }
 
 std::string encode(const Request& r) {
-    std::string out;
-    put<uint8_t>(out, static_cast<uint8_t>(r.op));
-    put<uint64_t>(out, r.flags);
-    put_string(out, r.path);
-    put_optional(out, r.target);
-    put_optional(out, r.source);
-    put_optional(out, r.fstype);
-    put_optional(out, r.data);
-    put_list(out, r.views, [&](const View& v) {
-        put_string(out, v.source);
-        put_string(out, v.below);
-    });
-    put_list(out, r.masks, [&](const seccomp::Mask& m) {
-        put_string(out, m.path);
-        put<uint8_t>(out, m.read_only_path ? 1 : 0);
-    });
-    put_list(out, r.own, [&](const seccomp::OwnMount& m) {
-        put<uint64_t>(out, m.id);
-        put<uint64_t>(out, m.dressing_of);
-    });
-    return out;
+    wire::Message views = wire::Message::array(), masks = wire::Message::array(), own = wire::Message::array();
+    for (const View& v : r.views) views.push_back(wire::Message{{"source", wire::bytes(v.source)}, {"below", wire::bytes(v.below)}});
+    for (const seccomp::Mask& m : r.masks)
+        masks.push_back(wire::Message{{"path", wire::bytes(m.path)}, {"read_only_path", m.read_only_path}});
+    for (const seccomp::OwnMount& m : r.own) own.push_back(wire::Message{{"id", m.id}, {"dressing_of", m.dressing_of}});
+    wire::Message m{{"op", static_cast<uint8_t>(r.op)},
+                    {"flags", r.flags},
+                    {"path", wire::bytes(r.path)},
+                    {"views", std::move(views)},
+                    {"masks", std::move(masks)},
+                    {"own", std::move(own)}};
+    put_optional(m, "target", r.target);
+    put_optional(m, "source", r.source);
+    put_optional(m, "fstype", r.fstype);
+    put_optional(m, "data", r.data);
+    return wire::encode(m);
 }
 
-std::optional<Request> decode_request(std::string_view bytes) {
-    Reader in{bytes};
-    Request r;
-    auto op = in.get<uint8_t>();
-    switch (op) {
-    case 'M': case 'U': case 'V': case 'B': r.op = static_cast<Op>(op); break;
-    default: return std::nullopt;
+std::optional<Request> decode_request(std::string_view bytes, std::string* error) {
+    try {
+        const wire::Message m = wire::decode(bytes);
+        Request r;
+        r.op = op_from(m);
+        r.flags = wire::get_int<uint64_t>(m, "flags");
+        r.path = wire::get_bytes(m, "path");
+        r.target = get_optional(m, "target");
+        r.source = get_optional(m, "source");
+        r.fstype = get_optional(m, "fstype");
+        r.data = get_optional(m, "data");
+        for (const wire::Message& v : wire::get_array(m, "views"))
+            r.views.push_back(View{wire::get_bytes(v, "source"), wire::get_bytes(v, "below")});
+        for (const wire::Message& mask : wire::get_array(m, "masks"))
+            r.masks.push_back(seccomp::Mask{wire::get_bytes(mask, "path"), wire::get_bool(mask, "read_only_path")});
+        for (const wire::Message& o : wire::get_array(m, "own"))
+            r.own.push_back(seccomp::OwnMount{wire::get_int<uint64_t>(o, "id"), wire::get_int<uint64_t>(o, "dressing_of")});
+        return r;
+    } catch (const wire::WireError& e) {
+        if (error) *error = e.what();
+        return std::nullopt;
     }
-    r.flags = in.get<uint64_t>();
-    r.path = in.get_string();
-    r.target = in.get_optional();
-    r.source = in.get_optional();
-    r.fstype = in.get_optional();
-    r.data = in.get_optional();
-    in.get_list(r.views, [&] { return View{in.get_string(), in.get_string()}; });
-    in.get_list(r.masks, [&] { return seccomp::Mask{in.get_string(), in.get<uint8_t>() != 0}; });
-    in.get_list(r.own, [&] { return seccomp::OwnMount{in.get<uint64_t>(), in.get<uint64_t>()}; });
-    if (!in.ok || !in.in.empty()) return std::nullopt;
-    return r;
 }
 
 std::string encode(const Reply& r) {
-    std::string out;
-    put<uint8_t>(out, r.let_kernel ? 1 : 0);
-    put<int32_t>(out, r.error);
-    put_string(out, r.message);
-    put<uint64_t>(out, r.made);
-    put_list(out, r.dressing, [&](uint64_t id) { put<uint64_t>(out, id); });
-    put_list(out, r.gone, [&](uint64_t id) { put<uint64_t>(out, id); });
-    return out;
+    return wire::encode({{"let_kernel", r.let_kernel},
+                         {"error", r.error},
+                         {"message", wire::bytes(r.message)},
+                         {"made", r.made},
+                         {"dressing", r.dressing},
+                         {"gone", r.gone}});
 }
 
-std::optional<Reply> decode_reply(std::string_view bytes) {
-    Reader in{bytes};
-    Reply r;
-    r.let_kernel = in.get<uint8_t>() != 0;
-    r.error = in.get<int32_t>();
-    r.message = in.get_string();
-    r.made = in.get<uint64_t>();
-    in.get_list(r.dressing, [&] { return in.get<uint64_t>(); });
-    in.get_list(r.gone, [&] { return in.get<uint64_t>(); });
-    if (!in.ok || !in.in.empty() || r.error < 0) return std::nullopt;
-    return r;
+std::optional<Reply> decode_reply(std::string_view bytes, std::string* error) {
+    try {
+        const wire::Message m = wire::decode(bytes);
+        Reply r;
+        r.let_kernel = wire::get_bool(m, "let_kernel");
+        r.error = wire::get_int<int32_t>(m, "error");
+        if (r.error < 0) wire::wrong("error", "an errno");
+        r.message = wire::get_bytes(m, "message");
+        r.made = wire::get_int<uint64_t>(m, "made");
+        for (const wire::Message& id : wire::get_array(m, "dressing")) r.dressing.push_back(wire::as_int<uint64_t>(id, "dressing"));
+        for (const wire::Message& id : wire::get_array(m, "gone")) r.gone.push_back(wire::as_int<uint64_t>(id, "gone"));
+        return r;
+    } catch (const wire::WireError& e) {
+        if (error) *error = e.what();
+        return std::nullopt;
+    }
 }
 
 void run(int socket_fd, int caller_task_dir) {
@@ -347,9 +308,10 @@ void run(int socket_fd, int caller_task_dir) {
     do n = ::recv(socket_fd, buf.data(), buf.size(), 0);
     while (n < 0 && errno == EINTR);
     if (n <= 0) ::_exit(1);
-    auto request = decode_request(std::string_view(buf.data(), static_cast<std::size_t>(n)));
+    std::string error;
+    auto request = decode_request(std::string_view(buf.data(), static_cast<std::size_t>(n)), &error);
     if (!request) {
-        send_reply(socket_fd, failed(EIO, "malformed request"));
+        send_reply(socket_fd, failed(EIO, error));
         ::_exit(1);
     }
     bool replied = false;
@@ -375,15 +337,15 @@ Spawned spawn(const Request& request, int caller_task_dir, const std::string& ex
     Spawned out;
     out.pid = spawn_helper(exe, {"__mount-helper"}, fds);
     // Not yet waited for, so the pid is still the helper's.
-    out.pidfd = seccomp::open_pidfd(out.pid);
-    if (out.pidfd < 0) {
+    out.pidfd = Fd(seccomp::open_pidfd(out.pid));
+    if (!out.pidfd) {
         int e = errno;
         ::kill(out.pid, SIGKILL);
         ::waitpid(out.pid, nullptr, 0);
         throw std::runtime_error(fmt::format("pidfd_open of the mount helper: {}", std::strerror(e)));
     }
-    ::fcntl(out.pidfd, F_SETFD, FD_CLOEXEC);
-    out.socket = ours.release();
+    ::fcntl(out.pidfd.get(), F_SETFD, FD_CLOEXEC);
+    out.socket = std::move(ours);
     return out;
 }
 

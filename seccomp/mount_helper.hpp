@@ -36,6 +36,7 @@
 #include <vector>
 
 #include "seccomp/mounts.hpp"
+#include "sys/fd.hpp"
 
 namespace ecifs::seccomp::mount_helper {
 
@@ -83,20 +84,22 @@ struct Reply {
 // anything but empty (no LSM) or AppArmor's "unconfined".
 bool confined_by_lsm(std::string_view attr_current);
 
+// One message each way, one SOCK_SEQPACKET datagram (sys/wire.hpp). Malformed bytes
+// decode to nullopt, and what is wrong with them to `error` when given.
 std::string encode(const Request& request);
-std::optional<Request> decode_request(std::string_view bytes);
+std::optional<Request> decode_request(std::string_view bytes, std::string* error = nullptr);
 std::string encode(const Reply& reply);
-std::optional<Reply> decode_reply(std::string_view bytes);
+std::optional<Reply> decode_reply(std::string_view bytes, std::string* error = nullptr);
 
 // The daemon's side: spawn `exe __mount-helper` and hand it the request.
 // `caller_task_dir` (/proc/TID of the calling thread, sys/caller_task.hpp) must
 // refer to the caller: open it, then check the notification is still valid. The daemon
-// owns the returned fds; the helper's answer is one message on `socket`, written before
+// gets the returned fds; the helper's answer is one message on `socket`, written before
 // it exits. Throws std::runtime_error.
 struct Spawned {
     pid_t pid = -1;
-    int socket = -1;
-    int pidfd = -1;  // of the helper, readable when it exits
+    sys::Fd socket;
+    sys::Fd pidfd;  // of the helper, readable when it exits
 };
 Spawned spawn(const Request& request, int caller_task_dir, const std::string& exe);
 

@@ -58,14 +58,15 @@ const char* op_name(mh::Op op) {
 }
 
 struct HelperJob {
-    HelperJob(boost::asio::io_context& io, const mh::Spawned& s, sys::Fd caller_mnt_ns)
-        : pid(s.pid), socket(s.socket), exit(Readable::create(io, s.pidfd)), timer(io), mnt_ns(std::move(caller_mnt_ns)) {}
-    ~HelperJob() {
-        exit->close();
-        ::close(socket);
-    }
+    HelperJob(boost::asio::io_context& io, mh::Spawned s, sys::Fd caller_mnt_ns)
+        : pid(s.pid),
+          socket(std::move(s.socket)),
+          exit(Readable::create(io, s.pidfd.release())),
+          timer(io),
+          mnt_ns(std::move(caller_mnt_ns)) {}
+    ~HelperJob() { exit->close(); }
     pid_t pid;
-    int socket;
+    sys::Fd socket;
     std::shared_ptr<Readable> exit;
     boost::asio::steady_timer timer;
     sys::Fd mnt_ns;  // the caller's mount namespace, where the helper acted
@@ -256,7 +257,7 @@ private:
             std::lock_guard lock(mutex_);
             ++in_flight_;
         }
-        auto job = std::make_shared<HelperJob>(io_, spawned, std::move(mnt_ns));
+        auto job = std::make_shared<HelperJob>(io_, std::move(spawned), std::move(mnt_ns));
         job->timer.expires_after(helper_timeout);
         job->timer.async_wait([pid = job->pid, id = id()](const boost::system::error_code& ec) {
             if (ec) return;
@@ -287,7 +288,7 @@ private:
     void helper_done(const seccomp::Notification& n, HelperJob& job, mh::Op op, int status) {
         job.timer.cancel();
         std::string buf(65536, '\0');
-        ssize_t got = ::recv(job.socket, buf.data(), buf.size(), MSG_DONTWAIT);
+        ssize_t got = ::recv(job.socket.get(), buf.data(), buf.size(), MSG_DONTWAIT);
         auto reply = got > 0 ? mh::decode_reply(std::string_view(buf.data(), static_cast<std::size_t>(got))) : std::nullopt;
         if (!reply) {
             fail(n.id, fmt::format("{}: the mount helper {} ended without an answer (wait status {:#x})", op_name(op),

@@ -1,5 +1,6 @@
 #pragma once
-// An owned file descriptor, closed when it goes.
+// An owned file descriptor, closed when it goes: the one owning fd type of every layer
+// (header-only, so that control/, which links nothing of sys/, uses it too).
 #include <unistd.h>
 
 #include <utility>
@@ -24,9 +25,9 @@ public:
 
     int get() const { return fd_; }
     int release() { return std::exchange(fd_, -1); }
-    void reset() {
+    void reset(int fd = -1) {
         if (fd_ >= 0) ::close(fd_);
-        fd_ = -1;
+        fd_ = fd;
     }
     explicit operator bool() const { return fd_ >= 0; }
 

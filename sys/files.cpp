@@ -8,6 +8,9 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <utility>
+
+#include "sys/fd.hpp"
 
 namespace ecifs::sys {
 
@@ -38,11 +41,9 @@ bool is_missing(int err) { return err == ENOENT || err == ENOTDIR; }
 }  // namespace
 
 int read_file(const std::string& path, std::string& out) {
-    int fd = ::open(path.c_str(), open_flags);
-    if (fd < 0) return errno;
-    int err = read_to_end(fd, out);
-    ::close(fd);
-    return err;
+    const Fd file(::open(path.c_str(), open_flags));
+    if (!file) return errno;
+    return read_to_end(file.get(), out);
 }
 
 int read_to_end(int fd, std::string& out) {
@@ -82,14 +83,11 @@ size_t kept_file_limit() {
 
 // One kept descriptor; closed when the last reader using it is done.
 struct KeptFiles::Handle {
-    explicit Handle(int fd) : fd(fd) {}
+    explicit Handle(Fd fd) : file(std::move(fd)) {}
     Handle(const Handle&) = delete;
     Handle& operator=(const Handle&) = delete;
-    ~Handle() {
-        ::close(fd);
-        kept_total.fetch_sub(1);
-    }
-    const int fd;
+    ~Handle() { kept_total.fetch_sub(1); }
+    const Fd file;
 };
 
 KeptFiles::KeptFiles(std::chrono::steady_clock::duration missing_ttl, SteadyClock now)
@@ -115,14 +113,14 @@ std::shared_ptr<KeptFiles::Handle> KeptFiles::handle_for(const std::string& path
     }
     err = 0;
     if (kept_total.load() >= kept_file_limit()) return nullptr;
-    const int fd = ::open(path.c_str(), open_flags);
-    if (fd < 0) {
+    Fd fd(::open(path.c_str(), open_flags));
+    if (!fd) {
         err = errno;
         if (is_missing(err)) entries_[path] = Entry{nullptr, now};
         return nullptr;
     }
     kept_total.fetch_add(1);
-    auto handle = std::make_shared<Handle>(fd);
+    auto handle = std::make_shared<Handle>(std::move(fd));
     entries_[path] = Entry{handle, {}};
     return handle;
 }
@@ -138,7 +136,7 @@ int KeptFiles::read(const std::string& path, std::string& out) {
         const auto handle = handle_for(path, err);
         if (!handle) return err ? err : read_file(path, out);
         std::string text;
-        err = pread_whole(handle->fd, text);
+        err = pread_whole(handle->file.get(), text);
         // ENODEV: the kernfs node was removed (the cgroup is gone, perhaps made again
         // under the same name); ESTALE likewise on network filesystems.
         if (err == ENODEV || err == ESTALE) {

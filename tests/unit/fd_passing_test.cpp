@@ -15,10 +15,10 @@ namespace {
 
 using ecifs::control::receive_with_fd;
 using ecifs::control::send_with_fd;
-using ecifs::control::UniqueFd;
+using ecifs::sys::Fd;
 
 struct SocketPair {
-    UniqueFd a, b;
+    Fd a, b;
     SocketPair() {
         int fds[2];
         EXPECT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
@@ -41,11 +41,11 @@ size_t open_fd_count() {
 
 TEST(FdPassing, DescriptorTravelsWithTheText) {
     SocketPair pair;
-    UniqueFd file(::open("/proc/self/exe", O_RDONLY | O_CLOEXEC));
+    Fd file(::open("/proc/self/exe", O_RDONLY | O_CLOEXEC));
     ASSERT_TRUE(file);
     ASSERT_EQ(send_with_fd(pair.a.get(), "reply\n", file.get()), 6);
     char buf[16];
-    UniqueFd received;
+    Fd received;
     ASSERT_EQ(receive_with_fd(pair.b.get(), buf, sizeof buf, received), 6);
     EXPECT_EQ(std::string(buf, 6), "reply\n");
     ASSERT_TRUE(received);
@@ -58,14 +58,14 @@ TEST(FdPassing, TextAloneCarriesNoDescriptor) {
     SocketPair pair;
     ASSERT_EQ(send_with_fd(pair.a.get(), "x", -1), 1);
     char buf[4];
-    UniqueFd received;
+    Fd received;
     ASSERT_EQ(receive_with_fd(pair.b.get(), buf, sizeof buf, received), 1);
     EXPECT_FALSE(received);
 }
 
 TEST(FdPassing, ExtraDescriptorsAreClosed) {
     SocketPair pair;
-    UniqueFd one(::open("/dev/null", O_RDONLY | O_CLOEXEC)), two(::open("/", O_RDONLY | O_CLOEXEC));
+    Fd one(::open("/dev/null", O_RDONLY | O_CLOEXEC)), two(::open("/", O_RDONLY | O_CLOEXEC));
     int fds[2] = {one.get(), two.get()};
     alignas(cmsghdr) char control[CMSG_SPACE(sizeof fds)] = {};
     char byte = 'x';
@@ -84,7 +84,7 @@ TEST(FdPassing, ExtraDescriptorsAreClosed) {
 
     const size_t open_before = open_fd_count();
     char buf[4];
-    UniqueFd received;
+    Fd received;
     ASSERT_EQ(receive_with_fd(pair.b.get(), buf, sizeof buf, received), 1);
     ASSERT_TRUE(received);
     EXPECT_EQ(inode_of(received.get()), inode_of(one.get()));
