@@ -25,15 +25,11 @@ cgroup::CpuList visible_cpus(const cgroup::Cgroup& cgroup, const emulation::Host
     return cpus;
 }
 
-int show_cpu_online(const Context& ctx, std::string& out) {
-    return errno_on_exception("/sys/devices/system/cpu/online", [&] {
-        const auto init = ctx.container.init();
-        if (!init) return EIO;
-        cgroup::CpuList renumbered(visible_cpus(init->cgroup, ctx.container.host()).size());
-        std::iota(renumbered.begin(), renumbered.end(), 0);
-        out = cgroup::format_cpu_list(renumbered) + "\n";
-        return 0;
-    });
+int show_cpu_online(const ContainerView& view, std::string& out) {
+    cgroup::CpuList renumbered(visible_cpus(view.cgroup, view.host).size());
+    std::iota(renumbered.begin(), renumbered.end(), 0);
+    out = cgroup::format_cpu_list(renumbered) + "\n";
+    return 0;
 }
 
 }  // namespace ecifs::handlers

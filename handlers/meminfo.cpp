@@ -71,13 +71,9 @@ std::string render_meminfo(std::string_view host, const CgroupMemory& m) {
     return out;
 }
 
-int show_meminfo(const Context& ctx, std::string& out) {
-    return errno_on_exception("/proc/meminfo", [&] {
-        const auto init = ctx.container.init();
-        if (!init) return EIO;  // not started: there is no cgroup to show yet
-        out = render_meminfo(ctx.container.host().read_proc("meminfo"), read_cgroup_memory(init->cgroup));
-        return 0;
-    });
+int show_meminfo(const ContainerView& view, std::string& out) {
+    out = render_meminfo(view.host.read_proc("meminfo"), read_cgroup_memory(view.cgroup));
+    return 0;
 }
 
 }  // namespace ecifs::handlers

@@ -23,20 +23,15 @@ std::string format_centiseconds(uint64_t cs) { return fmt::format("{}.{:02}", cs
 
 }  // namespace
 
-int show_uptime(const Context& ctx, std::string& out) {
-    return errno_on_exception("/proc/uptime", [&] {
-        const auto init = ctx.container.init();
-        if (!init) return EIO;
-        const auto& host = ctx.container.host();
-        const auto up = saturating_sub(centiseconds(host.uptime_seconds()), centiseconds(init->start_seconds));
-        // Idle: the time the container's CPUs could have run, less what its cgroup used.
-        // Without a CPU accounting figure the whole of it counts as idle.
-        const auto cpus = visible_cpus(init->cgroup, host).size();
-        const auto used = init->cgroup.cpu_usage_ns().value_or(0) / 10'000'000;
-        const auto idle = saturating_sub(up * cpus, used);
-        out = format_centiseconds(up) + " " + format_centiseconds(idle) + "\n";
-        return 0;
-    });
+int show_uptime(const ContainerView& view, std::string& out) {
+    const auto up = saturating_sub(centiseconds(view.host.uptime_seconds()), centiseconds(view.init.start_seconds));
+    // Idle: the time the container's CPUs could have run, less what its cgroup used.
+    // Without a CPU accounting figure the whole of it counts as idle.
+    const auto cpus = visible_cpus(view.cgroup, view.host).size();
+    const auto used = view.cgroup.cpu_usage_ns().value_or(0) / 10'000'000;
+    const auto idle = saturating_sub(up * cpus, used);
+    out = format_centiseconds(up) + " " + format_centiseconds(idle) + "\n";
+    return 0;
 }
 
 }  // namespace ecifs::handlers

@@ -34,7 +34,7 @@ std::string online(const Cgroup& cgroup) {
     Container container("c1", 0, 0, fixture_host);
     container.set_init({42, 0, cgroup});
     std::string out;
-    EXPECT_EQ(show_cpu_online({container}, out), 0);
+    EXPECT_EQ(with_view({container}, "sys/devices/system/cpu/online", [&](const ContainerView& view) { return show_cpu_online(view, out); }), 0);
     return out;
 }
 
@@ -99,7 +99,7 @@ TEST(VisibleCpusV2, NoLimits) {
 TEST(ShowCpuOnline, EioBeforeTheContainerStarts) {
     Container container("c1", 0, 0, fixture_host);
     std::string out;
-    EXPECT_EQ(show_cpu_online({container}, out), EIO);
+    EXPECT_EQ(with_view({container}, "sys/devices/system/cpu/online", [&](const ContainerView& view) { return show_cpu_online(view, out); }), EIO);
 }
 
 TEST(Host, OnlineCpus) {
