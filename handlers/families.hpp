@@ -7,7 +7,6 @@ namespace ecifs::handlers {
 
 int show_meminfo(const ContainerView&, std::string& out);     // handlers/meminfo.cpp
 int show_uptime(const ContainerView&, std::string& out);      // handlers/uptime.cpp
-int show_cpu_online(const ContainerView&, std::string& out);  // handlers/cpu.cpp
 int show_cpuinfo(const ContainerView&, std::string& out);     // handlers/cpuinfo.cpp
 int show_stat(const ContainerView&, std::string& out);        // handlers/stat.cpp
 int show_loadavg(const ContainerView&, std::string& out);     // handlers/loadavg.cpp
