@@ -6,11 +6,13 @@
 //   {"op":"prepare","id":ID,"root_uid":U,"root_gid":G[,"creator_pid":P][,"mount_fd":true]
 //    [,"masked_paths":[PATH,...],"readonly_paths":[PATH,...]]}
 //        -> {"ok":true,"mount":DIR,"views":[{"source":PATH,"destination":PATH},...],
-//            "seccomp_listener":PATH}
-//        with "mount_fd": the reply carries (SCM_RIGHTS) a detached copy of the
-//        container's mount (open_tree(OPEN_TREE_CLONE)), and says "mount_fd":true
-//        the paths: config.json's linux.maskedPaths and readonlyPaths, which a proc or
-//        sysfs mounted inside the container gets too
+//            "seccomp_listener":PATH[,"mount_fd":true]}
+//        views: the registry's views (handlers::view_mounts()) whose destination
+//        exists on this host, each to be bind-mounted from its source.
+//        masked_paths, readonly_paths: config.json's linux.maskedPaths and
+//        readonlyPaths, which a proc or sysfs mounted inside the container gets too.
+//        "mount_fd":true: the reply carries (SCM_RIGHTS) a detached copy of the
+//        container's mount (open_tree(OPEN_TREE_CLONE)) and says "mount_fd":true.
 //   {"op":"start","id":ID,"pid":PID}        -> {"ok":true}
 //   {"op":"remove","id":ID}                 -> {"ok":true}
 //   {"op":"list"}                           -> {"ok":true,"containers":[{...}]}

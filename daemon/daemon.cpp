@@ -83,7 +83,7 @@ json optional_number(const std::optional<uint64_t>& value) { return value ? json
 // The container's own values, each with the policy that serves its path.
 json describe_sysctls(const emulation::Container& container) {
     json out = json::object();
-    for (const auto& [path, value] : container.sysctls().snapshot()) {
+    for (const auto& [path, value] : container.own_values().snapshot()) {
         const auto* rule = sysctl::find_rule(path);
         std::string text = value;
         while (!text.empty() && text.back() == '\n') text.pop_back();

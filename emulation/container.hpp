@@ -46,8 +46,11 @@ public:
         return init_;
     }
 
-    // The container's own values of what ecifs emulates (sysctls, module parameters).
-    sysctl::Store& sysctls() const { return sysctls_; }
+    // The container's own values of what ecifs emulates, keyed by path: sysctls, module
+    // parameters, its product_uuid.
+    sysctl::Store& own_values() const { return own_values_; }
+    // The old name, kept only until handlers/sys_module.cpp (edited elsewhere) moves over.
+    sysctl::Store& sysctls() const { return own_values_; }
     // Helpers inside the container's namespaces, for namespaced sysctls (thread-safe).
     ns::NsExecutors& executors() const { return executors_; }
 
@@ -64,7 +67,7 @@ private:
     const Host& host_;
     mutable std::mutex mutex_;
     std::shared_ptr<const InitFacts> init_;
-    mutable sysctl::Store sysctls_;
+    mutable sysctl::Store own_values_;
     mutable ns::NsExecutors executors_;
     mutable LoadAverage load_;
     mutable ShownCounters shown_cpu_lines_;

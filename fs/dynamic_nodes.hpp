@@ -1,8 +1,9 @@
 #pragma once
-// Inodes below a run-time subtree root, one mount's worth. A path gets an inode the
-// first time the kernel looks it up and keeps it for the mount's life, so the same
-// path is always the same inode (the set of paths is bounded by what the kernel's
-// /proc/sys and /sys show).
+// Inodes below a run-time subtree root (handlers::subtree_table(): proc/sys,
+// proc/pressure and parts of /sys), one mount's worth. A path gets an inode the first
+// time the kernel looks it up or lists it, and keeps it for the mount's life (forget
+// does not drop it), so the same path is always the same inode; the set of paths is
+// bounded by what the host's files under those roots show.
 #include <fuse_lowlevel.h>
 
 #include <optional>

@@ -302,7 +302,7 @@ void extend_size(MountState& state, fuse_ino_t ino, const std::string& content, 
 
 // Render the file for reading: a static file's generator or the subtree's read.
 int render(const Request& req, const Target& target, std::string& out) {
-    if (!target.dynamic) return target.node->file->generate(req.context(), out);
+    if (!target.dynamic) return target.node->file->read(req.context(), out);
     return target.subtree()->read(req.context(), target.path, out);
 }
 

@@ -1,14 +1,9 @@
-// /sys/devices/system/cpu/online: the container's CPUs, renumbered from 0.
+// The host CPUs a container sees (handlers/cpu.hpp).
 #include "handlers/cpu.hpp"
 
-#include <cerrno>
+#include <algorithm>
 #include <cmath>
-#include <numeric>
 #include <stdexcept>
-
-#include "emulation/container.hpp"
-#include "handlers/families.hpp"
-#include "handlers/format.hpp"
 
 namespace ecifs::handlers {
 
@@ -23,17 +18,6 @@ cgroup::CpuList visible_cpus(const cgroup::Cgroup& cgroup, const emulation::Host
         if (n < cpus.size()) cpus.resize(n);
     }
     return cpus;
-}
-
-int show_cpu_online(const Context& ctx, std::string& out) {
-    return errno_on_exception("/sys/devices/system/cpu/online", [&] {
-        const auto init = ctx.container.init();
-        if (!init) return EIO;
-        cgroup::CpuList renumbered(visible_cpus(init->cgroup, ctx.container.host()).size());
-        std::iota(renumbered.begin(), renumbered.end(), 0);
-        out = cgroup::format_cpu_list(renumbered) + "\n";
-        return 0;
-    });
 }
 
 }  // namespace ecifs::handlers

@@ -1,5 +1,6 @@
 #pragma once
-// The CPU views: which host CPUs a container sees, and /sys/devices/system/cpu/online.
+// Which host CPUs a container sees: what /proc/cpuinfo, /proc/stat, /proc/uptime and
+// /sys/devices/system/cpu (handlers/sys_cpu.cpp) show of its CPUs.
 #include "cgroup/cgroup.hpp"
 #include "emulation/host.hpp"
 

@@ -116,14 +116,9 @@ std::string render_cpuinfo(std::string_view host_cpuinfo, const cgroup::CpuList&
     return out;
 }
 
-int show_cpuinfo(const Context& ctx, std::string& out) {
-    return errno_on_exception("/proc/cpuinfo", [&] {
-        const auto init = ctx.container.init();
-        if (!init) return EIO;
-        const auto& host = ctx.container.host();
-        out = render_cpuinfo(host.read_proc("cpuinfo"), visible_cpus(init->cgroup, host));
-        return 0;
-    });
+int show_cpuinfo(const ContainerView& view, std::string& out) {
+    out = render_cpuinfo(view.host.read_proc("cpuinfo"), visible_cpus(view.cgroup, view.host));
+    return 0;
 }
 
 }  // namespace ecifs::handlers

@@ -66,15 +66,11 @@ std::string render_diskstats(std::string_view host, const std::vector<cgroup::Io
     return out;
 }
 
-int show_diskstats(const Context& ctx, std::string& out) {
-    return errno_on_exception("/proc/diskstats", [&] {
-        const auto init = ctx.container.init();
-        if (!init) return EIO;
-        const auto io = init->cgroup.io_stats();
-        if (!io) throw std::runtime_error("the container's cgroup accounts no I/O");
-        out = render_diskstats(ctx.container.host().read_proc("diskstats"), *io);
-        return 0;
-    });
+int show_diskstats(const ContainerView& view, std::string& out) {
+    const auto io = view.cgroup.io_stats();
+    if (!io) throw std::runtime_error("the container's cgroup accounts no I/O");
+    out = render_diskstats(view.host.read_proc("diskstats"), *io);
+    return 0;
 }
 
 }  // namespace ecifs::handlers

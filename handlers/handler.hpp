@@ -1,9 +1,10 @@
 #pragma once
 // The contract between the FUSE core and the per-file emulation.
 //
-// A handler family declares its files once, as rows of FileEntry. A generator is a
-// plain function of the container view that renders a whole file into a buffer (the
-// kernel's seq_file "show"); it knows no FUSE types, so tests call it directly.
+// Every view is one row of the registry (handlers/registry.cpp): a file or a run-time
+// subtree, at one path that is also where the container gets it and the name it logs
+// under. A file's show function renders it whole from a ready view of the started
+// container (handlers/view.hpp; the kernel's seq_file "show"); it knows no FUSE types.
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/stat.h>
@@ -24,6 +25,8 @@ class Container;
 
 namespace ecifs::handlers {
 
+struct ContainerView;  // handlers/view.hpp
+
 // Who is asking: the container (the mount is the identity) and the calling process,
 // whose pid is used only to reach the caller's own namespaces.
 struct Context {
@@ -31,7 +34,11 @@ struct Context {
     pid_t caller = 0;
 };
 
-// Render the whole file into `out`. Returns 0 or a positive errno.
+// Render the whole file of a started container into `out`. Returns 0 or a positive
+// errno; an exception is EIO, logged (handlers/view.hpp).
+using Show = int (*)(const ContainerView&, std::string& out);
+// Render a file that needs no started container (the container's own values) into
+// `out`. Returns 0 or a positive errno.
 using Generator = int (*)(const Context&, std::string& out);
 // Validate and apply a write of the whole file. Returns 0 or a positive errno.
 using Writer = int (*)(const Context&, std::string_view data);
@@ -45,21 +52,21 @@ enum class Owner : uint8_t { kernel, container_root };
 struct FileEntry {
     std::string_view path;  // relative to the mount root, e.g. "proc/meminfo"
     mode_t mode;            // permission bits, as the kernel shows them
-    Generator generate;
+    Show show = nullptr;           // either a view of the started container
+    Generator generate = nullptr;  // or the container's own value
     Writer write = nullptr;
     Owner owner = Owner::kernel;
+
+    // Render the whole file: `show` through with_view(), or `generate`.
+    int read(const Context&, std::string& out) const;
 };
 
-
-// Every emulated file, in one table (handlers/registry.cpp).
+// Every emulated file, in registry order (derived from view_table()).
 std::span<const FileEntry> file_table();
 
-}  // namespace ecifs::handlers
-
-namespace ecifs::handlers {
-
 // The paths of the mount that are placed into the container, each at "/" + path
-// (a file or a whole subtree). The daemon reports them on prepare; the shim places them.
+// (a file or a whole subtree): every row's. The daemon reports them on prepare; the
+// shim places them.
 std::span<const std::string_view> view_mounts();
 
 }  // namespace ecifs::handlers
@@ -140,7 +147,19 @@ struct SubtreeEntry {
     const Subtree* subtree;
 };
 
-// Every run-time subtree, in one table (handlers/registry.cpp).
+// Every run-time subtree, in registry order (derived from view_table()).
 std::span<const SubtreeEntry> subtree_table();
+
+// One row of the registry: a view at `path` (relative to the mount root), placed into
+// the container at "/" + path and logged under that name. It is a file, or, when
+// `subtree` is set, a run-time subtree rooted there.
+struct ViewRow {
+    std::string_view path;
+    FileEntry file{};
+    const Subtree* subtree = nullptr;
+};
+
+// Every view, one row each (handlers/registry.cpp).
+std::span<const ViewRow> view_table();
 
 }  // namespace ecifs::handlers

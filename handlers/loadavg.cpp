@@ -16,18 +16,14 @@ std::string render_loadavg(const emulation::LoadAverage& load, const emulation::
     return fmt::format("{} {}/{} {}\n", load.format(), tasks.running, tasks.total, tasks.last_pid);
 }
 
-int show_loadavg(const Context& ctx, std::string& out) {
-    return errno_on_exception("/proc/loadavg", [&] {
-        const auto init = ctx.container.init();
-        if (!init) return EIO;
-        const auto& host = ctx.container.host();
-        // Folds a period the sampler has not reached yet, so no read is ever stale.
-        emulation::refresh_load(ctx.container, emulation::LoadAverage::Clock::now(), ctx.caller);
-        const auto tids = init->cgroup.threads();
-        const auto tasks = emulation::count_tasks(host, tids, ctx.caller, emulation::pid_ns_level(host, init->pid));
-        out = render_loadavg(ctx.container.load(), tasks);
-        return 0;
-    });
+int show_loadavg(const ContainerView& view, std::string& out) {
+    // Folds a period the sampler has not reached yet, so no read is ever stale.
+    emulation::refresh_load(view.container, emulation::LoadAverage::Clock::now(), view.caller);
+    const auto tids = view.cgroup.threads();
+    const auto tasks =
+        emulation::count_tasks(view.host, tids, view.caller, emulation::pid_ns_level(view.host, view.init.pid));
+    out = render_loadavg(view.container.load(), tasks);
+    return 0;
 }
 
 }  // namespace ecifs::handlers

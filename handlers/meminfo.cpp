@@ -18,7 +18,14 @@ CgroupMemory read_cgroup_memory(const cgroup::Cgroup& cgroup) {
     return {m.limit, *m.usage, m.swap_limit, m.swap_usage, m.stat};
 }
 
-std::string render_meminfo(std::string_view host, const CgroupMemory& m) {
+namespace {
+
+// What a meminfo line can show of `bytes`.
+constexpr uint64_t whole_kb(uint64_t bytes) { return bytes / 1024 * 1024; }
+
+}  // namespace
+
+MemoryFigures memory_figures(std::string_view host, const CgroupMemory& m) {
     const auto host_total = kb_field_bytes(host, "MemTotal");
     if (!host_total) throw std::runtime_error("the host's meminfo has no MemTotal");
     const auto host_swap_total = kb_field_bytes(host, "SwapTotal").value_or(0);
@@ -38,14 +45,25 @@ std::string render_meminfo(std::string_view host, const CgroupMemory& m) {
     // Without swap accounting in the cgroup, the host's free swap is the best we know.
     const auto swap_free = m.swap_usage ? saturating_sub(swap_total, *m.swap_usage)
                                         : std::min(swap_total, kb_field_bytes(host, "SwapFree").value_or(0));
+    return {whole_kb(total),      whole_kb(free),      whole_kb(available), whole_kb(cached),
+            whole_kb(swap_total), whole_kb(swap_free), whole_kb(s.shmem),   0};
+}
+
+MemoryFigures container_memory(const ContainerView& view) {
+    return memory_figures(view.host.read_proc("meminfo"), read_cgroup_memory(view.cgroup));
+}
+
+std::string render_meminfo(std::string_view host, const CgroupMemory& m) {
+    const auto f = memory_figures(host, m);
+    const auto& s = m.stat;
     const auto slab = s.slab_reclaimable + s.slab_unreclaimable;
 
     const KbField fields[] = {
-        {"MemTotal", total},
-        {"MemFree", free},
-        {"MemAvailable", available},
-        {"Buffers", 0},
-        {"Cached", cached},
+        {"MemTotal", f.total},
+        {"MemFree", f.free},
+        {"MemAvailable", f.available},
+        {"Buffers", f.buffers},
+        {"Cached", f.cached},
         {"SwapCached", 0},
         {"Active", s.active_anon + s.active_file},
         {"Inactive", s.inactive_anon + s.inactive_file},
@@ -54,13 +72,13 @@ std::string render_meminfo(std::string_view host, const CgroupMemory& m) {
         {"Active(file)", s.active_file},
         {"Inactive(file)", s.inactive_file},
         {"Unevictable", s.unevictable},
-        {"SwapTotal", swap_total},
-        {"SwapFree", swap_free},
+        {"SwapTotal", f.swap_total},
+        {"SwapFree", f.swap_free},
         {"Dirty", s.file_dirty},
         {"Writeback", s.file_writeback},
         {"AnonPages", s.anon},
         {"Mapped", s.file_mapped},
-        {"Shmem", s.shmem},
+        {"Shmem", f.shmem},
         {"KReclaimable", s.slab_reclaimable},
         {"Slab", slab},
         {"SReclaimable", s.slab_reclaimable},
@@ -71,13 +89,9 @@ std::string render_meminfo(std::string_view host, const CgroupMemory& m) {
     return out;
 }
 
-int show_meminfo(const Context& ctx, std::string& out) {
-    return errno_on_exception("/proc/meminfo", [&] {
-        const auto init = ctx.container.init();
-        if (!init) return EIO;  // not started: there is no cgroup to show yet
-        out = render_meminfo(ctx.container.host().read_proc("meminfo"), read_cgroup_memory(init->cgroup));
-        return 0;
-    });
+int show_meminfo(const ContainerView& view, std::string& out) {
+    out = render_meminfo(view.host.read_proc("meminfo"), read_cgroup_memory(view.cgroup));
+    return 0;
 }
 
 }  // namespace ecifs::handlers

@@ -35,11 +35,9 @@ bool is_resource(std::string_view name) { return std::find(std::begin(resources)
 
 // The file's text; ENOENT when the cgroup has no such file.
 int pressure_of(const Context& ctx, std::string_view resource, std::string& out) {
-    return errno_on_exception("/proc/pressure", [&] {
-        const auto init = ctx.container.init();
-        if (!init) return EIO;
+    return with_view(ctx, "proc/pressure", [&](const ContainerView& view) {
         if (!is_resource(resource)) return ENOENT;
-        auto text = init->cgroup.pressure(resource);
+        auto text = view.cgroup.pressure(resource);
         if (!text) return ENOENT;
         out = std::move(*text);
         return 0;
@@ -107,10 +105,9 @@ int PressureTree::write_handle(const Context& ctx, std::string_view path, std::s
     emulation::PsiTrigger trigger;
     const bool privileged = ctx.container.host().has_capability(ctx.caller, CAP_SYS_RESOURCE);
     if (int err = emulation::parse_psi_trigger(data, privileged, trigger)) return err;
-    return errno_on_exception("/proc/pressure trigger", [&] {
-        const auto init = ctx.container.init();
-        if (!init || !is_resource(path)) return EIO;
-        const int fd = init->cgroup.open_pressure_trigger(path, emulation::format_psi_trigger(trigger));
+    return with_view(ctx, "proc/pressure trigger", [&](const ContainerView& view) {
+        if (!is_resource(path)) return EIO;
+        const int fd = view.cgroup.open_pressure_trigger(path, emulation::format_psi_trigger(trigger));
         if (fd < 0) return -fd;
         source.fd = fd;
         return 0;

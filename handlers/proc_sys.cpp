@@ -124,7 +124,7 @@ void show_as_policy(std::string_view path, NodeInfo& info) {
 int read_synthesized(const Context& ctx, std::string_view path, std::string& out) {
     if (path == "kernel/random/boot_id") {
         // One per container, fixed for its life (the store keeps it).
-        out = ctx.container.sysctls().get_or_insert(std::string(path), random_uuid);
+        out = ctx.container.own_values().get_or_insert(std::string(path), random_uuid);
         return 0;
     }
     out = random_uuid();  // kernel/random/uuid: fresh on every read, like the kernel's
@@ -134,7 +134,7 @@ int read_synthesized(const Context& ctx, std::string_view path, std::string& out
 // The container's own value; until it writes one, the kernel's initial value of a new
 // namespace where that is not the host's (its row says), else the host's.
 int read_emulated(const Context& ctx, std::string_view path, std::string& out) {
-    if (auto value = ctx.container.sysctls().get(std::string(path))) return out = *value, 0;
+    if (auto value = ctx.container.own_values().get(std::string(path))) return out = *value, 0;
     const sysctl::Rule* rule = sysctl::find_rule(path);
     if (rule && rule->initial) return rule->initial(out);
     return host_read(path, out);
@@ -145,9 +145,9 @@ int write_emulated(const Context& ctx, const sysctl::Rule& rule, std::string_vie
     if (int err = read_emulated(ctx, path, current)) return err;
     if (int err = sysctl::validate_write(rule, data, current, stored)) return err;
     auto sibling = sysctl::sibling_to_zero(rule, current, stored);
-    ctx.container.sysctls().set(std::string(path), std::move(stored));
+    ctx.container.own_values().set(std::string(path), std::move(stored));
     // vm.dirty_bytes and vm.dirty_ratio exclude each other, as in the kernel.
-    if (sibling) ctx.container.sysctls().set(std::string(*sibling), "0\n");
+    if (sibling) ctx.container.own_values().set(std::string(*sibling), "0\n");
     return 0;
 }
 

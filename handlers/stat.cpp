@@ -25,7 +25,6 @@
 #include <array>
 #include <cerrno>
 #include <charconv>
-#include <cmath>
 #include <iterator>
 #include <stdexcept>
 #include <utility>
@@ -38,6 +37,7 @@
 #include "handlers/families.hpp"
 #include "handlers/format.hpp"
 #include "handlers/resources.hpp"
+#include "handlers/uptime.hpp"
 
 namespace ecifs::handlers {
 
@@ -63,10 +63,6 @@ uint64_t host_btime(std::string_view host_stat) {
     if (std::from_chars(value.data(), value.data() + value.size(), btime).ec != std::errc{})
         throw std::runtime_error("the host's /proc/stat has a malformed btime");
     return btime;
-}
-
-uint64_t ticks(double seconds, uint64_t per_second) {
-    return seconds > 0 ? static_cast<uint64_t>(std::llround(seconds * static_cast<double>(per_second))) : 0;
 }
 
 // CPU k's line: its share of each time, busy time capped at the elapsed time.
@@ -154,31 +150,25 @@ std::string render_stat(std::string_view host_stat, const StatFigures& f, std::s
     return out;
 }
 
-int show_stat(const Context& ctx, std::string& out) {
-    return errno_on_exception("/proc/stat", [&] {
-        const auto init = ctx.container.init();
-        if (!init) return EIO;
-        const auto& host = ctx.container.host();
-        const auto host_stat = host.read_proc("stat");
-        const auto times = init->cgroup.cpu_times();
-        if (!times) throw std::runtime_error("the container's cgroup accounts no CPU time");
-        StatFigures f;
-        f.cpu = *times;
-        f.cpus = visible_cpus(init->cgroup, host).size();
-        f.ticks_per_second = static_cast<uint64_t>(sysconf(_SC_CLK_TCK));
-        // As /proc/uptime: both instants rounded to ticks, then subtracted.
-        f.elapsed_ticks = saturating_sub(ticks(host.uptime_seconds(), f.ticks_per_second),
-                                         ticks(init->start_seconds, f.ticks_per_second));
-        // The host's boot: a process's start time is btime plus its /proc/PID/stat start,
-        // which counts from the host's boot (ps's STIME, psutil's create_time).
-        f.btime = host_btime(host_stat);
-        const auto tids = init->cgroup.threads();
-        f.tasks = emulation::count_tasks(host, tids, ctx.caller, emulation::pid_ns_level(host, init->pid));
-        const auto cpus = ctx.container.shown_cpu_lines().advance(
-            [&](std::span<const CpuLine> last) { return stat_cpu_lines(f, last); });
-        out = render_stat(host_stat, f, cpus);
-        return 0;
-    });
+int show_stat(const ContainerView& view, std::string& out) {
+    const auto& host = view.host;
+    const auto host_stat = host.read_proc("stat");
+    const auto times = view.cgroup.cpu_times();
+    if (!times) throw std::runtime_error("the container's cgroup accounts no CPU time");
+    StatFigures f;
+    f.cpu = *times;
+    f.cpus = visible_cpus(view.cgroup, host).size();
+    f.ticks_per_second = static_cast<uint64_t>(sysconf(_SC_CLK_TCK));
+    f.elapsed_ticks = container_uptime(view, f.ticks_per_second);
+    // The host's boot: a process's start time is btime plus its /proc/PID/stat start,
+    // which counts from the host's boot (ps's STIME, psutil's create_time).
+    f.btime = host_btime(host_stat);
+    const auto tids = view.cgroup.threads();
+    f.tasks = emulation::count_tasks(host, tids, view.caller, emulation::pid_ns_level(host, view.init.pid));
+    const auto cpus = view.container.shown_cpu_lines().advance(
+        [&](std::span<const CpuLine> last) { return stat_cpu_lines(f, last); });
+    out = render_stat(host_stat, f, cpus);
+    return 0;
 }
 
 }  // namespace ecifs::handlers

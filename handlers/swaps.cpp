@@ -1,4 +1,4 @@
-// /proc/swaps: the container's swap, as /proc/meminfo's SwapTotal and SwapFree show it
+// /proc/swaps: the container's swap, the figures /proc/meminfo's SwapTotal and SwapFree show
 // (mm/swapfile.c's swap_show).
 #include <algorithm>
 #include <cerrno>
@@ -47,18 +47,11 @@ std::string render_swaps(std::string_view host_swaps, uint64_t total_bytes, uint
     return out;
 }
 
-int show_swaps(const Context& ctx, std::string& out) {
-    return errno_on_exception("/proc/swaps", [&] {
-        const auto init = ctx.container.init();
-        if (!init) return EIO;
-        const auto& host = ctx.container.host();
-        // The figures of the container's /proc/meminfo, so the two files always agree.
-        const auto meminfo = render_meminfo(host.read_proc("meminfo"), read_cgroup_memory(init->cgroup));
-        const auto total = kb_field_bytes(meminfo, "SwapTotal").value_or(0);
-        const auto free = kb_field_bytes(meminfo, "SwapFree").value_or(0);
-        out = render_swaps(host.read_proc("swaps"), total, saturating_sub(total, free));
-        return 0;
-    });
+int show_swaps(const ContainerView& view, std::string& out) {
+    // The figures of the container's /proc/meminfo, so the two files always agree.
+    const auto memory = container_memory(view);
+    out = render_swaps(view.host.read_proc("swaps"), memory.swap_total, saturating_sub(memory.swap_total, memory.swap_free));
+    return 0;
 }
 
 }  // namespace ecifs::handlers

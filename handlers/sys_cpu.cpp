@@ -82,11 +82,10 @@ struct View {
 };
 
 int view_of(const Context& ctx, View& view) {
-    return errno_on_exception("/sys/devices/system/cpu", [&] {
-        const auto init = ctx.container.init();
-        if (!init) return EIO;
-        const auto& host = ctx.container.host();
-        view = {host.sys_root / "devices/system/cpu", visible_cpus(init->cgroup, host), ctx.container.root_uid() != 0};
+    return with_view(ctx, "sys/devices/system/cpu", [&](const ContainerView& container) {
+        const auto& host = container.host;
+        view = {host.sys_root / "devices/system/cpu", visible_cpus(container.cgroup, host),
+                container.container.root_uid() != 0};
         return 0;
     });
 }

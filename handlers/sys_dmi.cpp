@@ -7,7 +7,7 @@
 namespace ecifs::handlers {
 
 int show_product_uuid(const Context& ctx, std::string& out) {
-    out = ctx.container.sysctls().get_or_insert("/sys/devices/virtual/dmi/id/product_uuid", random_uuid);
+    out = ctx.container.own_values().get_or_insert("/sys/devices/virtual/dmi/id/product_uuid", random_uuid);
     return 0;
 }
 

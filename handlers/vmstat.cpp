@@ -117,21 +117,17 @@ std::string render_vmstat(std::string_view host, const VmstatFigures& figures) {
     return out;
 }
 
-int show_vmstat(const Context& ctx, std::string& out) {
-    return errno_on_exception("/proc/vmstat", [&] {
-        const auto init = ctx.container.init();
-        if (!init) return EIO;
-        const auto& cgroup = init->cgroup;
-        if (!cgroup.paths().memory) throw std::runtime_error("the container has no memory cgroup");
-        VmstatFigures f;
-        f.version = cgroup.paths().memory->version;
-        f.memory_stat = cgroup.memory_stat_entries();
-        if (f.memory_stat.empty()) throw std::runtime_error("the container's memory.stat is missing or empty");
-        f.io = cgroup.io_stats();
-        f.page_size = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
-        out = render_vmstat(ctx.container.host().read_proc("vmstat"), f);
-        return 0;
-    });
+int show_vmstat(const ContainerView& view, std::string& out) {
+    const auto& cgroup = view.cgroup;
+    if (!cgroup.paths().memory) throw std::runtime_error("the container has no memory cgroup");
+    VmstatFigures f;
+    f.version = cgroup.paths().memory->version;
+    f.memory_stat = cgroup.memory_stat_entries();
+    if (f.memory_stat.empty()) throw std::runtime_error("the container's memory.stat is missing or empty");
+    f.io = cgroup.io_stats();
+    f.page_size = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+    out = render_vmstat(view.host.read_proc("vmstat"), f);
+    return 0;
 }
 
 }  // namespace ecifs::handlers

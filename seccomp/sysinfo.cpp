@@ -8,8 +8,9 @@
 #include <stdexcept>
 
 #include "emulation/loadavg.hpp"
-#include "handlers/format.hpp"
 #include "handlers/memory.hpp"
+#include "handlers/uptime.hpp"
+#include "handlers/view.hpp"
 
 namespace ecifs::seccomp {
 
@@ -22,18 +23,15 @@ void put(std::vector<std::byte>& out, std::size_t offset, T value) {
 
 }  // namespace
 
-SysinfoFigures sysinfo_figures(std::string_view meminfo, double uptime_seconds, std::array<uint64_t, 3> loads,
-                               uint64_t tasks) {
-    auto field = [&](std::string_view key) { return handlers::kb_field_bytes(meminfo, key).value_or(0); };
+SysinfoFigures sysinfo_figures(const handlers::MemoryFigures& memory, double uptime_seconds,
+                               std::array<uint64_t, 3> loads, uint64_t tasks) {
     SysinfoFigures f;
-    const auto total = handlers::kb_field_bytes(meminfo, "MemTotal");
-    if (!total) throw std::runtime_error("the container's meminfo has no MemTotal");
-    f.totalram = *total;
-    f.freeram = field("MemFree");
-    f.sharedram = field("Shmem");
-    f.bufferram = field("Buffers");
-    f.totalswap = field("SwapTotal");
-    f.freeswap = field("SwapFree");
+    f.totalram = memory.total;
+    f.freeram = memory.free;
+    f.sharedram = memory.shmem;
+    f.bufferram = memory.buffers;
+    f.totalswap = memory.swap_total;
+    f.freeswap = memory.swap_free;
     // kernel/sys.c do_sysinfo: tv_sec, plus one if any nanoseconds.
     f.uptime = uptime_seconds > 0 ? static_cast<int64_t>(std::ceil(uptime_seconds)) : 0;
     f.loads = loads;
@@ -44,18 +42,16 @@ SysinfoFigures sysinfo_figures(std::string_view meminfo, double uptime_seconds, 
 SysinfoFigures container_sysinfo(const emulation::Container& container, pid_t caller) {
     const auto init = container.init();
     if (!init) throw std::runtime_error("the container has not started");
-    const auto& host = container.host();
-    const std::string meminfo =
-        handlers::render_meminfo(host.read_proc("meminfo"), handlers::read_cgroup_memory(init->cgroup));
+    const handlers::ContainerView view{container, *init, init->cgroup, container.host(), caller};
     // Centiseconds, as /proc/uptime shows them, so both agree.
-    const double up = std::floor((host.uptime_seconds() - init->start_seconds) * 100 + 0.5) / 100;
+    const double up = static_cast<double>(handlers::container_uptime(view)) / 100;
     // The container's load average, as its /proc/loadavg shows it: a period the sampler
     // has not folded yet is folded now (the caller, blocked in this call, left out).
     emulation::refresh_load(container, emulation::LoadAverage::Clock::now(), caller);
     const auto loads = container.load().sysinfo_loads();
     // procs: the threads of the container's cgroup and its descendants, as the kernel
     // counts every thread (nr_threads).
-    return sysinfo_figures(meminfo, up, {loads[0], loads[1], loads[2]}, init->cgroup.threads().size());
+    return sysinfo_figures(handlers::container_memory(view), up, {loads[0], loads[1], loads[2]}, init->cgroup.threads().size());
 }
 
 std::vector<std::byte> encode_native(const SysinfoFigures& f) {

@@ -1,6 +1,6 @@
 #pragma once
-// sysinfo(2) for a container: the figures of its /proc/meminfo (the same computation,
-// handlers/meminfo.cpp), the uptime of its init, the load averages of its /proc/loadavg
+// sysinfo(2) for a container: the memory figures its /proc/meminfo shows
+// (handlers/memory.hpp), the uptime its /proc/uptime shows, the load averages of its /proc/loadavg
 // (emulation/loadavg.hpp) and its threads, laid out as the caller's struct sysinfo.
 #include <array>
 #include <cstddef>
@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "emulation/container.hpp"
+#include "handlers/memory.hpp"
 
 namespace ecifs::seccomp {
 
@@ -20,11 +21,11 @@ struct SysinfoFigures {
     uint64_t procs = 0;                 // tasks (threads), as the kernel counts nr_threads
 };
 
-// From the container's meminfo text (MemTotal, MemFree, Shmem, Buffers, SwapTotal,
-// SwapFree, as the kernel's si_meminfo/si_swapinfo fill sysinfo) and the other figures.
-// Uptime rounds up, as the kernel's does. Throws std::runtime_error without MemTotal.
-SysinfoFigures sysinfo_figures(std::string_view meminfo, double uptime_seconds, std::array<uint64_t, 3> loads,
-                               uint64_t tasks);
+// From the container's memory figures (its meminfo's MemTotal, MemFree, Shmem, Buffers,
+// SwapTotal, SwapFree, as the kernel's si_meminfo/si_swapinfo fill sysinfo) and the
+// other figures. Uptime rounds up, as the kernel's does.
+SysinfoFigures sysinfo_figures(const handlers::MemoryFigures& memory, double uptime_seconds,
+                               std::array<uint64_t, 3> loads, uint64_t tasks);
 
 // The container's figures now, for `caller` (a thread of the container, blocked in the
 // call). Throws std::runtime_error (not started, cgroup unreadable).

@@ -1,4 +1,4 @@
-// Visible CPUs and /sys/devices/system/cpu/online.
+// Visible CPUs, as /sys/devices/system/cpu/online shows them (the sys_cpu subtree).
 #include <gtest/gtest.h>
 
 #include <cerrno>
@@ -34,7 +34,7 @@ std::string online(const Cgroup& cgroup) {
     Container container("c1", 0, 0, fixture_host);
     container.set_init({42, 0, cgroup});
     std::string out;
-    EXPECT_EQ(show_cpu_online({container}, out), 0);
+    EXPECT_EQ(sys_cpu().read({container}, "online", out), 0);
     return out;
 }
 
@@ -96,10 +96,10 @@ TEST(VisibleCpusV2, NoLimits) {
     EXPECT_EQ(online(v2("/leaf", "cgroup-v2-bare")), "0-7\n");  // no cpuset, no cpu controller
 }
 
-TEST(ShowCpuOnline, EioBeforeTheContainerStarts) {
+TEST(SysCpuOnline, EioBeforeTheContainerStarts) {
     Container container("c1", 0, 0, fixture_host);
     std::string out;
-    EXPECT_EQ(show_cpu_online({container}, out), EIO);
+    EXPECT_EQ(sys_cpu().read({container}, "online", out), EIO);
 }
 
 TEST(Host, OnlineCpus) {

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "emulation/container.hpp"
+#include "read_view.hpp"
 #include "handlers/families.hpp"
 #include "handlers/resources.hpp"
 #include "fixture_trees.hpp"
@@ -35,7 +36,7 @@ std::string show(const Cgroup& cgroup) {
     Container container("c1", 0, 0, fixture_host);
     container.set_init({42, 0, cgroup});
     std::string out;
-    EXPECT_EQ(show_cpuinfo({container}, out), 0);
+    EXPECT_EQ(read_view("proc/cpuinfo", {container}, out), 0);
     return out;
 }
 
@@ -126,5 +127,5 @@ TEST(Cpuinfo, AVisibleCpuMissingFromTheHostFileFails) {
     EXPECT_THROW(render_cpuinfo(fixture_host.read_proc("cpuinfo"), {8}), std::runtime_error);
     Container container("c1", 0, 0, fixture_host);
     std::string out;
-    EXPECT_EQ(show_cpuinfo({container}, out), EIO);  // not started
+    EXPECT_EQ(read_view("proc/cpuinfo", {container}, out), EIO);  // not started
 }

@@ -6,6 +6,7 @@
 #include <cerrno>
 
 #include "emulation/container.hpp"
+#include "read_view.hpp"
 #include "handlers/families.hpp"
 #include "handlers/resources.hpp"
 #include "fixture_trees.hpp"
@@ -32,7 +33,7 @@ std::string show(const Cgroup& cgroup) {
     Container container("c1", 0, 0, fixture_host);
     container.set_init({42, 0, cgroup});
     std::string out;
-    EXPECT_EQ(show_diskstats({container}, out), 0);
+    EXPECT_EQ(read_view("proc/diskstats", {container}, out), 0);
     return out;
 }
 
@@ -82,10 +83,10 @@ TEST(Diskstats, OlderKernelsFieldCountIsKept) {
 TEST(Diskstats, FailsClosed) {
     Container container("c1", 0, 0, fixture_host);
     std::string out;
-    EXPECT_EQ(show_diskstats({container}, out), EIO);
+    EXPECT_EQ(read_view("proc/diskstats", {container}, out), EIO);
     container.set_init({42, 0, v2("/system.slice/docker-nolimit.scope")});  // no io.stat
-    EXPECT_EQ(show_diskstats({container}, out), EIO);
+    EXPECT_EQ(read_view("proc/diskstats", {container}, out), EIO);
     container.set_init({42, 0, Cgroup{}});  // no blkio controller
-    EXPECT_EQ(show_diskstats({container}, out), EIO);
+    EXPECT_EQ(read_view("proc/diskstats", {container}, out), EIO);
     EXPECT_THROW(render_diskstats("garbage\n", {}), std::runtime_error);
 }

@@ -45,8 +45,8 @@ int write_value(const handlers::Context&, std::string_view data) {
 }
 
 constexpr handlers::FileEntry files[] = {
-    {"proc/text", 0444, show_text},
-    {"proc/value", 0644, show_text, write_value, handlers::Owner::container_root},
+    {"proc/text", 0444, nullptr, show_text},
+    {"proc/value", 0644, nullptr, show_text, write_value, handlers::Owner::container_root},
 };
 
 // A subtree of one file and one symlink: "file" (0644) and "link".

@@ -8,6 +8,7 @@
 #include "daemon/load_sampler.hpp"
 #include "emulation/container.hpp"
 #include "emulation/loadavg.hpp"
+#include "read_view.hpp"
 #include "handlers/families.hpp"
 #include "handlers/resources.hpp"
 #include "fixture_trees.hpp"
@@ -132,10 +133,10 @@ TEST(ShowLoadavg, RightFromTheFirstRead) {
         Container container("c1", 0, 0, fixture_host);
         container.set_init({5001, 350735.47 - 102.5, cgroup});
         std::string out;
-        ASSERT_EQ(show_loadavg({container}, out), 0);
+        ASSERT_EQ(read_view("proc/loadavg", {container}, out), 0);
         EXPECT_EQ(out, "2.44 0.85 0.31 2/4 12\n");
         EXPECT_EQ(container.load().averages(), (std::array<uint64_t, 3>{4991, 1740, 630}));
-        ASSERT_EQ(show_loadavg({container, 5003}, out), 0);  // read by the D-state task
+        ASSERT_EQ(read_view("proc/loadavg", {container, 5003}, out), 0);  // read by the D-state task
         EXPECT_EQ(out, "2.44 0.85 0.31 3/4 12\n");
     }
 }
@@ -145,16 +146,16 @@ TEST(ShowLoadavg, TheReaderIsNotFoldedIntoTheLoad) {
     Container container("c1", 0, 0, fixture_host);
     container.set_init({5001, 350735.47 - 102.5, v2("/system.slice/docker-res.scope")});
     std::string out;
-    ASSERT_EQ(show_loadavg({container, 5002}, out), 0);
+    ASSERT_EQ(read_view("proc/loadavg", {container, 5002}, out), 0);
     EXPECT_EQ(out, "1.62 0.57 0.20 2/4 12\n");
 }
 
 TEST(ShowLoadavg, FailsClosed) {
     Container container("c1", 0, 0, fixture_host);
     std::string out;
-    EXPECT_EQ(show_loadavg({container}, out), EIO);  // not started
+    EXPECT_EQ(read_view("proc/loadavg", {container}, out), EIO);  // not started
     container.set_init({5005, 350000, v2("/system.slice/docker-res.scope")});
-    EXPECT_EQ(show_loadavg({container}, out), EIO);  // init gone: its pid namespace unknown
+    EXPECT_EQ(read_view("proc/loadavg", {container}, out), EIO);  // init gone: its pid namespace unknown
 }
 
 TEST(RenderLoadavg, KernelFormat) {

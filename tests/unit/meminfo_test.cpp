@@ -5,6 +5,7 @@
 #include <cerrno>
 
 #include "emulation/container.hpp"
+#include "read_view.hpp"
 #include "handlers/families.hpp"
 #include "handlers/format.hpp"
 #include "handlers/memory.hpp"
@@ -242,21 +243,21 @@ TEST(Meminfo, MissingCgroupFilesFailInsteadOfShowingTheHost) {
 TEST(ShowMeminfo, EioBeforeTheContainerStarts) {
     Container container("c1", 0, 0, fixture_host);
     std::string out;
-    EXPECT_EQ(show_meminfo({container}, out), EIO);
+    EXPECT_EQ(read_view("proc/meminfo", {container}, out), EIO);
 }
 
 TEST(ShowMeminfo, EioWhenTheCgroupIsGone) {
     Container container("c1", 0, 0, fixture_host);
     container.set_init({42, 0, v2("/gone.scope")});
     std::string out;
-    EXPECT_EQ(show_meminfo({container}, out), EIO);
+    EXPECT_EQ(read_view("proc/meminfo", {container}, out), EIO);
 }
 
 TEST(ShowMeminfo, RendersTheContainersView) {
     Container container("c1", 0, 0, fixture_host);
     container.set_init({42, 0, v2("/system.slice/docker-limited.scope")});
     std::string out;
-    ASSERT_EQ(show_meminfo({container}, out), 0);
+    ASSERT_EQ(read_view("proc/meminfo", {container}, out), 0);
     EXPECT_EQ(out, render(v2("/system.slice/docker-limited.scope")));
     EXPECT_EQ(line(out, "MemTotal"), "MemTotal:         524288 kB\n");
 }

@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "emulation/container.hpp"
+#include "read_view.hpp"
 #include "handlers/families.hpp"
 #include "handlers/resources.hpp"
 #include "fixture_trees.hpp"
@@ -41,13 +42,13 @@ std::string show(const Cgroup& cgroup, double start = started_100s_ago, pid_t in
     Container container("c1", 0, 0, fixture_host);
     container.set_init({init, start, cgroup});
     std::string out;
-    EXPECT_EQ(show_stat({container, caller}, out), 0);
+    EXPECT_EQ(read_view("proc/stat", {container, caller}, out), 0);
     return out;
 }
 
 std::string show(const Container& container) {
     std::string out;
-    EXPECT_EQ(show_stat({container, 0}, out), 0);
+    EXPECT_EQ(read_view("proc/stat", {container, 0}, out), 0);
     return out;
 }
 
@@ -163,9 +164,9 @@ TEST_F(Stat, RenderKeepsTheHostsFieldCountsAndUnknownLines) {
 TEST_F(Stat, FailsClosed) {
     Container container("c1", 0, 0, fixture_host);
     std::string out;
-    EXPECT_EQ(show_stat({container}, out), EIO);  // not started
+    EXPECT_EQ(read_view("proc/stat", {container}, out), EIO);  // not started
     container.set_init({5001, started_100s_ago, v2("/gone.scope")});
-    EXPECT_EQ(show_stat({container}, out), EIO);  // no cpu.stat: no host figures instead
+    EXPECT_EQ(read_view("proc/stat", {container}, out), EIO);  // no cpu.stat: no host figures instead
 }
 
 TEST_F(Stat, NoCounterGoesBackwards) {

@@ -6,6 +6,7 @@
 #include <cerrno>
 
 #include "emulation/container.hpp"
+#include "read_view.hpp"
 #include "handlers/families.hpp"
 
 namespace fs = std::filesystem;
@@ -37,7 +38,7 @@ std::string uptime(const Cgroup& cgroup, double start_seconds) {
     Container container("c1", 0, 0, fixture_host);
     container.set_init({42, start_seconds, cgroup});
     std::string out;
-    EXPECT_EQ(show_uptime({container}, out), 0);
+    EXPECT_EQ(read_view("proc/uptime", {container}, out), 0);
     return out;
 }
 
@@ -75,7 +76,7 @@ TEST(Uptime, NoCpuAccountingCountsEverythingAsIdle) {
 TEST(Uptime, EioBeforeTheContainerStarts) {
     Container container("c1", 0, 0, fixture_host);
     std::string out;
-    EXPECT_EQ(show_uptime({container}, out), EIO);
+    EXPECT_EQ(read_view("proc/uptime", {container}, out), EIO);
 }
 
 TEST(Host, UptimeSeconds) { EXPECT_DOUBLE_EQ(fixture_host.uptime_seconds(), 350735.47); }

@@ -7,6 +7,7 @@
 #include <cerrno>
 
 #include "emulation/container.hpp"
+#include "read_view.hpp"
 #include "handlers/families.hpp"
 #include "handlers/resources.hpp"
 #include "fixture_trees.hpp"
@@ -37,7 +38,7 @@ std::string show(const Cgroup& cgroup) {
     Container container("c1", 0, 0, fixture_host);
     container.set_init({42, 0, cgroup});
     std::string out;
-    EXPECT_EQ(show_vmstat({container}, out), 0);
+    EXPECT_EQ(read_view("proc/vmstat", {container}, out), 0);
     return out;
 }
 
@@ -139,7 +140,7 @@ TEST_F(Vmstat, HugePagesAndKernelStackUnits) {
 TEST_F(Vmstat, FailsClosed) {
     Container container("c1", 0, 0, fixture_host);
     std::string out;
-    EXPECT_EQ(show_vmstat({container}, out), EIO);
+    EXPECT_EQ(read_view("proc/vmstat", {container}, out), EIO);
     container.set_init({42, 0, v2("/gone.scope")});
-    EXPECT_EQ(show_vmstat({container}, out), EIO);
+    EXPECT_EQ(read_view("proc/vmstat", {container}, out), EIO);
 }
