@@ -49,8 +49,6 @@ public:
     // The container's own values of what ecifs emulates, keyed by path: sysctls, module
     // parameters, its product_uuid.
     sysctl::Store& own_values() const { return own_values_; }
-    // The old name, kept only until handlers/sys_module.cpp (edited elsewhere) moves over.
-    sysctl::Store& sysctls() const { return own_values_; }
     // Helpers inside the container's namespaces, for namespaced sysctls (thread-safe).
     ns::NsExecutors& executors() const { return executors_; }
 

@@ -19,7 +19,7 @@ constexpr const char* hashsize_key = "/sys/module/nf_conntrack/parameters/hashsi
 }  // namespace
 
 int show_conntrack_hashsize(const Context& ctx, std::string& out) {
-    if (auto value = ctx.container.sysctls().get(hashsize_key)) return out = *value, 0;
+    if (auto value = ctx.container.own_values().get(hashsize_key)) return out = *value, 0;
     return errno_on_exception("nf_conntrack hashsize", [&] {
         auto text = cgroup::read_file_if_exists(ctx.container.host().sys_root / "module/nf_conntrack/parameters/hashsize");
         if (!text) return ENOENT;
@@ -32,7 +32,7 @@ int write_conntrack_hashsize(const Context& ctx, std::string_view data) {
     unsigned int size = 0;
     if (int err = sysctl::parse_kstrtouint(data, size)) return err;
     if (size == 0) return EINVAL;
-    ctx.container.sysctls().set(hashsize_key, std::to_string(size) + "\n");
+    ctx.container.own_values().set(hashsize_key, std::to_string(size) + "\n");
     return 0;
 }
 
