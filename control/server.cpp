@@ -106,9 +106,7 @@ void Server::accept_next() {
         if (ec == boost::asio::error::operation_aborted) return;
         if (!ec) {
             auto connection = std::make_shared<Connection>(*this, std::move(socket));
-            std::lock_guard lock(mutex_);
-            if (stopped_) return;
-            connections_.insert(connection);
+            if (!connections_.add(connection)) return;
             connection->start();
         } else {
             spdlog::warn("control socket: accept: {}", ec.message());
@@ -117,25 +115,10 @@ void Server::accept_next() {
     });
 }
 
-void Server::forget(const std::shared_ptr<Connection>& connection) {
-    connection->close();
-    std::lock_guard lock(mutex_);
-    connections_.erase(connection);
-}
+void Server::forget(const std::shared_ptr<Connection>& connection) { connections_.forget(connection); }
 
 void Server::stop() {
-    std::set<std::shared_ptr<Connection>> open;
-    {
-        std::lock_guard lock(mutex_);
-        if (stopped_) return;
-        stopped_ = true;
-        open.swap(connections_);
-    }
-    boost::system::error_code ignored;
-    acceptor_.close(ignored);
-    for (const auto& connection : open) connection->close();
-    std::error_code not_there;
-    std::filesystem::remove(socket_path_, not_there);
+    if (connections_.stop()) stop_listening(acceptor_, socket_path_);
 }
 
 ReplyLine Server::answer(const std::string& line, const Peer& peer) const {

@@ -7,14 +7,13 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
-#include <mutex>
-#include <set>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 #include <nlohmann/json.hpp>
 
 #include "control/fd_passing.hpp"
+#include "control/unix_listener.hpp"
 
 namespace ecifs::control {
 
@@ -63,9 +62,7 @@ private:
     std::filesystem::path socket_path_;
     Handler handler_;
     boost::asio::local::stream_protocol::acceptor acceptor_;
-    std::mutex mutex_;
-    std::set<std::shared_ptr<Connection>> connections_;
-    bool stopped_ = false;
+    OpenConnections<Connection> connections_;
 };
 
 }  // namespace ecifs::control

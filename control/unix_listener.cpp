@@ -36,4 +36,11 @@ void listen_at(boost::asio::io_context& io, stream_protocol::acceptor& acceptor,
     acceptor.listen();
 }
 
+void stop_listening(stream_protocol::acceptor& acceptor, const std::filesystem::path& path) {
+    boost::system::error_code ignored;
+    acceptor.close(ignored);
+    std::error_code not_there;
+    std::filesystem::remove(path, not_there);
+}
+
 }  // namespace ecifs::control

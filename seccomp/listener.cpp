@@ -179,11 +179,7 @@ void SeccompListener::accept_next() {
             return accept_next();  // the socket closes here
         }
         auto connection = std::make_shared<ListenerConnection>(*this, io_, socket.release());
-        {
-            std::lock_guard lock(mutex_);
-            if (stopped_) return;
-            connections_.insert(connection);
-        }
+        if (!connections_.add(connection)) return;
         connection->start();
         accept_next();
     });
@@ -226,24 +222,11 @@ void SeccompListener::deliver(std::string_view text, std::vector<int>& fds, bool
 }
 
 void SeccompListener::forget(const std::shared_ptr<ListenerConnection>& connection) {
-    connection->close();
-    std::lock_guard lock(mutex_);
-    connections_.erase(connection);
+    connections_.forget(connection);
 }
 
 void SeccompListener::stop() {
-    std::set<std::shared_ptr<ListenerConnection>> open;
-    {
-        std::lock_guard lock(mutex_);
-        if (stopped_) return;
-        stopped_ = true;
-        open.swap(connections_);
-    }
-    boost::system::error_code ignored;
-    acceptor_.close(ignored);
-    for (const auto& connection : open) connection->close();
-    std::error_code not_there;
-    std::filesystem::remove(path_, not_there);
+    if (connections_.stop()) control::stop_listening(acceptor_, path_);
 }
 
 }  // namespace ecifs::seccomp

@@ -15,15 +15,14 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
-#include <set>
 #include <string>
 #include <string_view>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 
+#include "control/unix_listener.hpp"
 #include "seccomp/trapper.hpp"
 
 namespace ecifs::seccomp {
@@ -67,9 +66,7 @@ private:
     Lookup lookup_;
     SeccompTrapper& trapper_;
     boost::asio::local::stream_protocol::acceptor acceptor_;
-    std::mutex mutex_;
-    std::set<std::shared_ptr<ListenerConnection>> connections_;
-    bool stopped_ = false;
+    control::OpenConnections<ListenerConnection> connections_;
 };
 
 }  // namespace ecifs::seccomp
