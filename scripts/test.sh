@@ -19,21 +19,38 @@ read -r -a parity_extra <<< "${PARITY_ARGS:-}"
 results=()
 failed=0
 started=$SECONDS
+# Each step's output is also kept here, so the summary can say why a step failed.
+logs=$(mktemp -d /tmp/ecifs-test-logs.XXXXXX)
+trap 'rm -rf "$logs"' EXIT
+why=()
 
 # step NAME CMD...: run a step, record PASS/FAIL with its duration.
 step() {
   local name=$1; shift
-  local t0=$SECONDS rc=0
+  local t0=$SECONDS rc=0 log
+  log="$logs/$(( ${#results[@]} + 1 )).log"
   echo
   echo "=================== test.sh: $name"
-  "$@" || rc=$?
+  "$@" 2>&1 | tee "$log" || rc=$?
   if (( rc == 0 )); then
     results+=("PASS  $name ($((SECONDS - t0))s)")
   else
     results+=("FAIL  $name (exit $rc, $((SECONDS - t0))s)")
     failed=$((failed + 1))
+    remember_why "$name" "$log"
   fi
   return $rc
+}
+
+# remember_why NAME LOG: the lines of a failed step's output that name what failed
+# (pytest's FAILED/ERROR lines, ctest's failed tests, compiler errors), else its last
+# lines: a CI log that keeps only the end still shows the reason.
+remember_why() {
+  local lines
+  lines=$(grep -E '^(FAILED|ERROR) |^E  +|[0-9]+ - .*\(Failed|error:|^FAIL' "$2" | grep -v '^=' | head -n 12)
+  [[ -n "$lines" ]] || lines=$(tail -n 5 "$2")
+  why+=("$1:")
+  while IFS= read -r line; do why+=("    ${line:0:200}"); done <<< "$lines"
 }
 
 skip() {
@@ -45,6 +62,10 @@ summary() {
   echo
   echo "=================== test.sh: summary ($((SECONDS - started))s)"
   printf '  %s\n' "${results[@]}"
+  if (( ${#why[@]} )); then
+    echo "  why:"
+    printf '  %s\n' "${why[@]}"
+  fi
   if (( failed == 0 )); then
     echo "test.sh: PASSED (${#results[@]} steps)"
   else
