@@ -4,6 +4,13 @@ mmdebstrap from Debian's archive (the essential packages plus procps, so `free` 
 `ctr images import` all read that format). Cached: the archive is rebuilt only when
 the recipe changes (its name carries a hash of the recipe).
 
+Where Debian's archive cannot be reached (mmdebstrap fails), the root filesystem is
+made from this Debian host's own installed files instead: the programs the tests run
+in the container (a shell, coreutils, procps, getconf, awk) with the shared libraries
+`ldd` names. The engines get the same image format either way; the fallback is said
+on stderr and in the image's history. ECIFS_IMAGE_FROM_HOST=1 makes that image
+without asking the archive (how the fallback itself is tried).
+
     python3 tests/engines/image.py [--cache DIR]   prints the archive's path
 """
 from __future__ import annotations
@@ -41,14 +48,86 @@ def archive_path(cache: Path) -> Path:
     return cache / f"debian-{SUITE}-{recipe_hash()}.docker.tar"
 
 
+MMDEBSTRAP_TIMEOUT = 600
+
+
 def mmdebstrap(rootfs_tar: Path) -> None:
     cmd = ["mmdebstrap", "--quiet", "--variant=essential", f"--include={','.join(INCLUDE)}"]
     cmd += [f"--dpkgopt=path-exclude={p}" for p in EXCLUDE]
     cmd += [SUITE, str(rootfs_tar)]
-    r = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True)
+    try:
+        r = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                           timeout=MMDEBSTRAP_TIMEOUT)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        raise RuntimeError(f"mmdebstrap could not run: {e}") from e
     if r.returncode != 0:
         raise RuntimeError(f"mmdebstrap failed (exit {r.returncode}); it needs Debian's archive:\n"
                            f"{r.stdout}{r.stderr}")
+
+
+# What the tests run inside the container, taken from the host when the archive is out
+# of reach. /bin/sh is dash on Debian; `sleep infinity` is coreutils'.
+HOST_PROGRAMS = [
+    "/bin/sh", "/usr/bin/cat", "/usr/bin/head", "/usr/bin/tr", "/usr/bin/sleep", "/usr/bin/echo",
+    "/usr/bin/ls", "/usr/bin/id", "/usr/bin/mawk", "/usr/bin/getconf", "/usr/bin/free", "/usr/bin/uptime",
+    "/usr/sbin/sysctl", "/usr/bin/top", "/usr/bin/ps",
+]
+HOST_ALIASES = {"/usr/bin/awk": "mawk"}
+HOST_ETC = {"passwd": "root:x:0:0:root:/root:/bin/sh\n", "group": "root:x:0:\n"}
+
+
+def shared_libraries(program: str) -> list[str]:
+    """The files `ldd` says `program` loads (the dynamic loader included)."""
+    r = subprocess.run(["ldd", program], capture_output=True, text=True)
+    found = []
+    for line in r.stdout.splitlines():
+        for word in line.split():
+            if word.startswith("/"):
+                found.append(word)
+    return found
+
+
+def host_rootfs(rootfs_tar: Path) -> None:
+    """A root filesystem of the host's own programs (see the module's docstring); the
+    usr-merged layout of Debian 12 (/bin, /lib, /lib64, /sbin are links into /usr)."""
+    files: set[str] = set()
+    for program in HOST_PROGRAMS:
+        real = os.path.realpath(program)
+        if not os.path.exists(real):
+            raise RuntimeError(f"the host has no {program} for the fallback image (scripts/setup.sh installs it)")
+        files.add(program)
+        files.update(shared_libraries(real))
+    with tarfile.open(rootfs_tar, "w") as tar:
+        for d in ["usr", "usr/bin", "usr/sbin", "usr/lib", "usr/lib/x86_64-linux-gnu", "usr/lib64", "etc", "proc", "sys", "dev", "tmp", "run",
+                  "root", "var", "var/tmp"]:
+            info = tarfile.TarInfo(d)
+            info.type = tarfile.DIRTYPE
+            info.mode = 0o1777 if d in ("tmp", "var/tmp") else 0o755
+            tar.addfile(info)
+        for link, target in [("bin", "usr/bin"), ("sbin", "usr/sbin"), ("lib", "usr/lib"), ("lib64", "usr/lib64")]:
+            info = tarfile.TarInfo(link)
+            info.type = tarfile.SYMTYPE
+            info.linkname = target
+            tar.addfile(info)
+        for path in sorted(files):
+            real = os.path.realpath(path)
+            inside = usr_path(path)
+            tar.add(real, arcname=inside, recursive=False)
+        for path, name in HOST_ALIASES.items():
+            info = tarfile.TarInfo(usr_path(path))
+            info.type = tarfile.SYMTYPE
+            info.linkname = name
+            tar.addfile(info)
+        for name, text in HOST_ETC.items():
+            add_bytes(tar, f"etc/{name}", text.encode())
+
+
+def usr_path(path: str) -> str:
+    """`path` as it is stored in the usr-merged tree: /bin/x → usr/bin/x."""
+    parts = path.strip("/").split("/")
+    if parts[0] in ("bin", "sbin", "lib", "lib64"):
+        parts.insert(0, "usr")
+    return "/".join(parts)
 
 
 def sha256_of(path: Path) -> str:
@@ -59,7 +138,7 @@ def sha256_of(path: Path) -> str:
     return h.hexdigest()
 
 
-def image_config(diff_id: str) -> bytes:
+def image_config(diff_id: str, made_by: str) -> bytes:
     config = {
         "architecture": "amd64",
         "os": "linux",
@@ -67,7 +146,7 @@ def image_config(diff_id: str) -> bytes:
         "config": {"Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
                    "Cmd": ["/bin/sh"]},
         "rootfs": {"type": "layers", "diff_ids": [f"sha256:{diff_id}"]},
-        "history": [{"created": "1970-01-01T00:00:00Z", "created_by": "mmdebstrap (tests/engines/image.py)"}],
+        "history": [{"created": "1970-01-01T00:00:00Z", "created_by": f"{made_by} (tests/engines/image.py)"}],
     }
     return json.dumps(config, sort_keys=True).encode()
 
@@ -79,10 +158,10 @@ def add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:
     tar.addfile(info, io.BytesIO(data))
 
 
-def docker_archive(rootfs_tar: Path, out: Path) -> None:
+def docker_archive(rootfs_tar: Path, out: Path, made_by: str) -> None:
     """One layer (the root filesystem), its config, and manifest.json naming REPO_TAG."""
     diff_id = sha256_of(rootfs_tar)
-    config = image_config(diff_id)
+    config = image_config(diff_id, made_by)
     config_name = hashlib.sha256(config).hexdigest() + ".json"
     layer_name = f"{diff_id}/layer.tar"
     manifest = [{"Config": config_name, "RepoTags": [REPO_TAG], "Layers": [layer_name]}]
@@ -102,11 +181,23 @@ def ensure_image(cache: Path = DEFAULT_CACHE) -> Path:
     with tempfile.TemporaryDirectory(prefix=".build-", dir=cache) as tmp:
         rootfs = Path(tmp) / "rootfs.tar"
         started = time.monotonic()
-        mmdebstrap(rootfs)
+        try:
+            if os.environ.get("ECIFS_IMAGE_FROM_HOST") == "1":
+                raise RuntimeError("ECIFS_IMAGE_FROM_HOST=1: not asking Debian's archive")
+            mmdebstrap(rootfs)
+            made_by = "mmdebstrap"
+        except RuntimeError as e:
+            print(f"image.py: {e}\nimage.py: making the image from the host's own programs instead",
+                  file=sys.stderr)
+            rootfs.unlink(missing_ok=True)
+            host_rootfs(rootfs)
+            made_by = "the host's programs"
+            # Under a name of its own, replaced every time: the next run asks the archive again.
+            out = cache / f"host-{recipe_hash()}.docker.tar"
         partial = Path(tmp) / out.name
-        docker_archive(rootfs, partial)
+        docker_archive(rootfs, partial, made_by)
         os.replace(partial, out)
-        print(f"image.py: built {out} in {time.monotonic() - started:.0f}s", file=sys.stderr)
+        print(f"image.py: built {out} ({made_by}) in {time.monotonic() - started:.0f}s", file=sys.stderr)
     return out
 
 
