@@ -1,7 +1,6 @@
 #include "seccomp/notify.hpp"
 
-#include <linux/seccomp.h>
-#include <sys/ioctl.h>
+#include <seccomp.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -17,19 +16,60 @@ namespace {
 
 constexpr std::size_t page = 4096;
 
-int ioctl_errno(int fd, unsigned long request, void* arg) {
+// libseccomp's buffers, sized by the kernel (SECCOMP_GET_NOTIF_SIZES), one pair per
+// thread: every trapper thread receives and answers on its own. Allocating them also
+// makes libseccomp probe the kernel's API level, without which its notify calls refuse.
+struct NotifyBuffers {
+    seccomp_notif* request = nullptr;
+    seccomp_notif_resp* response = nullptr;
+    int error = 0;
+
+    NotifyBuffers() { error = -seccomp_notify_alloc(&request, &response); }
+    ~NotifyBuffers() { seccomp_notify_free(request, response); }
+    NotifyBuffers(const NotifyBuffers&) = delete;
+    NotifyBuffers& operator=(const NotifyBuffers&) = delete;
+};
+
+NotifyBuffers& buffers() {
+    thread_local NotifyBuffers mine;
+    return mine;
+}
+
+// libseccomp answers every failed ioctl with -ECANCELED and leaves the kernel's reason
+// in errno (seccomp_notify_receive(3)): the caller needs it (ENOENT: the caller is gone).
+template <typename Call>
+int notify_errno(Call call) {
     for (;;) {
-        if (::ioctl(fd, request, arg) == 0) return 0;
-        if (errno != EINTR) return errno;
+        errno = 0;
+        int rc = call();
+        if (rc == 0) return 0;
+        int err = rc == -ECANCELED && errno != 0 ? errno : -rc;
+        if (err != EINTR) return err;
     }
+}
+
+int send(int notify_fd, uint64_t id, int error, int64_t value, uint32_t flags) {
+    NotifyBuffers& b = buffers();
+    if (b.error) return b.error;
+    std::memset(b.response, 0, sizeof *b.response);
+    b.response->id = id;
+    b.response->error = error ? -error : 0;
+    b.response->val = error ? 0 : value;
+    b.response->flags = flags;
+    return notify_errno([&] { return seccomp_notify_respond(notify_fd, b.response); });
 }
 
 }  // namespace
 
 int receive(int notify_fd, Notification& out) {
-    seccomp_notif n;
-    std::memset(&n, 0, sizeof n);  // the kernel refuses a buffer that is not zeroed
-    if (int err = ioctl_errno(notify_fd, SECCOMP_IOCTL_NOTIF_RECV, &n)) return err;
+    NotifyBuffers& b = buffers();
+    if (b.error) return b.error;
+    const seccomp_notif& n = *b.request;
+    int err = notify_errno([&] {
+        std::memset(b.request, 0, sizeof *b.request);  // the kernel refuses a buffer that is not zeroed
+        return seccomp_notify_receive(notify_fd, b.request);
+    });
+    if (err) return err;
     out.id = n.id;
     out.pid = static_cast<pid_t>(n.pid);
     out.arch = n.data.arch;
@@ -38,24 +78,13 @@ int receive(int notify_fd, Notification& out) {
     return 0;
 }
 
-int respond(int notify_fd, uint64_t id, int error, int64_t value) {
-    seccomp_notif_resp r;
-    std::memset(&r, 0, sizeof r);
-    r.id = id;
-    r.error = error ? -error : 0;
-    r.val = error ? 0 : value;
-    return ioctl_errno(notify_fd, SECCOMP_IOCTL_NOTIF_SEND, &r);
-}
+int respond(int notify_fd, uint64_t id, int error, int64_t value) { return send(notify_fd, id, error, value, 0); }
 
 int respond_continue(int notify_fd, uint64_t id) {
-    seccomp_notif_resp r;
-    std::memset(&r, 0, sizeof r);
-    r.id = id;
-    r.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
-    return ioctl_errno(notify_fd, SECCOMP_IOCTL_NOTIF_SEND, &r);
+    return send(notify_fd, id, 0, 0, SECCOMP_USER_NOTIF_FLAG_CONTINUE);
 }
 
-bool id_valid(int notify_fd, uint64_t id) { return ioctl_errno(notify_fd, SECCOMP_IOCTL_NOTIF_ID_VALID, &id) == 0; }
+bool id_valid(int notify_fd, uint64_t id) { return seccomp_notify_id_valid(notify_fd, id) == 0; }
 
 bool is_notify_fd(int fd) {
     char link[64];

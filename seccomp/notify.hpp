@@ -1,7 +1,7 @@
 #pragma once
-// The kernel's seccomp user-notification interface, for the daemon's trapper: receive
-// a notification, answer it, and read or write the caller's memory. Every function
-// returns 0 or a positive errno; none throws.
+// The kernel's seccomp user-notification interface, for the trapper: receive a
+// notification, answer it (both through libseccomp), and read or write the caller's
+// memory. Every function returns 0 or a positive errno; none throws.
 #include <sys/types.h>
 
 #include <cstddef>
@@ -20,16 +20,16 @@ struct Notification {
     uint64_t args[6] = {};
 };
 
-// SECCOMP_IOCTL_NOTIF_RECV. ENOENT: the caller went away before we took it (nothing to
+// seccomp_notify_receive(3). ENOENT: the caller went away before we took it (nothing to
 // answer). Blocks if nothing is pending: call it only when the fd polls readable.
 int receive(int notify_fd, Notification& out);
-// SECCOMP_IOCTL_NOTIF_SEND: the call returns `value` (error 0) or fails with `error`.
+// seccomp_notify_respond(3): the call returns `value` (error 0) or fails with `error`.
 // ENOENT: the caller is gone (killed, or the notification is no longer valid).
 int respond(int notify_fd, uint64_t id, int error, int64_t value = 0);
 // SECCOMP_USER_NOTIF_FLAG_CONTINUE: the kernel runs the call itself, as if not trapped.
 // Only where the kernel's own checks are the whole decision.
 int respond_continue(int notify_fd, uint64_t id);
-// SECCOMP_IOCTL_NOTIF_ID_VALID: the caller is still blocked in this very call, so a pid
+// seccomp_notify_id_valid(3): the caller is still blocked in this very call, so a pid
 // or memory read since it was received refers to it.
 bool id_valid(int notify_fd, uint64_t id);
 // Whether fd is a seccomp listener ("anon_inode:seccomp notify").
