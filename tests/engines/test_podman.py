@@ -7,6 +7,7 @@ given with --runtime-flag."""
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 from pathlib import Path
 
@@ -57,6 +58,21 @@ class Podman(Engine):
         return self.run(cmd, env=self.env, **kw)
 
 
+def remove(podman: Podman, name: str) -> None:
+    """`podman rm -f`, repeated once only for Podman 4.3's --uidmap race (docs/engines.md,
+    "What still differs"): when conmon's `podman container cleanup` cleans up first, it
+    does so in conmon's private mount namespace, the host's mount of the container's
+    `userdata/shm` stays, and rm fails "unlinkat .../userdata/shm: device or resource
+    busy" (unmounting it on the way); a second rm removes the container. Measured in a
+    loop of 40: 3 and 5 with ecifs-runc, 0 with plain runc. Said on stderr; any other
+    failure fails the test."""
+    r = podman.cli("rm", "-f", "-t", "0", name, check=False)
+    if r.returncode != 0 and "userdata/shm: device or resource busy" in r.stderr:
+        print(f"podman rm failed as in Podman's --uidmap race, repeated: {r.stderr.strip()}", file=sys.stderr)
+        r = podman.cli("rm", "-f", "-t", "0", name, check=False)
+    assert r.returncode == 0, f"podman rm: exit {r.returncode}\n{r.stderr}\n--- podman log ---\n{podman.log_tail()}"
+
+
 @pytest.fixture
 def podman(work_dir, daemon):
     require_programs("podman", "conmon", "runc")
@@ -87,5 +103,5 @@ def test_podman_runs_a_container_through_ecifs(daemon, host_state, test_image, p
     out = podman.cli("exec", name, "sh", "-c", views_script(panic_to_write(host_panic))).stdout
     check_views(out, memory_mib=256, cpus=1, host_panic=host_panic)
 
-    podman.cli("rm", "-f", "-t", "0", name)
+    remove(podman, name)
     assert wait_for(lambda: cid not in daemon.listing(), 10), "ecifs still serves the removed container"
