@@ -125,6 +125,13 @@ if [[ "${SKIP_ASAN:-0}" != 1 ]]; then
   fi
 fi
 
+# File and function lengths, and each layer linking alone (scripts/check-structure.sh).
+if (( normal_built )); then
+  step "structure (build/)" bash scripts/check-structure.sh build
+else
+  skip "structure (build/)" "build failed"
+fi
+
 if (( normal_built )); then
   step "integration tests (build/)" pytest_run build
 else

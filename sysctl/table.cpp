@@ -164,7 +164,8 @@ int known_qdisc(std::string_view name) {
     return std::find(qdiscs.begin(), qdiscs.end(), name) != qdiscs.end() ? 0 : ENOENT;
 }
 
-std::span<const Rule> table() {
+// The table itself: one row per sysctl, long by nature.
+std::span<const Rule> table() {  // NOLINT(readability-function-size)
     using enum Policy;
     using enum Kind;
     static const Rule rows[] = {
