@@ -15,6 +15,8 @@ constexpr TrappedSyscall trapped[] = {
     {Syscall::sysinfo, "sysinfo", "filled from the container's memory figures, uptime, loads and tasks"},
     {Syscall::mount, "mount", "a new proc or sysfs gets the views placed on it; other mounts: the kernel decides"},
     {Syscall::umount2, "umount2", "a view, or a proc or sysfs carrying views, is busy; others: the kernel decides"},
+    // Only 32-bit ABIs have it (i386's 22): a 32-bit program would unmount a view with it.
+    {Syscall::umount, "umount", "as umount2 without flags (the 32-bit ABIs' older call)"},
 };
 
 constexpr std::string_view enosys[] = {"fsopen", "fspick", "fsmount", "open_tree", "move_mount"};

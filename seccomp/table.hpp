@@ -9,7 +9,8 @@
 
 namespace ecifs::seccomp {
 
-enum class Syscall { sysinfo, mount, umount2 };
+// umount is umount2 without flags: 32-bit ABIs (i386, arm) still have it.
+enum class Syscall { sysinfo, mount, umount2, umount };
 
 struct TrappedSyscall {
     Syscall syscall;

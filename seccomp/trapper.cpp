@@ -151,7 +151,8 @@ private:
         switch (*call) {
         case seccomp::Syscall::sysinfo: return sysinfo(n);
         case seccomp::Syscall::mount: return mount(n);
-        case seccomp::Syscall::umount2: return umount(n);
+        case seccomp::Syscall::umount2: return umount(n, n.args[1]);
+        case seccomp::Syscall::umount: return umount(n, 0);
         }
     }
 
@@ -212,10 +213,10 @@ private:
         run_helper(n, std::move(request));
     }
 
-    void umount(const seccomp::Notification& n) {
+    void umount(const seccomp::Notification& n, uint64_t flags) {
         mh::Request request;
         request.op = mh::Op::umount;
-        request.flags = n.args[1];
+        request.flags = flags;
         if (!read_argument(n, n.args[0], max_path, request.path)) return;
         run_helper(n, std::move(request));
     }

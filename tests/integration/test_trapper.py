@@ -269,6 +269,34 @@ def test_views_cannot_be_unmounted(containers):
     assert mounts["/proc/meminfo"] == mounts["/proc/sys"] == "fuse.ecifs"
 
 
+@pytest.fixture(scope="session")
+def umount32_binary(work_dir) -> Path:
+    """tests/integration/umount32_probe.c: the i386 ABI's umount(2) from a 64-bit program."""
+    if not shutil.which("gcc"):
+        pytest.skip("gcc is needed to build umount32_probe")
+    out = work_dir / "umount32_probe"
+    subprocess.run(["gcc", "-O1", "-static", "-no-pie", "-Wall", "-Wextra", "-Werror", "-o", str(out),
+                    str(HERE / "umount32_probe.c")], check=True)
+    return out
+
+
+def test_the_32_bit_umount_is_trapped_too(containers, umount32_binary):
+    """i386's umount (syscall 22; x86_64 has only umount2) reaches the same rule as
+    umount2: a view is busy, any other mount is the kernel's to unmount (issue 11, item 9)."""
+    c = containers.start(memory=LIMIT, extra_caps=["CAP_SYS_ADMIN"])
+    target = c.bundle / "rootfs" / "tmp" / "umount32"
+    shutil.copyfile(umount32_binary, target)
+    os.chmod(target, 0o755)
+    for view in ("/proc/meminfo", "/proc/sys", "/proc", "/sys"):
+        assert c.exec(f"/tmp/umount32 {view}").strip() == "16 Device or resource busy", view
+    assert mount_points(c)["/proc/meminfo"] == "fuse.ecifs"
+    assert meminfo_field(c.exec("cat /proc/meminfo"), "MemTotal") == 262144
+    # Not a view: the kernel unmounts it, as it would under plain runc.
+    c.exec("mkdir -p /mnt/t && mount -t tmpfs t /mnt/t")
+    assert c.exec("/tmp/umount32 /mnt/t").strip() == "ok"
+    assert "/mnt/t" not in mount_points(c)
+
+
 # ---------------------------------------------------------------------------------
 # 4. runc exec, and the notify fds released
 

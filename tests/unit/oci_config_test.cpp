@@ -295,7 +295,7 @@ TEST(OciConfig, ReadConfigErrors) {
 
 const HookSetup trap_setup{"/usr/local/bin/ecifs-runc", "/run/ecifs/ecifs.sock", "/run/ecifs/seccomp.sock"};
 
-const std::vector<std::string> trapped = {"sysinfo", "mount", "umount2"};
+const std::vector<std::string> trapped = {"sysinfo", "mount", "umount2", "umount"};
 const std::vector<std::string> enosys = {"fsopen", "fspick", "fsmount", "open_tree", "move_mount"};
 
 // Docker's default profile (moby's format) compiled for amd64 and `caps`, as moby does
@@ -409,6 +409,7 @@ TEST(OciConfigSeccomp, DockersDefaultProfileKeepsItsPolicy) {
     EXPECT_EQ(unconditional_actions(s, "sysinfo"), std::vector<std::string>{"SCMP_ACT_NOTIFY"});
     EXPECT_TRUE(unconditional_actions(s, "mount").empty());  // still forbidden by default
     EXPECT_TRUE(unconditional_actions(s, "umount2").empty());
+    EXPECT_TRUE(unconditional_actions(s, "umount").empty());
     EXPECT_TRUE(unconditional_actions(s, "fsopen").empty());
     EXPECT_EQ(unconditional_actions(s, "read"), std::vector<std::string>{"SCMP_ACT_ALLOW"});
     EXPECT_EQ(unconditional_actions(s, "chroot"), std::vector<std::string>{"SCMP_ACT_ALLOW"});
