@@ -209,6 +209,11 @@ WORKLOADS = [
     W("cu-stat-views", f"{STAT} {PROC_VIEWS}", quick=True),
     W("cu-stat-proc-sys", f"{STAT} {PROC_SYS}"),
     W("cu-stat-proc-others", f"{STAT} {PROC_OTHERS}"),
+    # Root-only (0600) host sysctls: only the host's root reads them (vm.stat_refresh's
+    # read makes the kernel work on every CPU); a container's root gets EACCES.
+    W("cu-cat-root-only-sysctls", "for f in vm/mmap_rnd_bits vm/mmap_rnd_compat_bits vm/stat_refresh "
+                                  "kernel/cad_pid kernel/usermodehelper/bset kernel/usermodehelper/inheritable; "
+                                  "do cat /proc/sys/$f; echo \"$f: $?\"; done", quick=True),
     W("cu-stat-sys", f"{STAT} {SYS_FILES}"),
     W("cu-stat-views-system", f"{STAT} {PROC_VIEWS} {PROC_OTHERS}", config="system"),
     W("cu-statfs", "stat -f -c '%n %T' /proc /proc/meminfo /proc/uptime /proc/sys /proc/sys/kernel/ostype /sys "
