@@ -74,11 +74,17 @@ int main(int argc, char** argv) {
     app.add_option("--threads", options.threads, "Threads serving every mount and socket")
         ->check(CLI::Range(1u, 256u))
         ->capture_default_str();
+    double client_timeout_seconds = 60;
+    app.add_option("--client-timeout", client_timeout_seconds,
+                   "Seconds a control connection may stay idle before it is closed")
+        ->check(CLI::Range(0.1, 86400.0))
+        ->capture_default_str();
     app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off")
         ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
         ->capture_default_str();
     app.add_option("--log-file", log_file, "Log file when detached (default: STATE_DIR/ecifs.log)");
     CLI11_PARSE(app, argc, argv);
+    options.client_timeout = std::chrono::milliseconds(static_cast<long>(client_timeout_seconds * 1000));
 
     ::signal(SIGPIPE, SIG_IGN);
     raise_file_limit();

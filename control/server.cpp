@@ -5,7 +5,10 @@
 
 #include <cerrno>
 
+#include <boost/asio/post.hpp>
 #include <boost/asio/read_until.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
 #include <boost/asio/write.hpp>
 #include <fmt/core.h>
 #include <spdlog/spdlog.h>
@@ -17,9 +20,15 @@ namespace ecifs::control {
 
 using boost::asio::local::stream_protocol;
 
+// A connection's socket and idle timer share a strand: the timer's expiry and the
+// socket's completions never run at once.
 class Connection : public std::enable_shared_from_this<Connection> {
 public:
-    Connection(Server& server, stream_protocol::socket socket) : server_(server), socket_(std::move(socket)) {
+    Connection(Server& server, boost::asio::io_context& io, stream_protocol::socket accepted)
+        : server_(server),
+          strand_(boost::asio::make_strand(io)),
+          socket_(strand_, stream_protocol(), accepted.release()),
+          idle_(strand_) {
         ucred cred{};
         socklen_t len = sizeof cred;
         if (::getsockopt(socket_.native_handle(), SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0)
@@ -28,14 +37,34 @@ public:
             peer_ = Peer{0, static_cast<uid_t>(-1)};
     }
 
-    void start() { read_next(); }
+    void start() {
+        boost::asio::post(strand_, [self = shared_from_this()] { self->read_next(); });
+    }
+    // From any thread.
     void close() {
-        boost::system::error_code ignored;
-        socket_.close(ignored);
+        boost::asio::post(strand_, [self = shared_from_this()] {
+            boost::system::error_code ignored;
+            self->idle_.cancel();
+            self->socket_.close(ignored);
+        });
     }
 
 private:
+    // Waiting for the peer (to send a line, or to take a reply) restarts the clock.
+    void wait_for_peer() {
+        idle_.expires_after(server_.limits().idle_timeout);
+        idle_.async_wait([weak = weak_from_this()](const boost::system::error_code& ec) {
+            if (ec) return;
+            if (auto self = weak.lock()) {
+                spdlog::debug("control socket: closed a connection idle for {} ms (pid {})",
+                              self->server_.limits().idle_timeout.count(), self->peer_.pid);
+                self->server_.forget(self);
+            }
+        });
+    }
+
     void read_next() {
+        wait_for_peer();
         boost::asio::async_read_until(
             socket_, boost::asio::dynamic_buffer(input_, max_message_bytes + 1), '\n',
             [self = shared_from_this()](const boost::system::error_code& ec, std::size_t n) { self->on_line(ec, n); });
@@ -53,6 +82,7 @@ private:
     }
 
     void reply(ReplyLine line, bool then_close) {
+        wait_for_peer();
         output_ = std::move(line.text) + "\n";
         passing_ = std::move(line.fd);
         if (passing_) return send_with_descriptor(then_close);
@@ -84,14 +114,22 @@ private:
     }
 
     Server& server_;
+    boost::asio::strand<boost::asio::io_context::executor_type> strand_;
     stream_protocol::socket socket_;
+    boost::asio::steady_timer idle_;
     Peer peer_;
     std::string input_, output_;
     sys::Fd passing_;
 };
 
-Server::Server(boost::asio::io_context& io, std::filesystem::path socket_path, Handler handler)
-    : io_(io), socket_path_(std::move(socket_path)), handler_(std::move(handler)), acceptor_(io) {
+Server::Server(boost::asio::io_context& io, std::filesystem::path socket_path, Handler handler, ServerLimits limits)
+    : io_(io),
+      socket_path_(std::move(socket_path)),
+      handler_(std::move(handler)),
+      limits_(limits),
+      acceptor_(io),
+      accepting_(io, acceptor_, "control socket", [this](stream_protocol::socket s) { admit(std::move(s)); }),
+      connections_(limits.max_connections) {
     // Anyone may connect; only root peers are served (SO_PEERCRED), and the others are
     // told why instead of seeing a bare EACCES.
     listen_at(io, acceptor_, socket_path_, 0666);
@@ -99,25 +137,30 @@ Server::Server(boost::asio::io_context& io, std::filesystem::path socket_path, H
 
 Server::~Server() { stop(); }
 
-void Server::start() { accept_next(); }
+void Server::start() { accepting_.start(); }
 
-void Server::accept_next() {
-    acceptor_.async_accept([this](const boost::system::error_code& ec, stream_protocol::socket socket) {
-        if (ec == boost::asio::error::operation_aborted) return;
-        if (!ec) {
-            auto connection = std::make_shared<Connection>(*this, std::move(socket));
-            if (!connections_.add(connection)) return;
-            connection->start();
-        } else {
-            spdlog::warn("control socket: accept: {}", ec.message());
+void Server::admit(stream_protocol::socket socket) {
+    auto connection = std::make_shared<Connection>(*this, io_, std::move(socket));
+    switch (connections_.add(connection)) {
+    case Admission::admitted: return connection->start();
+    case Admission::stopped: return;
+    case Admission::full: {
+        // Dropped (the socket closes with the connection); said at most once a minute.
+        const auto now = std::chrono::steady_clock::now();
+        if (now - last_full_log_ >= std::chrono::minutes(1)) {
+            last_full_log_ = now;
+            spdlog::warn("control socket: {} connections open, the most allowed: new ones are closed",
+                         connections_.limit());
         }
-        accept_next();
-    });
+        return;
+    }
+    }
 }
 
 void Server::forget(const std::shared_ptr<Connection>& connection) { connections_.forget(connection); }
 
 void Server::stop() {
+    accepting_.stop();
     if (connections_.stop()) stop_listening(acceptor_, socket_path_);
 }
 

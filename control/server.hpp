@@ -1,9 +1,13 @@
 #pragma once
 // The daemon's side of the control socket (protocol: control/protocol.hpp). Each
 // connection reads one line at a time, answers it, and reads the next; a bad line
-// gets an error reply and harms nobody else.
+// gets an error reply and harms nobody else. Connections are capped, and one that
+// neither sends nor takes anything for `idle_timeout` is closed: the socket is open to
+// every user, who must not be able to hold the daemon's descriptors.
 #include <sys/types.h>
 
+#include <chrono>
+#include <cstddef>
 #include <filesystem>
 #include <functional>
 #include <memory>
@@ -36,6 +40,11 @@ struct ReplyLine {
     sys::Fd fd;
 };
 
+struct ServerLimits {
+    std::size_t max_connections = 256;
+    std::chrono::milliseconds idle_timeout = std::chrono::seconds(60);
+};
+
 class Server {
 public:
     // Answers one well-formed request from a root peer; throws std::exception to
@@ -44,7 +53,8 @@ public:
 
     // Binds and listens now, so errors reach the shell before the daemon detaches.
     // Refuses to start if another daemon answers on the path; removes a stale socket.
-    Server(boost::asio::io_context& io, std::filesystem::path socket_path, Handler handler);
+    Server(boost::asio::io_context& io, std::filesystem::path socket_path, Handler handler,
+           ServerLimits limits = {});
     ~Server();
 
     void start();
@@ -54,15 +64,19 @@ public:
     // Answer one request line: parse, check the peer, dispatch. Never throws.
     ReplyLine answer(const std::string& line, const Peer& peer) const;
     void forget(const std::shared_ptr<Connection>& connection);
+    const ServerLimits& limits() const { return limits_; }
 
 private:
-    void accept_next();
+    void admit(boost::asio::local::stream_protocol::socket socket);
 
     boost::asio::io_context& io_;
     std::filesystem::path socket_path_;
     Handler handler_;
+    ServerLimits limits_;
     boost::asio::local::stream_protocol::acceptor acceptor_;
+    AcceptLoop accepting_;
     OpenConnections<Connection> connections_;
+    std::chrono::steady_clock::time_point last_full_log_{};
 };
 
 }  // namespace ecifs::control

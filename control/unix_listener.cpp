@@ -2,9 +2,12 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <stdexcept>
 
 #include <fmt/core.h>
+#include <spdlog/spdlog.h>
 
 namespace ecifs::control {
 
@@ -41,6 +44,38 @@ void stop_listening(stream_protocol::acceptor& acceptor, const std::filesystem::
     acceptor.close(ignored);
     std::error_code not_there;
     std::filesystem::remove(path, not_there);
+}
+
+AcceptLoop::AcceptLoop(boost::asio::io_context& io, stream_protocol::acceptor& acceptor, std::string name,
+                       OnSocket on_socket)
+    : acceptor_(acceptor), name_(std::move(name)), on_socket_(std::move(on_socket)), pause_timer_(io) {}
+
+void AcceptLoop::start() { accept_next(); }
+
+void AcceptLoop::accept_next() {
+    acceptor_.async_accept([this](const boost::system::error_code& ec, stream_protocol::socket socket) {
+        if (ec == boost::asio::error::operation_aborted || !acceptor_.is_open()) return;
+        if (!ec) {
+            if (pause_.count() > 0) spdlog::info("{}: accepting again", name_);
+            pause_ = {};
+            on_socket_(std::move(socket));
+            return accept_next();
+        }
+        const int err = ec.value();
+        if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM) return pause(ec);
+        spdlog::warn("{}: accept: {}", name_, ec.message());
+        accept_next();
+    });
+}
+
+void AcceptLoop::pause(const boost::system::error_code& ec) {
+    constexpr std::chrono::milliseconds first{50}, longest{2000};
+    if (pause_.count() == 0) spdlog::warn("{}: accept: {}; pausing (logged once until it accepts again)", name_, ec.message());
+    pause_ = pause_.count() == 0 ? first : std::min(pause_ * 2, longest);
+    pause_timer_.expires_after(pause_);
+    pause_timer_.async_wait([this](const boost::system::error_code& wait_ec) {
+        if (!wait_ec) accept_next();
+    });
 }
 
 }  // namespace ecifs::control

@@ -2,13 +2,18 @@
 // Listening on a Unix stream socket at a fixed path, as the daemon's sockets do.
 #include <sys/types.h>
 
+#include <chrono>
+#include <cstddef>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <set>
+#include <string>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 namespace ecifs::control {
 
@@ -21,17 +26,49 @@ void listen_at(boost::asio::io_context& io, boost::asio::local::stream_protocol:
 // Close `acceptor` and remove its socket file: nothing connects any more.
 void stop_listening(boost::asio::local::stream_protocol::acceptor& acceptor, const std::filesystem::path& path);
 
-// The connections a listener holds open (Connection has close()), all closed when it
-// stops; a connection accepted after that is refused. Thread-safe.
+// Accepting one connection after another on `acceptor`, each handed to `on_socket`.
+// When the process is out of descriptors or memory (EMFILE, ENFILE, ENOBUFS, ENOMEM),
+// accepting pauses, 50 ms doubling up to 2 s, and the pause is logged once, instead of
+// a retry at once that would spin a CPU and log a line per turn. Stops when the
+// acceptor is closed.
+class AcceptLoop {
+public:
+    using OnSocket = std::function<void(boost::asio::local::stream_protocol::socket)>;
+    AcceptLoop(boost::asio::io_context& io, boost::asio::local::stream_protocol::acceptor& acceptor,
+               std::string name, OnSocket on_socket);
+    void start();
+    // No accepting after a pause: call from the thread that closes the acceptor.
+    void stop() { pause_timer_.cancel(); }
+
+private:
+    void accept_next();
+    void pause(const boost::system::error_code& ec);
+
+    boost::asio::local::stream_protocol::acceptor& acceptor_;
+    std::string name_;
+    OnSocket on_socket_;
+    boost::asio::steady_timer pause_timer_;
+    std::chrono::milliseconds pause_{0};
+};
+
+// What OpenConnections::add did with a connection.
+enum class Admission { admitted, full, stopped };
+
+// The connections a listener holds open (Connection has close()), at most `limit` at
+// once, all closed when it stops; a connection accepted after that is refused.
+// Thread-safe.
 template <typename Connection>
 class OpenConnections {
 public:
-    // False once stopped: the caller drops the connection.
-    bool add(const std::shared_ptr<Connection>& connection) {
+    explicit OpenConnections(std::size_t limit) : limit_(limit) {}
+
+    // Anything but `admitted`: the caller drops the connection.
+    Admission add(const std::shared_ptr<Connection>& connection) {
         std::lock_guard lock(mutex_);
-        if (stopped_) return false;
+        if (stopped_) return Admission::stopped;
+        if (open_.size() >= limit_) return Admission::full;
         open_.insert(connection);
-        return true;
+        return Admission::admitted;
     }
     void forget(const std::shared_ptr<Connection>& connection) {
         connection->close();
@@ -50,8 +87,10 @@ public:
         for (const auto& connection : open) connection->close();
         return true;
     }
+    std::size_t limit() const { return limit_; }
 
 private:
+    const std::size_t limit_;
     std::mutex mutex_;
     std::set<std::shared_ptr<Connection>> open_;
     bool stopped_ = false;

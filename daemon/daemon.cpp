@@ -1,5 +1,7 @@
 #include "daemon/daemon.hpp"
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -95,15 +97,51 @@ json describe_sysctls(const emulation::Container& container) {
     return out;
 }
 
+// The state directory's lock, taken before anything in it is touched: a second daemon
+// on the same directory would otherwise unmount the first one's live views as stale.
+// The lock goes with the daemon's last descriptor of it, however it ends (a restarted
+// daemon takes it again); helpers never inherit it (close-on-exec, and they close
+// every descriptor they do not need).
+sys::Fd lock_state_dir(const std::filesystem::path& dir) {
+    std::filesystem::create_directories(dir / "containers");
+    const auto path = dir / "lock";
+    sys::Fd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
+    if (!fd) throw std::runtime_error(fmt::format("cannot open {}: {}", path.string(), std::strerror(errno)));
+    if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
+        if (errno != EWOULDBLOCK)
+            throw std::runtime_error(fmt::format("cannot lock {}: {}", path.string(), std::strerror(errno)));
+        char holder[32] = {};
+        const ssize_t n = ::pread(fd.get(), holder, sizeof holder - 1, 0);
+        std::string pid = n > 0 ? std::string(holder, static_cast<std::size_t>(n)) : "?";
+        while (!pid.empty() && pid.back() == '\n') pid.pop_back();
+        throw std::runtime_error(fmt::format("another ecifs daemon (pid {}) uses the state directory {}",
+                                             pid, dir.string()));
+    }
+    return fd;
+}
+
+// The lock file names the daemon holding it (after detaching: the serving process).
+void note_holder(const sys::Fd& lock) {
+    const std::string mine = std::to_string(::getpid()) + "\n";
+    if (::ftruncate(lock.get(), 0) != 0 || ::pwrite(lock.get(), mine.data(), mine.size(), 0) < 0)
+        spdlog::warn("cannot write the daemon's pid into its state directory's lock: {}", std::strerror(errno));
+}
+
 }  // namespace
 
-Daemon::Daemon(Options options) : options_(std::move(options)), io_(static_cast<int>(options_.threads)), signals_(io_, SIGTERM, SIGINT), executor_reaper_(io_), trapper_(io_) {
-    std::filesystem::create_directories(options_.state_dir / "containers");
+Daemon::Daemon(Options options)
+    : options_(std::move(options)),
+      state_lock_(lock_state_dir(options_.state_dir)),
+      io_(static_cast<int>(options_.threads)),
+      signals_(io_, SIGTERM, SIGINT),
+      executor_reaper_(io_),
+      trapper_(io_) {
     // Containers' root users (often unprivileged on the host) must reach their mounts.
     ::chmod(options_.state_dir.c_str(), 0711);
     ::chmod((options_.state_dir / "containers").c_str(), 0711);
     server_.emplace(io_, options_.socket_path,
-                    [this](const json& request, const control::Peer& peer) { return handle(request, peer); });
+                    [this](const json& request, const control::Peer& peer) { return handle(request, peer); },
+                    control::ServerLimits{.idle_timeout = options_.client_timeout});
     if (options_.seccomp_socket_path.empty())
         options_.seccomp_socket_path = options_.socket_path.parent_path() / "seccomp.sock";
     listener_.emplace(io_, options_.seccomp_socket_path,
@@ -119,6 +157,7 @@ void Daemon::run() {
         spdlog::info("signal {}: shutting down", signal);
         shutdown();
     });
+    note_holder(state_lock_);
     server_->start();
     listener_->start();
     reap_idle_executors();

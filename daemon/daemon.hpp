@@ -4,6 +4,7 @@
 // source re-arms itself, shutdown cancels the sources and run() returns.
 #include <sys/types.h>
 
+#include <chrono>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -23,6 +24,7 @@
 #include "fs/fuse_mount.hpp"
 #include "seccomp/listener.hpp"
 #include "seccomp/trapper.hpp"
+#include "sys/fd.hpp"
 
 namespace ecifs::daemon {
 
@@ -32,6 +34,8 @@ struct Options {
     // Where runtimes hand over seccomp notify fds; empty: seccomp.sock beside socket_path.
     std::filesystem::path seccomp_socket_path;
     unsigned threads = 2;
+    // A control connection that neither sends nor takes anything this long is closed.
+    std::chrono::milliseconds client_timeout = std::chrono::seconds(60);
 };
 
 class Daemon {
@@ -71,6 +75,8 @@ private:
     nlohmann::json describe(const std::string& id, const Entry& entry) const;
 
     Options options_;
+    // flock(2)ed while the daemon lives: one daemon per state directory.
+    sys::Fd state_lock_;
     boost::asio::io_context io_;
     boost::asio::signal_set signals_;
     boost::asio::steady_timer executor_reaper_;

@@ -31,6 +31,8 @@ constexpr std::size_t max_message = 1 << 20;
 constexpr std::size_t max_fds = 16;
 // A connection that has not finished its message by then is dropped.
 constexpr auto connection_deadline = std::chrono::seconds(10);
+// Runtimes handing over fds at once: far more than a host starts containers at a time.
+constexpr std::size_t max_connections = 256;
 
 void close_all(std::vector<int>& fds) {
     for (int fd : fds) ::close(fd);
@@ -156,33 +158,32 @@ private:
 
 SeccompListener::SeccompListener(boost::asio::io_context& io, std::filesystem::path path, Lookup lookup,
                                  SeccompTrapper& trapper)
-    : io_(io), path_(std::move(path)), lookup_(std::move(lookup)), trapper_(trapper), acceptor_(io) {
+    : io_(io),
+      path_(std::move(path)),
+      lookup_(std::move(lookup)),
+      trapper_(trapper),
+      acceptor_(io),
+      accepting_(io, acceptor_, "seccomp listener", [this](stream_protocol::socket s) { admit(std::move(s)); }),
+      connections_(max_connections) {
     // Runtimes run as root; nobody else has fds to give us.
     control::listen_at(io, acceptor_, path_, 0600);
 }
 
 SeccompListener::~SeccompListener() { stop(); }
 
-void SeccompListener::start() { accept_next(); }
+void SeccompListener::start() { accepting_.start(); }
 
-void SeccompListener::accept_next() {
-    acceptor_.async_accept([this](const boost::system::error_code& ec, stream_protocol::socket socket) {
-        if (ec == boost::asio::error::operation_aborted) return;
-        if (ec) {
-            spdlog::warn("seccomp listener: accept: {}", ec.message());
-            return accept_next();
-        }
-        ucred cred{};
-        socklen_t len = sizeof cred;
-        if (::getsockopt(socket.native_handle(), SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 || cred.uid != 0) {
-            spdlog::warn("seccomp listener: refused a connection from uid {} (pid {})", cred.uid, cred.pid);
-            return accept_next();  // the socket closes here
-        }
-        auto connection = std::make_shared<ListenerConnection>(*this, io_, socket.release());
-        if (!connections_.add(connection)) return;
-        connection->start();
-        accept_next();
-    });
+void SeccompListener::admit(stream_protocol::socket socket) {
+    ucred cred{};
+    socklen_t len = sizeof cred;
+    if (::getsockopt(socket.native_handle(), SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 || cred.uid != 0) {
+        spdlog::warn("seccomp listener: refused a connection from uid {} (pid {})", cred.uid, cred.pid);
+        return;  // the socket closes here
+    }
+    auto connection = std::make_shared<ListenerConnection>(*this, io_, socket.release());
+    if (connections_.add(connection) == control::Admission::admitted) connection->start();
+    // Otherwise stopping, or as many runtimes are handing over fds as the cap allows:
+    // this one is closed, and its runc fails the create or exec, as with no listener.
 }
 
 void SeccompListener::deliver(std::string_view text, std::vector<int>& fds, bool truncated) {
@@ -226,6 +227,7 @@ void SeccompListener::forget(const std::shared_ptr<ListenerConnection>& connecti
 }
 
 void SeccompListener::stop() {
+    accepting_.stop();
     if (connections_.stop()) control::stop_listening(acceptor_, path_);
 }
 

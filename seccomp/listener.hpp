@@ -59,13 +59,14 @@ public:
     void forget(const std::shared_ptr<ListenerConnection>& connection);
 
 private:
-    void accept_next();
+    void admit(boost::asio::local::stream_protocol::socket socket);
 
     boost::asio::io_context& io_;
     std::filesystem::path path_;
     Lookup lookup_;
     SeccompTrapper& trapper_;
     boost::asio::local::stream_protocol::acceptor acceptor_;
+    control::AcceptLoop accepting_;
     control::OpenConnections<ListenerConnection> connections_;
 };
 

@@ -561,11 +561,11 @@ def make_daemon(binaries, work_dir, watchdog):
     """Factory: make_daemon(start=True) -> Daemon; all stopped and cleaned at the end."""
     made: list[Daemon] = []
 
-    def make(start: bool = True, log_level: str = "debug") -> Daemon:
+    def make(start: bool = True, log_level: str = "debug", extra: tuple[str, ...] = ()) -> Daemon:
         d = Daemon(work_dir)
         made.append(d)
         if start:
-            d.start(log_level=log_level)
+            d.start(*extra, log_level=log_level)
             watchdog.append(d)
         return d
 

@@ -5,13 +5,16 @@ from __future__ import annotations
 import json
 import os
 import re
+import resource
+import select
 import socket
 import stat
 import subprocess
+import time
 
 import pytest
 
-from conftest import (ECIFS, ECIFSCTL, REPO, exchange, proc_env, request, run_as)
+from conftest import (ECIFS, ECIFSCTL, REPO, exchange, fuse_mounts_under, proc_env, request, run_as, wait_for)
 
 
 def assert_error(reply: dict, *words: str) -> None:
@@ -179,6 +182,108 @@ def test_idle_and_half_open_connections_do_not_block_others(daemon):
         for s in idle:
             s.close()
     assert_serving(daemon)
+
+
+# ---------------------------------------------------------------------------------
+# what any local user may do to the socket (it is 0666): issue 11, item 10
+
+
+MAX_CONNECTIONS = 256  # control::ServerLimits
+
+
+def open_fds(pid: int) -> int:
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def connect_many(path, count: int) -> list[socket.socket]:
+    held = []
+    for _ in range(count):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.connect(str(path))
+        held.append(s)
+    return held
+
+
+def closed_by_peer(held: list[socket.socket]) -> int:
+    """How many of `held` the daemon has closed (readable, and at EOF), without waiting."""
+    readable, _, _ = select.select(held, [], [], 0)
+    closed = 0
+    for s in readable:
+        try:
+            closed += s.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+        except OSError:
+            closed += 1
+    return closed
+
+
+@pytest.mark.asan
+def test_connections_are_capped_and_idle_ones_closed(make_daemon):
+    """A user holding connections open holds no more than the cap of the daemon's
+    descriptors, and none for longer than --client-timeout."""
+    daemon = make_daemon(extra=("--client-timeout", "1.5"))
+    baseline = open_fds(daemon.pid)
+    held = connect_many(daemon.socket, MAX_CONNECTIONS + 60)
+    try:
+        assert wait_for(lambda: closed_by_peer(held) >= 60, 5)
+        with_held = open_fds(daemon.pid)
+        print(f"daemon fds: {baseline} before, {with_held} with {len(held)} connections held")
+        assert baseline + MAX_CONNECTIONS - 2 <= with_held <= baseline + MAX_CONNECTIONS + 2
+        assert wait_for(lambda: closed_by_peer(held) == len(held), 10), "idle connections stay open"
+        assert wait_for(lambda: open_fds(daemon.pid) <= baseline + 2, 5), open_fds(daemon.pid)
+    finally:
+        for s in held:
+            s.close()
+    assert_serving(daemon)
+
+
+def test_running_out_of_descriptors_pauses_accepting(make_daemon):
+    """At EMFILE the accept loop pauses instead of spinning a CPU and logging a line
+    per turn; it accepts again once descriptors are free."""
+    daemon = make_daemon(extra=("--client-timeout", "2"))
+    soft, hard = resource.prlimit(daemon.pid, resource.RLIMIT_NOFILE)
+    resource.prlimit(daemon.pid, resource.RLIMIT_NOFILE, (open_fds(daemon.pid) + 4, hard))
+    held = connect_many(daemon.socket, 12)  # more than the daemon can accept
+    try:
+        time.sleep(0.5)
+        cpu_before, log_before = cpu_seconds(daemon.pid), daemon.log_tail(100000).count("accept:")
+        time.sleep(1.5)
+        used = cpu_seconds(daemon.pid) - cpu_before
+        logged = daemon.log_tail(100000).count("accept:") - log_before
+        print(f"at EMFILE: {used:.2f} s of CPU in 1.5 s, {logged} accept lines logged")
+        assert used < 0.3, f"the accept loop spins: {used:.2f} s of CPU in 1.5 s"
+        assert logged <= 1
+        assert "Too many open files; pausing" in daemon.log_tail(100000)
+    finally:
+        for s in held:
+            s.close()
+        resource.prlimit(daemon.pid, resource.RLIMIT_NOFILE, (soft, hard))
+    assert wait_for(lambda: daemon.request({"op": "list"}).get("ok") is True, 10)
+    assert "accepting again" in daemon.log_tail(100000)
+
+
+def test_one_daemon_per_state_directory(make_daemon, make_pseudo, daemon):
+    """A second daemon on the same state directory (another socket) refuses to start and
+    leaves the first one's live views alone; before, it unmounted them as stale."""
+    p = make_pseudo()
+    second = subprocess.run([str(ECIFS), "--foreground", "--state-dir", str(daemon.state_dir),
+                             "--socket", str(daemon.dir / "run" / "second.sock")],
+                            capture_output=True, text=True, timeout=30, env=proc_env())
+    assert second.returncode == 1, second
+    assert f"another ecifs daemon (pid {daemon.pid}) uses the state directory" in second.stderr, second.stderr
+    assert fuse_mounts_under(daemon.containers_dir), "the first daemon's views were unmounted"
+    assert (p.mount / "proc" / "meminfo").read_text().startswith("MemTotal:")
+    assert_serving(daemon)
+    # Once the first is gone, a daemon may take the directory (a restart).
+    daemon.stop()
+    again = make_daemon(start=False)
+    again.state_dir = daemon.state_dir
+    again.start()
+    assert again.request({"op": "list"}).get("ok") is True
 
 
 @pytest.mark.asan
