@@ -30,6 +30,7 @@
 #include "shim/runc_args.hpp"
 #include "shim/view_attach.hpp"
 #include "sys/caller_task.hpp"
+#include "sys/text.hpp"
 
 namespace {
 
@@ -98,13 +99,9 @@ fs::path find_program(const std::string& name) {
     if (name.find('/') != std::string::npos) return name;
     const char* path_env = std::getenv("PATH");
     std::string dirs = path_env ? path_env : "/usr/local/bin:/usr/bin:/bin";
-    for (size_t start = 0; start <= dirs.size();) {
-        size_t end = dirs.find(':', start);
-        if (end == std::string::npos) end = dirs.size();
-        fs::path dir = dirs.substr(start, end - start);
-        fs::path candidate = (dir.empty() ? fs::path(".") : dir) / name;
+    for (const auto dir : sys::split_on(dirs, ':')) {
+        fs::path candidate = (dir.empty() ? fs::path(".") : fs::path(dir)) / name;
         if (::access(candidate.c_str(), X_OK) == 0 && !fs::is_directory(candidate)) return candidate;
-        start = end + 1;
     }
     return {};
 }

@@ -10,8 +10,11 @@
 #include <string_view>
 #include <stdexcept>
 #include <system_error>
+#include <vector>
 
 #include <fmt/format.h>
+
+#include "sys/text.hpp"
 
 namespace ecifs::emulation {
 
@@ -28,12 +31,12 @@ std::string read_existing(const std::filesystem::path& path) {
     return std::move(*text);
 }
 
+// The number `text` starts with, after blanks ("12345.67 23456.78\n" → 12345.67).
 double leading_number(std::string_view text, const std::string& what) {
-    const auto start = text.find_first_not_of(" \t\n");
+    text = sys::trim(text);
     double value = 0;
-    const char* first = text.data() + (start == std::string_view::npos ? text.size() : start);
-    const auto [end, ec] = std::from_chars(first, text.data() + text.size(), value);
-    if (ec != std::errc{} || end == first) throw std::runtime_error(fmt::format("cannot parse {}", what));
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (ec != std::errc{} || end == text.data()) throw std::runtime_error(fmt::format("cannot parse {}", what));
     return value;
 }
 
@@ -53,27 +56,22 @@ double Host::process_start_seconds(pid_t pid) const {
     // "pid (comm) state ppid ...": comm may hold spaces and parentheses, so fields are
     // counted from the last ')'. Field 22, starttime, is the 20th after it.
     const auto paren = text.rfind(')');
-    std::string_view rest = paren == std::string::npos ? std::string_view{} : std::string_view(text).substr(paren + 1);
-    for (int field = 3; field < 22 && !rest.empty(); ++field) {
-        rest.remove_prefix(std::min(rest.find_first_not_of(' '), rest.size()));
-        rest.remove_prefix(std::min(rest.find(' '), rest.size()));
-    }
+    const auto fields = paren == std::string::npos ? std::vector<std::string_view>{}
+                                                   : sys::split_fields(std::string_view(text).substr(paren + 1));
+    const auto starttime = fields.size() > 19 ? fields[19] : std::string_view{};
     const auto what = (proc_root / relative).string() + " starttime";
-    return leading_number(rest, what) / static_cast<double>(sysconf(_SC_CLK_TCK));
+    return leading_number(starttime, what) / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
 bool Host::has_capability(pid_t pid, int capability) const {
     std::string status;
     if (capability < 0 || capability >= 64 || read_file((proc_root / std::to_string(pid) / "status").string(), status) != 0)
         return false;
-    const auto at = status.find("\nCapEff:");
-    if (at == std::string::npos) return false;
-    std::string_view mask(status);
-    mask.remove_prefix(at + 8);
-    mask.remove_prefix(std::min(mask.find_first_not_of(" \t"), mask.size()));
+    const auto mask = sys::KeyValues(status, ':').text_of("CapEff");
+    if (!mask) return false;
     uint64_t effective = 0;
-    const auto [end, ec] = std::from_chars(mask.data(), mask.data() + mask.size(), effective, 16);
-    return ec == std::errc{} && end != mask.data() && (effective >> capability & 1) != 0;
+    const auto [end, ec] = std::from_chars(mask->data(), mask->data() + mask->size(), effective, 16);
+    return ec == std::errc{} && end != mask->data() && (effective >> capability & 1) != 0;
 }
 
 const Host& real_host() {

@@ -3,13 +3,14 @@
 #include "emulation/loadavg.hpp"
 
 #include <algorithm>
-#include <charconv>
+#include <optional>
 #include <system_error>
 #include <vector>
 
 #include <fmt/format.h>
 
 #include "emulation/container.hpp"
+#include "sys/text.hpp"
 
 namespace ecifs::emulation {
 
@@ -44,28 +45,18 @@ uint64_t calc_load_n(uint64_t load, uint64_t exp, uint64_t active, uint64_t n) {
     return calc_load(load, fixed_power(exp, n), active);
 }
 
-// The value after `key` on the line of /proc/PID/status that starts with it.
-std::string_view status_field(std::string_view status, std::string_view key) {
-    for (size_t at = 0; at < status.size();) {
-        const auto end = std::min(status.find('\n', at), status.size());
-        const auto line = status.substr(at, end - at);
-        if (line.starts_with(key)) return line.substr(key.size());
-        at = end + 1;
-    }
-    return {};
-}
-
-// The numbers of NSpid's value ("\t6694\t1"), outermost namespace first.
-std::vector<pid_t> ns_pids(std::string_view value) {
+// The numbers of /proc/PID/status's NSpid ("NSpid:\t6694\t1"), outermost namespace first;
+// none when the line is missing, up to the first that is not a number.
+std::vector<pid_t> ns_pids(const sys::KeyValues& status) {
     std::vector<pid_t> pids;
-    while (true) {
-        value.remove_prefix(std::min(value.find_first_not_of(" \t"), value.size()));
-        pid_t pid = 0;
-        const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), pid);
-        if (ec != std::errc{}) return pids;
-        pids.push_back(pid);
-        value.remove_prefix(static_cast<size_t>(end - value.data()));
+    const auto value = status.text_of("NSpid");
+    if (!value) return pids;
+    for (const auto field : sys::split_fields(*value)) {
+        const auto pid = sys::whole_number<pid_t>(field);
+        if (!pid) break;
+        pids.push_back(*pid);
     }
+    return pids;
 }
 
 // The state letter of /proc/TID/stat: the first field after the last ')' of comm.
@@ -75,9 +66,9 @@ char stat_state(std::string_view stat) {
 }
 
 // The state letter of /proc/TID/status ("State:\tR (running)").
-char status_state(std::string_view status) {
-    const auto value = status_field(status, "State:\t");
-    return value.empty() ? '?' : value.front();
+char status_state(const sys::KeyValues& status) {
+    const auto value = status.text_of("State");
+    return !value || value->empty() ? '?' : value->front();
 }
 
 }  // namespace
@@ -146,12 +137,14 @@ TaskCounts count_tasks(const Host& host, std::span<const pid_t> tids, pid_t call
         } catch (const std::system_error&) {  // exited between open and read (ESRCH)
         }
         if (!text) continue;
-        const char state = ns_level ? status_state(*text) : stat_state(*text);
+        std::optional<sys::KeyValues> status;
+        if (ns_level) status.emplace(*text, ':');  // split once for both of its fields
+        const char state = status ? status_state(*status) : stat_state(*text);
         ++counts.total;
         if (tid == caller || state == 'R') ++counts.running;
         else if (state == 'D') ++counts.uninterruptible;
-        if (ns_level) {
-            const auto ids = ns_pids(status_field(*text, "NSpid:"));
+        if (status) {
+            const auto ids = ns_pids(*status);
             if (!ids.empty()) counts.last_pid = std::max(counts.last_pid, ids[std::min(*ns_level, ids.size() - 1)]);
         }
     }
@@ -159,7 +152,8 @@ TaskCounts count_tasks(const Host& host, std::span<const pid_t> tids, pid_t call
 }
 
 size_t pid_ns_level(const Host& host, pid_t pid) {
-    const auto ids = ns_pids(status_field(host.read_proc(std::to_string(pid) + "/status"), "NSpid:"));
+    const auto status = host.read_proc(std::to_string(pid) + "/status");
+    const auto ids = ns_pids(sys::KeyValues(status, ':'));
     return ids.empty() ? 0 : ids.size() - 1;
 }
 

@@ -15,6 +15,7 @@
 #include "handlers/families.hpp"
 #include "handlers/format.hpp"
 #include "handlers/resources.hpp"
+#include "sys/text.hpp"
 
 namespace ecifs::handlers {
 
@@ -24,29 +25,23 @@ using Block = std::vector<std::string_view>;  // lines without their '\n'
 
 std::vector<Block> blocks_of(std::string_view text) {
     std::vector<Block> blocks(1);
-    while (!text.empty()) {
-        const auto end = std::min(text.find('\n'), text.size());
-        const auto line = text.substr(0, end);
-        text.remove_prefix(std::min(end + 1, text.size()));
+    sys::for_each_line(text, [&](std::string_view line) {
         if (!line.empty()) blocks.back().push_back(line);
         else if (!blocks.back().empty()) blocks.emplace_back();
-    }
+    });
     if (blocks.back().empty()) blocks.pop_back();
     return blocks;
 }
 
-// "core id\t\t: 3" -> key "core id", value "3".
-std::string_view key_of(std::string_view line) {
-    auto key = line.substr(0, line.find(':'));
-    return key.substr(0, key.find_last_not_of(" \t") + 1);
+// "core id\t\t: 3" -> key "core id", value "3"; a line without ':' has neither.
+sys::KeyValue key_value_of(std::string_view line) {
+    const auto entry = sys::split_key_value(line, ':');
+    return entry ? sys::KeyValue{sys::trim(entry->key), entry->value} : sys::KeyValue{};
 }
 
 std::string_view value_of(const Block& block, std::string_view key) {
-    for (const auto line : block) {
-        if (key_of(line) != key) continue;
-        auto value = line.substr(std::min(line.find(':') + 1, line.size()));
-        return value.substr(std::min(value.find_first_not_of(' '), value.size()));
-    }
+    for (const auto line : block)
+        if (const auto entry = key_value_of(line); entry.key == key) return entry.value;
     return {};
 }
 
@@ -80,7 +75,7 @@ Topology topology_of(const std::vector<const Block*>& visible) {
 void put_block(std::string& out, const Block& block, int number, const Topology& topology, std::string_view package) {
     const int core_id = topology.core_ids[static_cast<size_t>(number)];
     for (const auto line : block) {
-        const auto key = key_of(line);
+        const auto key = key_value_of(line).key;
         const auto head = line.substr(0, std::min(line.find(':') + 2, line.size()));  // "core id\t\t: "
         if (key == "processor") fmt::format_to(std::back_inserter(out), "{}{}\n", head, number);
         else if (key == "siblings") fmt::format_to(std::back_inserter(out), "{}{}\n", head, topology.siblings.at(package));

@@ -11,8 +11,8 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
-#include <charconv>
 #include <iterator>
+#include <optional>
 #include <stdexcept>
 
 #include <fmt/format.h>
@@ -21,6 +21,7 @@
 #include "handlers/families.hpp"
 #include "handlers/format.hpp"
 #include "handlers/resources.hpp"
+#include "sys/text.hpp"
 
 namespace ecifs::handlers {
 
@@ -43,26 +44,18 @@ std::array<uint64_t, 17> counters_of(const cgroup::IoStat& io) {
 
 std::string render_diskstats(std::string_view host, const std::vector<cgroup::IoStat>& io) {
     std::string out;
-    while (!host.empty()) {
-        const auto end = std::min(host.find('\n'), host.size());
-        const auto line = host.substr(0, end);
-        host.remove_prefix(std::min(end + 1, host.size()));
-        unsigned major = 0, minor = 0;
-        std::vector<std::string_view> words;
-        for (size_t at = line.find_first_not_of(' '); at < line.size(); at = line.find_first_not_of(' ', at)) {
-            const auto stop = std::min(line.find(' ', at), line.size());
-            words.push_back(line.substr(at, stop - at));
-            at = stop;
-        }
-        if (words.size() < 4 || std::from_chars(words[0].data(), words[0].data() + words[0].size(), major).ec != std::errc{} ||
-            std::from_chars(words[1].data(), words[1].data() + words[1].size(), minor).ec != std::errc{})
+    sys::for_each_line(host, [&](std::string_view line) {
+        const auto words = sys::split_fields(line);
+        const auto major = words.size() < 4 ? std::nullopt : sys::whole_number<unsigned>(words[0]);
+        const auto minor = words.size() < 4 ? std::nullopt : sys::whole_number<unsigned>(words[1]);
+        if (!major || !minor)
             throw std::runtime_error(fmt::format("unexpected line in the host's diskstats: '{}'", line));
-        const auto it = std::find_if(io.begin(), io.end(), [&](const auto& d) { return d.major == major && d.minor == minor; });
+        const auto it = std::find_if(io.begin(), io.end(), [&](const auto& d) { return d.major == *major && d.minor == *minor; });
         const auto counters = counters_of(it == io.end() ? cgroup::IoStat{} : *it);
-        fmt::format_to(std::back_inserter(out), "{:>4} {:>7} {}", major, minor, words[2]);
+        fmt::format_to(std::back_inserter(out), "{:>4} {:>7} {}", *major, *minor, words[2]);
         for (size_t i = 0; i < words.size() - 3; ++i) fmt::format_to(std::back_inserter(out), " {}", i < counters.size() ? counters[i] : 0);
         out += '\n';
-    }
+    });
     return out;
 }
 

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <charconv>
 #include <exception>
 #include <iterator>
 #include <random>
@@ -10,21 +9,26 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "sys/text.hpp"
+
 namespace ecifs::handlers {
 
 void put_kb(std::string& out, std::string_view label, uint64_t bytes) {
     fmt::format_to(std::back_inserter(out), "{:<16}{:>8} kB\n", label, bytes / 1024);
 }
 
-std::string_view line_key(std::string_view line) { return line.substr(0, line.find(':')); }
+std::string_view line_key(std::string_view line) {
+    const auto entry = sys::split_key_value(line, ':');
+    return entry ? entry->key : line;
+}
 
 void rewrite_lines(std::string& out, std::string_view host_text, const LineEditor& edit) {
-    while (!host_text.empty()) {
-        const auto end = std::min(host_text.find('\n'), host_text.size() - 1) + 1;
-        const auto line = host_text.substr(0, end);
-        host_text.remove_prefix(end);
-        if (!edit(line_key(line), out)) out += line;
-    }
+    sys::for_each_line(host_text, [&](std::string_view line) {
+        if (edit(line_key(line), out)) return;
+        out += line;
+        // Every line keeps its '\n'; only a last line the host left unterminated has none.
+        if (line.data() + line.size() != host_text.data() + host_text.size()) out += '\n';
+    });
 }
 
 void rewrite_kb_fields(std::string& out, std::string_view host_text, std::span<const KbField> fields) {
@@ -37,19 +41,11 @@ void rewrite_kb_fields(std::string& out, std::string_view host_text, std::span<c
 }
 
 std::optional<uint64_t> kb_field_bytes(std::string_view text, std::string_view key) {
-    for (size_t start = 0; start < text.size();) {
-        const auto end = std::min(text.find('\n', start), text.size());
-        auto line = text.substr(start, end - start);
-        start = end + 1;
-        if (line_key(line) != key || line.size() == key.size()) continue;
-        line.remove_prefix(key.size() + 1);
-        line.remove_prefix(std::min(line.find_first_not_of(' '), line.size()));
-        uint64_t kb = 0;
-        const auto [rest, ec] = std::from_chars(line.data(), line.data() + line.size(), kb);
-        if (ec != std::errc{} || std::string_view(rest, line.data() + line.size()) != " kB") return std::nullopt;
-        return kb * 1024;
-    }
-    return std::nullopt;
+    const auto value = sys::KeyValues(text, ':').text_of(key);
+    if (!value || !value->ends_with(" kB")) return std::nullopt;
+    const auto kb = sys::whole_number<uint64_t>(value->substr(0, value->size() - 3));
+    if (!kb) return std::nullopt;
+    return *kb * 1024;
 }
 
 int errno_on_exception(std::string_view file, const std::function<int()>& body) {

@@ -24,7 +24,6 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
-#include <charconv>
 #include <iterator>
 #include <stdexcept>
 #include <utility>
@@ -38,31 +37,21 @@
 #include "handlers/format.hpp"
 #include "handlers/resources.hpp"
 #include "handlers/uptime.hpp"
+#include "sys/text.hpp"
 
 namespace ecifs::handlers {
 
 namespace {
 
-size_t field_count(std::string_view line) {
-    size_t fields = 0;
-    for (size_t at = line.find_first_not_of(' '); at < line.size(); at = line.find_first_not_of(' ', at)) {
-        ++fields;
-        at = std::min(line.find(' ', at), line.size());
-    }
-    return fields;
-}
-
 // `total` split across `n` CPUs: CPU k's share, the remainder going to the first ones.
 uint64_t share(uint64_t total, size_t k, size_t n) { return total / n + (k < total % n ? 1 : 0); }
 
 uint64_t host_btime(std::string_view host_stat) {
-    const auto at = host_stat.find("\nbtime ");
-    if (at == std::string_view::npos) throw std::runtime_error("the host's /proc/stat has no btime");
-    const auto value = host_stat.substr(at + 7);
-    uint64_t btime = 0;
-    if (std::from_chars(value.data(), value.data() + value.size(), btime).ec != std::errc{})
-        throw std::runtime_error("the host's /proc/stat has a malformed btime");
-    return btime;
+    const auto value = sys::KeyValues(host_stat).text_of("btime");
+    if (!value) throw std::runtime_error("the host's /proc/stat has no btime");
+    const auto btime = sys::whole_number<uint64_t>(*value);
+    if (!btime) throw std::runtime_error("the host's /proc/stat has a malformed btime");
+    return *btime;
 }
 
 // CPU k's line: its share of each time, busy time capped at the elapsed time.
@@ -122,16 +111,14 @@ std::string render_stat(std::string_view host_stat, const StatFigures& f, std::s
         for (size_t i = 0; i < sum.size(); ++i) sum[i] += line[i];
     std::string out;
     bool cpus_done = false;
-    while (!host_stat.empty()) {
-        const auto end = std::min(host_stat.find('\n'), host_stat.size());
-        const auto line = host_stat.substr(0, end);
-        host_stat.remove_prefix(std::min(end + 1, host_stat.size()));
-        const auto key = line.substr(0, line.find(' '));
-        const auto fields = field_count(line) - 1;
+    sys::for_each_line(host_stat, [&](std::string_view line) {
+        const auto words = sys::split_fields(line);
+        const auto key = words.empty() ? std::string_view{} : words[0];
+        const auto fields = words.empty() ? 0 : words.size() - 1;
         if (key == "cpu") {
             put_cpu_line(out, "cpu ", sum, fields);
         } else if (key.starts_with("cpu")) {
-            if (std::exchange(cpus_done, true)) continue;
+            if (std::exchange(cpus_done, true)) return;
             for (size_t k = 0; k < cpus.size(); ++k) put_cpu_line(out, fmt::format("cpu{}", k), cpus[k], fields);
         } else if (key == "intr" || key == "ctxt" || key == "softirq") {
             put_zeros(out, key, fields);
@@ -146,7 +133,7 @@ std::string render_stat(std::string_view host_stat, const StatFigures& f, std::s
         } else {
             fmt::format_to(std::back_inserter(out), "{}\n", line);
         }
-    }
+    });
     return out;
 }
 

@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <iterator>
 #include <stdexcept>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -12,31 +13,18 @@
 #include "handlers/format.hpp"
 #include "handlers/memory.hpp"
 #include "handlers/resources.hpp"
+#include "sys/text.hpp"
 
 namespace ecifs::handlers {
 
-namespace {
-
-std::vector<std::string_view> words(std::string_view line) {
-    std::vector<std::string_view> out;
-    for (size_t at = line.find_first_not_of(" \t"); at < line.size(); at = line.find_first_not_of(" \t", at)) {
-        const auto end = std::min(line.find_first_of(" \t", at), line.size());
-        out.push_back(line.substr(at, end - at));
-        at = end;
-    }
-    return out;
-}
-
-}  // namespace
-
 std::string render_swaps(std::string_view host_swaps, uint64_t total_bytes, uint64_t used_bytes) {
-    const auto header_end = std::min(host_swaps.find('\n'), host_swaps.size());
-    std::string out(host_swaps.substr(0, header_end));
+    std::vector<std::string_view> lines;
+    sys::for_each_line(host_swaps, [&](std::string_view line) { lines.push_back(line); });
+    std::string out(lines.empty() ? std::string_view{} : lines[0]);
     out += '\n';
     if (total_bytes < 1024) return out;
     // The host's first area lends its name, type and priority (if it lists none: "none").
-    const auto rest = host_swaps.substr(std::min(header_end + 1, host_swaps.size()));
-    auto first = words(rest.substr(0, rest.find('\n')));
+    auto first = lines.size() > 1 ? sys::split_fields(lines[1]) : std::vector<std::string_view>{};
     if (first.size() < 5) first = {"none", "partition", "", "", "-1"};
     const uint64_t size = total_bytes / 1024, used = std::min(used_bytes, total_bytes) / 1024;
     const auto name = first[0];

@@ -19,6 +19,7 @@
 #include "handlers/families.hpp"
 #include "handlers/format.hpp"
 #include "handlers/resources.hpp"
+#include "sys/text.hpp"
 
 namespace ecifs::handlers {
 
@@ -104,16 +105,14 @@ std::optional<uint64_t> container_value(const VmstatFigures& f, std::string_view
 
 std::string render_vmstat(std::string_view host, const VmstatFigures& figures) {
     std::string out;
-    while (!host.empty()) {
-        const auto end = std::min(host.find('\n'), host.size());
-        const auto line = host.substr(0, end);
-        host.remove_prefix(std::min(end + 1, host.size()));
-        const auto key = line.substr(0, line.find(' '));
+    sys::for_each_line(host, [&](std::string_view line) {
+        const auto words = sys::split_fields(line);
+        const auto key = words.empty() ? std::string_view{} : words[0];
         if (const auto value = container_value(figures, key))
             fmt::format_to(std::back_inserter(out), "{} {}\n", key, *value);
         else
             fmt::format_to(std::back_inserter(out), "{}\n", line);
-    }
+    });
     return out;
 }
 

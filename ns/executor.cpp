@@ -18,6 +18,7 @@
 #include "sys/credentials.hpp"
 #include "sys/files.hpp"
 #include "sys/helper_spawn.hpp"
+#include "sys/text.hpp"
 #include "sys/wire.hpp"
 
 namespace ecifs::ns {
@@ -55,14 +56,8 @@ constexpr std::size_t max_content = max_message - 4096;
 bool safe_relative(std::string_view path) {
     if (path.empty()) return true;
     if (path.front() == '/' || path.back() == '/') return false;
-    size_t start = 0;
-    while (start <= path.size()) {
-        size_t end = path.find('/', start);
-        if (end == std::string_view::npos) end = path.size();
-        std::string_view part = path.substr(start, end - start);
+    for (const auto part : sys::split_on(path, '/'))
         if (part.empty() || part == "." || part == "..") return false;
-        start = end + 1;
-    }
     return true;
 }
 

@@ -10,17 +10,14 @@
 #include <string>
 
 #include "sys/fd.hpp"
+#include "sys/text.hpp"
 
 namespace ecifs::sys {
 
 bool parse_credentials(std::string_view status, Credentials& out) {
     int found = 0;
-    std::size_t start = 0;
-    while (start < status.size()) {
-        std::size_t end = status.find('\n', start);
-        if (end == std::string_view::npos) end = status.size();
-        std::string line(status.substr(start, end - start));
-        start = end + 1;
+    for_each_line(status, [&](std::string_view line_view) {
+        const std::string line(line_view);  // sscanf reads a C string
         unsigned long long a, b, c, d;
         if (std::sscanf(line.c_str(), "Uid: %llu %llu %llu %llu", &a, &b, &c, &d) == 4) {
             out.uid[0] = static_cast<uid_t>(a), out.uid[1] = static_cast<uid_t>(b);
@@ -30,12 +27,11 @@ bool parse_credentials(std::string_view status, Credentials& out) {
             out.gid[0] = static_cast<gid_t>(a), out.gid[1] = static_cast<gid_t>(b);
             out.gid[2] = static_cast<gid_t>(c), out.gid[3] = static_cast<gid_t>(d);
             ++found;
-        } else if (line.rfind("Groups:", 0) == 0) {
-            const char* p = line.c_str() + 7;
-            char* next;
-            for (unsigned long long g = std::strtoull(p, &next, 10); next != p; g = std::strtoull(p, &next, 10)) {
-                out.groups.push_back(static_cast<gid_t>(g));
-                p = next;
+        } else if (line_view.starts_with("Groups:")) {
+            for (const auto field : split_fields(line_view.substr(7))) {
+                const auto group = whole_number<gid_t>(field);
+                if (!group) break;
+                out.groups.push_back(*group);
             }
         } else if (std::sscanf(line.c_str(), "CapInh: %llx", &a) == 1) {
             out.inheritable = a, ++found;
@@ -44,7 +40,7 @@ bool parse_credentials(std::string_view status, Credentials& out) {
         } else if (std::sscanf(line.c_str(), "CapEff: %llx", &a) == 1) {
             out.effective = a, ++found;
         }
-    }
+    });
     return found == 5;
 }
 

@@ -36,13 +36,18 @@ std::vector<std::string_view> split_on(std::string_view text, char separator) {
     }
 }
 
-KeyValues::KeyValues(std::string_view text) {
+std::optional<KeyValue> split_key_value(std::string_view line, char separator) {
+    const auto at = line.find(separator);
+    if (at == std::string_view::npos) return std::nullopt;
+    return KeyValue{line.substr(0, at), trim(line.substr(at + 1))};
+}
+
+KeyValues::KeyValues(std::string_view text, char separator) {
     for_each_line(text, [&](std::string_view line) {
-        const auto space = line.find(' ');
-        if (space == std::string_view::npos) return;
-        const auto key = line.substr(0, space);
-        index_.emplace(key, entries_.size());  // keeps a repeated key's first line
-        entries_.emplace_back(key, trim(line.substr(space + 1)));
+        const auto entry = split_key_value(line, separator);
+        if (!entry) return;
+        index_.emplace(entry->key, entries_.size());  // keeps a repeated key's first line
+        entries_.emplace_back(entry->key, entry->value);
     });
 }
 

@@ -41,14 +41,22 @@ std::optional<T> whole_number(std::string_view text) {
     return value;
 }
 
-// A flat-keyed kernel file ("key value" lines: memory.stat, cpu.stat, cpuacct.stat),
-// parsed once and then looked up by key as often as needed. The key is what comes
-// before a line's first space, the value the rest, trimmed; lines without a space are
-// skipped; a repeated key is looked up as its first line. Holds views of `text`, which must
-// outlive it.
+// A line's key and value: `line` cut at its first `separator`, the key what precedes it
+// (as it is), the value the rest, trimmed ("MemTotal:   16 kB" with ':' → "MemTotal",
+// "16 kB"); nullopt when the line has no `separator`.
+struct KeyValue {
+    std::string_view key, value;
+};
+std::optional<KeyValue> split_key_value(std::string_view line, char separator);
+
+// A flat-keyed kernel file, parsed once and then looked up by key as often as needed:
+// "key value" lines (memory.stat, cpu.stat, cpuacct.stat; `separator` ' ') or "Key: value"
+// ones (/proc/meminfo, /proc/PID/status; `separator` ':'). Each line is split_key_value'd;
+// lines without the separator are skipped; a repeated key is looked up as its first line.
+// Holds views of `text`, which must outlive it.
 class KeyValues {
 public:
-    explicit KeyValues(std::string_view text);
+    explicit KeyValues(std::string_view text, char separator = ' ');
 
     // The text of `key`'s value; nullopt when there is no such key.
     std::optional<std::string_view> text_of(std::string_view key) const;

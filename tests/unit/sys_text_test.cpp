@@ -63,6 +63,31 @@ TEST(SysText, KeyValuesParsedOnceLookedUpMany) {
     EXPECT_EQ(values.entries()[4].first, "slab");
 }
 
+TEST(SysText, KeyValueCutAtTheFirstSeparator) {
+    const auto cpu = split_key_value("core id\t\t: 3 ", ':');
+    ASSERT_TRUE(cpu);
+    EXPECT_EQ(cpu->key, "core id\t\t");  // the key as it is
+    EXPECT_EQ(cpu->value, "3");
+    const auto empty = split_key_value("power management:", ':');
+    ASSERT_TRUE(empty);
+    EXPECT_EQ(empty->key, "power management");
+    EXPECT_EQ(empty->value, "");
+    EXPECT_EQ(split_key_value("a:b:c", ':')->value, "b:c");
+    EXPECT_FALSE(split_key_value("no separator", ':'));
+}
+
+TEST(SysText, KeyValuesWithAColon) {
+    const std::string status = "Name:\tbash\nState:\tS (sleeping)\nNSpid:\t6694\t1\nMemTotal:       16 kB\nnokey\n";
+    const KeyValues values(status, ':');
+    EXPECT_EQ(values.text_of("Name"), "bash");
+    EXPECT_EQ(values.text_of("State"), "S (sleeping)");
+    EXPECT_EQ(values.text_of("NSpid"), "6694\t1");
+    EXPECT_EQ(values.text_of("MemTotal"), "16 kB");
+    EXPECT_FALSE(values.text_of("nokey"));
+    EXPECT_FALSE(values.text_of("Mem"));
+    EXPECT_EQ(values.entries().size(), 4u);
+}
+
 TEST(SysMountinfo, LineWithOptionalFields) {
     const auto m = parse_mountinfo_line(
         "36 35 98:0 /mnt1 /mnt2 rw,noatime shared:1 master:2 - ext3 /dev/root rw,errors=continue");
