@@ -25,7 +25,7 @@ namespace ecifs::cgroup {
 using sys::for_each_line;
 using sys::KeptFiles;
 using sys::KeyValues;
-using sys::read_file;
+using sys::read_file_if_exists;
 using sys::split_fields;
 using sys::split_on;
 using sys::trim;
@@ -218,14 +218,6 @@ std::set<std::string, std::less<>> v2_controllers(const CgroupDir& v2) {
 }
 
 }  // namespace
-
-std::optional<std::string> read_file_if_exists(const fs::path& path) {
-    std::string text;
-    const int err = read_file(path.string(), text);
-    if (err == ENOENT || err == ENOTDIR) return std::nullopt;
-    if (err) throw std::system_error(err, std::generic_category(), path.string());
-    return text;
-}
 
 fs::path CgroupDir::dir() const {
     const auto inner = relative.relative_path();

@@ -10,10 +10,11 @@
 #include <fmt/format.h>
 
 #include "emulation/container.hpp"
+#include "sys/files.hpp"
 
 namespace ecifs::emulation {
 
-using cgroup::read_file_if_exists;
+using sys::read_file_if_exists;
 
 namespace {
 
