@@ -1,5 +1,6 @@
 // Reading a container's cgroup on v1, v2 and hybrid hosts.
 #include "cgroup/cgroup.hpp"
+#include "cgroup/readers.hpp"
 #include "sys/files.hpp"
 #include "sys/text.hpp"
 
@@ -19,6 +20,8 @@
 
 namespace ecifs::cgroup {
 
+using detail::read_plain;
+using detail::Reader;
 using sys::for_each_line;
 using sys::KeptFiles;
 using sys::KeyValues;
@@ -41,11 +44,6 @@ T number_in(const fs::path& file, std::string_view text) {
     if (!value) malformed(file, text);
     return *value;
 }
-
-// How a file is read: the plain way (read_file_if_exists) or through kept descriptors.
-using Reader = std::function<std::optional<std::string>(const fs::path&)>;
-
-std::optional<std::string> read_plain(const fs::path& file) { return read_file_if_exists(file); }
 
 std::optional<uint64_t> read_u64(const fs::path& file, const Reader& read = read_plain) {
     const auto text = read(file);
@@ -334,60 +332,6 @@ std::optional<CgroupDir> unified_dir(const CgroupPaths& p) {
     return std::nullopt;
 }
 
-// "8:0" as major and minor; nullopt for anything else (v1's closing "Total" line).
-std::optional<std::pair<unsigned, unsigned>> device_of(std::string_view field) {
-    const auto colon = field.find(':');
-    if (colon == std::string_view::npos) return std::nullopt;
-    const auto major = whole_number<unsigned>(field.substr(0, colon));
-    const auto minor = whole_number<unsigned>(field.substr(colon + 1));
-    if (!major || !minor) return std::nullopt;
-    return std::pair{*major, *minor};
-}
-
-IoStat& device_entry(std::vector<IoStat>& stats, std::pair<unsigned, unsigned> device) {
-    for (auto& s : stats)
-        if (s.major == device.first && s.minor == device.second) return s;
-    return stats.emplace_back(IoStat{.major = device.first, .minor = device.second});
-}
-
-// v2 io.stat: "8:0 rbytes=1 wbytes=2 rios=3 wios=4 dbytes=5 dios=6 [more keys]".
-void parse_io_stat(std::string_view text, std::vector<IoStat>& stats) {
-    static constexpr std::pair<std::string_view, uint64_t IoStat::*> keys[] = {
-        {"rbytes", &IoStat::rbytes}, {"wbytes", &IoStat::wbytes}, {"dbytes", &IoStat::dbytes},
-        {"rios", &IoStat::rios},     {"wios", &IoStat::wios},     {"dios", &IoStat::dios},
-    };
-    for_each_line(text, [&](std::string_view line) {
-        const auto fields = split_fields(line);
-        const auto device = fields.empty() ? std::nullopt : device_of(fields[0]);
-        if (!device) return;
-        auto& entry = device_entry(stats, *device);
-        for (const auto field : fields) {
-            const auto eq = field.find('=');
-            for (const auto& [key, member] : keys)
-                if (eq != std::string_view::npos && field.substr(0, eq) == key)
-                    entry.*member = whole_number<uint64_t>(field.substr(eq + 1)).value_or(0);
-        }
-    });
-}
-
-// v1 blkio.throttle.*: "8:0 Read 4096" lines (Write, Discard, Sync, Async, Total too).
-void parse_blkio(std::string_view text, std::vector<IoStat>& stats, uint64_t IoStat::*read,
-                 uint64_t IoStat::*write, uint64_t IoStat::*discard) {
-    for_each_line(text, [&](std::string_view line) {
-        const auto fields = split_fields(line);
-        const auto device = fields.size() == 3 ? device_of(fields[0]) : std::nullopt;
-        if (!device) return;
-        const auto member = fields[1] == "Read" ? read : fields[1] == "Write" ? write : fields[1] == "Discard" ? discard : nullptr;
-        if (member) device_entry(stats, *device).*member = whole_number<uint64_t>(fields[2]).value_or(0);
-    });
-}
-
-// A v1 blkio file, its hierarchical form first.
-std::optional<std::string> read_blkio(const fs::path& dir, const std::string& name, const Reader& read) {
-    if (auto text = read(dir / (name + "_recursive"))) return text;
-    return read(dir / name);
-}
-
 void collect_threads(const fs::path& dir, std::string_view file, std::vector<pid_t>& out) {
     if (const auto text = read_file_if_exists(dir / file))
         for_each_line(*text, [&](std::string_view line) {
@@ -445,21 +389,7 @@ std::vector<std::pair<std::string, uint64_t>> Cgroup::memory_stat_entries() cons
 
 std::optional<std::vector<IoStat>> Cgroup::io_stats() const {
     if (!paths_.blkio) return std::nullopt;
-    const auto dir = paths_.blkio->dir();
-    std::vector<IoStat> stats;
-    if (paths_.blkio->version == CgroupVersion::v2) {
-        const auto text = read_own(dir / "io.stat");
-        if (!text) return std::nullopt;
-        parse_io_stat(*text, stats);
-        return stats;
-    }
-    const auto own = own_reader();
-    const auto bytes = read_blkio(dir, "blkio.throttle.io_service_bytes", own);
-    const auto ios = read_blkio(dir, "blkio.throttle.io_serviced", own);
-    if (!bytes || !ios) return std::nullopt;
-    parse_blkio(*bytes, stats, &IoStat::rbytes, &IoStat::wbytes, &IoStat::dbytes);
-    parse_blkio(*ios, stats, &IoStat::rios, &IoStat::wios, &IoStat::dios);
-    return stats;
+    return detail::read_io_stats(*paths_.blkio, own_reader());
 }
 
 std::optional<std::string> Cgroup::pressure(std::string_view resource) const {
