@@ -1,7 +1,7 @@
 // Reading a container's cgroup on v1, v2 and hybrid hosts.
 #include "cgroup/cgroup.hpp"
+#include "cgroup/readers.hpp"
 #include "sys/files.hpp"
-#include "sys/mountinfo.hpp"
 #include "sys/text.hpp"
 
 #include <fcntl.h>
@@ -13,21 +13,20 @@
 #include <functional>
 #include <map>
 #include <mutex>
-#include <set>
 #include <stdexcept>
 #include <system_error>
-#include <unordered_map>
 
 #include <fmt/format.h>
 
 namespace ecifs::cgroup {
 
+using detail::read_plain;
+using detail::Reader;
 using sys::for_each_line;
 using sys::KeptFiles;
 using sys::KeyValues;
-using sys::read_file;
+using sys::read_file_if_exists;
 using sys::split_fields;
-using sys::split_on;
 using sys::trim;
 using sys::whole_number;
 
@@ -45,11 +44,6 @@ T number_in(const fs::path& file, std::string_view text) {
     if (!value) malformed(file, text);
     return *value;
 }
-
-// How a file is read: the plain way (read_file_if_exists) or through kept descriptors.
-using Reader = std::function<std::optional<std::string>(const fs::path&)>;
-
-std::optional<std::string> read_plain(const fs::path& file) { return read_file_if_exists(file); }
 
 std::optional<uint64_t> read_u64(const fs::path& file, const Reader& read = read_plain) {
     const auto text = read(file);
@@ -149,154 +143,7 @@ constexpr StatKey stat_keys[] = {
     {"slab_unreclaimable", "", &MemoryStat::slab_unreclaimable},
 };
 
-// ---- resolution ------------------------------------------------------------------
-
-std::vector<sys::MountInfo> read_mountinfo(const fs::path& file) {
-    const auto text = read_file_if_exists(file);
-    if (!text) throw std::runtime_error(fmt::format("cannot find the mount table {}", file.string()));
-    return sys::parse_mountinfo(*text);
-}
-
-// The cgroup of each v1 controller, and the v2 cgroup, from /proc/PID/cgroup.
-struct ProcCgroups {
-    std::unordered_map<std::string, std::string> v1;
-    std::optional<std::string> v2;
-};
-
-ProcCgroups read_proc_cgroup(const fs::path& file) {
-    const auto text = read_file_if_exists(file);
-    if (!text) throw std::runtime_error(fmt::format("the process is gone: no {}", file.string()));
-    ProcCgroups cgroups;
-    for_each_line(*text, [&](std::string_view line) {  // hierarchy-id:controllers:path
-        const auto first = line.find(':');
-        const auto second = line.find(':', first + 1);
-        if (first == std::string_view::npos || second == std::string_view::npos) return;
-        const auto controllers = line.substr(first + 1, second - first - 1);
-        const std::string path(line.substr(second + 1));
-        if (line.substr(0, first) == "0" && controllers.empty()) {
-            cgroups.v2 = path;
-            return;
-        }
-        for (const auto controller : split_on(controllers, ',')) cgroups.v1.emplace(controller, path);
-    });
-    return cgroups;
-}
-
-// Where `cgroup` lies inside a hierarchy mounted with `root` as its root; nullopt if outside.
-std::optional<fs::path> inside(std::string_view cgroup, std::string_view root) {
-    if (root == "/") return fs::path(cgroup);
-    if (cgroup == root) return fs::path("/");
-    if (cgroup.starts_with(root) && cgroup[root.size()] == '/') return fs::path(cgroup.substr(root.size()));
-    return std::nullopt;
-}
-
-// The mount of a hierarchy that holds `cgroup`; among several, the one closest to the
-// hierarchy's root, so that the most ancestors are visible.
-std::optional<CgroupDir> find_mount(const std::vector<sys::MountInfo>& mounts, CgroupVersion version,
-                                    std::string_view controller, std::string_view cgroup) {
-    std::optional<CgroupDir> best;
-    size_t best_root = SIZE_MAX;
-    for (const auto& m : mounts) {
-        if (m.fstype != (version == CgroupVersion::v2 ? "cgroup2" : "cgroup")) continue;
-        const auto& opts = m.super_options;
-        if (version == CgroupVersion::v1 && std::find(opts.begin(), opts.end(), controller) == opts.end())
-            continue;
-        const auto relative = inside(cgroup, m.root);
-        if (!relative || m.root.size() >= best_root) continue;
-        best = CgroupDir{version, m.mount_point, *relative};
-        best_root = m.root.size();
-    }
-    return best;
-}
-
-std::set<std::string, std::less<>> v2_controllers(const CgroupDir& v2) {
-    const auto text = read_file_if_exists(v2.mount_root / "cgroup.controllers");
-    std::set<std::string, std::less<>> names;
-    if (!text) return names;
-    for (const auto name : split_fields(*text)) names.emplace(name);
-    return names;
-}
-
 }  // namespace
-
-std::optional<std::string> read_file_if_exists(const fs::path& path) {
-    std::string text;
-    const int err = read_file(path.string(), text);
-    if (err == ENOENT || err == ENOTDIR) return std::nullopt;
-    if (err) throw std::system_error(err, std::generic_category(), path.string());
-    return text;
-}
-
-fs::path CgroupDir::dir() const {
-    const auto inner = relative.relative_path();
-    return inner.empty() ? mount_root : mount_root / inner;
-}
-
-std::vector<fs::path> CgroupDir::self_and_ancestors() const {
-    std::vector<fs::path> levels{mount_root};
-    for (const auto& part : relative.relative_path())
-        if (!part.empty()) levels.push_back(levels.back() / part);
-    std::reverse(levels.begin(), levels.end());
-    return levels;
-}
-
-CgroupPaths resolve_cgroup_paths(pid_t pid, const fs::path& proc_root) {
-    const auto cgroups = read_proc_cgroup(proc_root / std::to_string(pid) / "cgroup");
-    const auto mounts = read_mountinfo(proc_root / "self" / "mountinfo");
-    const auto v2 = cgroups.v2 ? find_mount(mounts, CgroupVersion::v2, "", *cgroups.v2) : std::nullopt;
-    const auto in_v2 = v2 ? v2_controllers(*v2) : std::set<std::string, std::less<>>{};
-
-    // A controller bound to a v1 hierarchy is read there; otherwise from v2 if it is
-    // enabled in the unified hierarchy (v2_name empty: v2 always has the files).
-    const auto pick = [&](const std::string& v1_name, std::string_view v2_name) -> std::optional<CgroupDir> {
-        if (const auto it = cgroups.v1.find(v1_name); it != cgroups.v1.end())
-            return find_mount(mounts, CgroupVersion::v1, v1_name, it->second);
-        if (v2 && (v2_name.empty() || in_v2.contains(v2_name))) return v2;
-        return std::nullopt;
-    };
-    CgroupPaths paths;
-    paths.memory = pick("memory", "memory");
-    paths.cpu = pick("cpu", "cpu");
-    paths.cpuacct = pick("cpuacct", "");  // v2's cpu.stat has usage_usec even without the cpu controller
-    paths.cpuset = pick("cpuset", "cpuset");
-    paths.blkio = pick("blkio", "io");
-    paths.pids = pick("pids", "pids");
-    paths.unified = v2;
-    if (!paths.memory && !paths.cpu && !paths.cpuacct && !paths.cpuset && !paths.blkio && !paths.pids)
-        throw std::runtime_error(fmt::format("no mounted cgroup hierarchy holds process {}", pid));
-    return paths;
-}
-
-CpuList parse_cpu_list(std::string_view text) {
-    constexpr int max_cpu = 1 << 16;  // far above the kernel's NR_CPUS; guards "0-999999999"
-    CpuList cpus;
-    const auto list = trim(text);
-    if (list.empty()) return cpus;
-    for (const auto item : split_on(list, ',')) {
-        const auto dash = item.find('-');
-        const auto first = whole_number<int>(item.substr(0, dash));
-        const auto last = dash == std::string_view::npos ? first : whole_number<int>(item.substr(dash + 1));
-        if (!first || !last || *first < 0 || *first > *last || *last >= max_cpu)
-            throw std::invalid_argument(fmt::format("bad CPU list '{}'", list));
-        for (int cpu = *first; cpu <= *last; ++cpu) cpus.push_back(cpu);
-    }
-    std::sort(cpus.begin(), cpus.end());
-    cpus.erase(std::unique(cpus.begin(), cpus.end()), cpus.end());
-    return cpus;
-}
-
-std::string format_cpu_list(const CpuList& cpus) {
-    std::string out;
-    for (size_t i = 0; i < cpus.size();) {
-        size_t end = i + 1;
-        while (end < cpus.size() && cpus[end] == cpus[end - 1] + 1) ++end;
-        if (!out.empty()) out += ',';
-        out += std::to_string(cpus[i]);
-        if (end - i > 1) out += fmt::format("-{}", cpus[end - 1]);
-        i = end;
-    }
-    return out;
-}
 
 // A value computed at most once per ttl.
 template <class T>
@@ -485,60 +332,6 @@ std::optional<CgroupDir> unified_dir(const CgroupPaths& p) {
     return std::nullopt;
 }
 
-// "8:0" as major and minor; nullopt for anything else (v1's closing "Total" line).
-std::optional<std::pair<unsigned, unsigned>> device_of(std::string_view field) {
-    const auto colon = field.find(':');
-    if (colon == std::string_view::npos) return std::nullopt;
-    const auto major = whole_number<unsigned>(field.substr(0, colon));
-    const auto minor = whole_number<unsigned>(field.substr(colon + 1));
-    if (!major || !minor) return std::nullopt;
-    return std::pair{*major, *minor};
-}
-
-IoStat& device_entry(std::vector<IoStat>& stats, std::pair<unsigned, unsigned> device) {
-    for (auto& s : stats)
-        if (s.major == device.first && s.minor == device.second) return s;
-    return stats.emplace_back(IoStat{.major = device.first, .minor = device.second});
-}
-
-// v2 io.stat: "8:0 rbytes=1 wbytes=2 rios=3 wios=4 dbytes=5 dios=6 [more keys]".
-void parse_io_stat(std::string_view text, std::vector<IoStat>& stats) {
-    static constexpr std::pair<std::string_view, uint64_t IoStat::*> keys[] = {
-        {"rbytes", &IoStat::rbytes}, {"wbytes", &IoStat::wbytes}, {"dbytes", &IoStat::dbytes},
-        {"rios", &IoStat::rios},     {"wios", &IoStat::wios},     {"dios", &IoStat::dios},
-    };
-    for_each_line(text, [&](std::string_view line) {
-        const auto fields = split_fields(line);
-        const auto device = fields.empty() ? std::nullopt : device_of(fields[0]);
-        if (!device) return;
-        auto& entry = device_entry(stats, *device);
-        for (const auto field : fields) {
-            const auto eq = field.find('=');
-            for (const auto& [key, member] : keys)
-                if (eq != std::string_view::npos && field.substr(0, eq) == key)
-                    entry.*member = whole_number<uint64_t>(field.substr(eq + 1)).value_or(0);
-        }
-    });
-}
-
-// v1 blkio.throttle.*: "8:0 Read 4096" lines (Write, Discard, Sync, Async, Total too).
-void parse_blkio(std::string_view text, std::vector<IoStat>& stats, uint64_t IoStat::*read,
-                 uint64_t IoStat::*write, uint64_t IoStat::*discard) {
-    for_each_line(text, [&](std::string_view line) {
-        const auto fields = split_fields(line);
-        const auto device = fields.size() == 3 ? device_of(fields[0]) : std::nullopt;
-        if (!device) return;
-        const auto member = fields[1] == "Read" ? read : fields[1] == "Write" ? write : fields[1] == "Discard" ? discard : nullptr;
-        if (member) device_entry(stats, *device).*member = whole_number<uint64_t>(fields[2]).value_or(0);
-    });
-}
-
-// A v1 blkio file, its hierarchical form first.
-std::optional<std::string> read_blkio(const fs::path& dir, const std::string& name, const Reader& read) {
-    if (auto text = read(dir / (name + "_recursive"))) return text;
-    return read(dir / name);
-}
-
 void collect_threads(const fs::path& dir, std::string_view file, std::vector<pid_t>& out) {
     if (const auto text = read_file_if_exists(dir / file))
         for_each_line(*text, [&](std::string_view line) {
@@ -596,21 +389,7 @@ std::vector<std::pair<std::string, uint64_t>> Cgroup::memory_stat_entries() cons
 
 std::optional<std::vector<IoStat>> Cgroup::io_stats() const {
     if (!paths_.blkio) return std::nullopt;
-    const auto dir = paths_.blkio->dir();
-    std::vector<IoStat> stats;
-    if (paths_.blkio->version == CgroupVersion::v2) {
-        const auto text = read_own(dir / "io.stat");
-        if (!text) return std::nullopt;
-        parse_io_stat(*text, stats);
-        return stats;
-    }
-    const auto own = own_reader();
-    const auto bytes = read_blkio(dir, "blkio.throttle.io_service_bytes", own);
-    const auto ios = read_blkio(dir, "blkio.throttle.io_serviced", own);
-    if (!bytes || !ios) return std::nullopt;
-    parse_blkio(*bytes, stats, &IoStat::rbytes, &IoStat::wbytes, &IoStat::dbytes);
-    parse_blkio(*ios, stats, &IoStat::rios, &IoStat::wios, &IoStat::dios);
-    return stats;
+    return detail::read_io_stats(*paths_.blkio, own_reader());
 }
 
 std::optional<std::string> Cgroup::pressure(std::string_view resource) const {

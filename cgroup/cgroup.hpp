@@ -52,10 +52,6 @@ using CpuList = std::vector<int>;
 CpuList parse_cpu_list(std::string_view text);
 std::string format_cpu_list(const CpuList& cpus);
 
-// The whole text of a file, read until EOF (procfs and cgroupfs report sizes that are not
-// the content's); nullopt when it does not exist. Throws std::system_error otherwise.
-std::optional<std::string> read_file_if_exists(const std::filesystem::path& path);
-
 // Memory figures normalised across v1 (total_* keys of memory.stat) and v2.
 struct MemoryStat {
     uint64_t anon = 0, file = 0;

@@ -14,13 +14,14 @@
 
 #include <fmt/format.h>
 
+#include "sys/files.hpp"
 #include "sys/text.hpp"
 
 namespace ecifs::emulation {
 
 using cgroup::CpuList;
 using cgroup::parse_cpu_list;
-using cgroup::read_file_if_exists;
+using sys::read_file_if_exists;
 using sys::read_file;
 
 namespace {

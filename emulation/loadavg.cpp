@@ -10,11 +10,12 @@
 #include <fmt/format.h>
 
 #include "emulation/container.hpp"
+#include "sys/files.hpp"
 #include "sys/text.hpp"
 
 namespace ecifs::emulation {
 
-using cgroup::read_file_if_exists;
+using sys::read_file_if_exists;
 
 namespace {
 

@@ -8,6 +8,7 @@
 #include "emulation/container.hpp"
 #include "handlers/families.hpp"
 #include "handlers/format.hpp"
+#include "sys/files.hpp"
 #include "sysctl/value.hpp"
 
 namespace ecifs::handlers {
@@ -21,7 +22,7 @@ constexpr const char* hashsize_key = "/sys/module/nf_conntrack/parameters/hashsi
 int show_conntrack_hashsize(const Context& ctx, std::string& out) {
     if (auto value = ctx.container.own_values().get(hashsize_key)) return out = *value, 0;
     return errno_on_exception("nf_conntrack hashsize", [&] {
-        auto text = cgroup::read_file_if_exists(ctx.container.host().sys_root / "module/nf_conntrack/parameters/hashsize");
+        auto text = sys::read_file_if_exists(ctx.container.host().sys_root / "module/nf_conntrack/parameters/hashsize");
         if (!text) return ENOENT;
         out = std::move(*text);
         return 0;

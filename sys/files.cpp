@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <system_error>
 #include <utility>
 
 #include "sys/fd.hpp"
@@ -44,6 +45,14 @@ int read_file(const std::string& path, std::string& out) {
     const Fd file(::open(path.c_str(), open_flags));
     if (!file) return errno;
     return read_to_end(file.get(), out);
+}
+
+std::optional<std::string> read_file_if_exists(const std::filesystem::path& path) {
+    std::string text;
+    const int err = read_file(path.string(), text);
+    if (is_missing(err)) return std::nullopt;
+    if (err) throw std::system_error(err, std::generic_category(), path.string());
+    return text;
 }
 
 int read_to_end(int fd, std::string& out) {

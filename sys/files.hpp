@@ -4,9 +4,11 @@
 #include <sys/stat.h>
 
 #include <chrono>
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -18,6 +20,9 @@ namespace ecifs::sys {
 int read_file(const std::string& path, std::string& out);
 // What is left of an open file, appended to `out`.
 int read_to_end(int fd, std::string& out);
+// The whole file as read_file reads it; nullopt when it does not exist (ENOENT, ENOTDIR).
+// Throws std::system_error on any other error.
+std::optional<std::string> read_file_if_exists(const std::filesystem::path& path);
 
 // A directory's entries (without "." and ".."), each with its lstat.
 int list_directory(const std::string& path, std::vector<std::pair<std::string, struct stat>>& out);
