@@ -15,6 +15,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include "fs/open_file.hpp"
+#include "sys/log_limit.hpp"
+
 namespace ecifs::fs {
 
 namespace {
@@ -26,27 +29,6 @@ constexpr double static_cache_seconds = 3600.0;
 // exists in one network namespace only), so the kernel may cache them only briefly;
 // an open of a name the caller's namespaces lack still fails with ENOENT.
 constexpr double dynamic_cache_seconds = 1.0;
-
-// One open file. Its content is rendered at open and again by a read at offset 0 once
-// the last rendering has been served, like the kernel's seq_file: a reader that seeks
-// back to 0 (top, vmstat, free -s) sees fresh figures, while the reads of one pass at
-// later offsets see one consistent snapshot. The kernel may send READs of one handle
-// concurrently, hence the lock; a READ replies from its own reference to the content,
-// outside the lock: once the reply is written the reader may close, and the RELEASE,
-// on another thread, deletes the OpenFile.
-//
-// A rendering that fails fails the READs, not the open: the kernel's sysfs and procfs
-// files fail read(2) with their show()'s errno.
-struct OpenFile {
-    OpenFile(Content c, int e) : content(std::move(c)), error(e) {}
-    std::mutex lock;
-    Content content;  // null while `error`
-    int error = 0;
-    bool served = false;          // a READ has been answered from `content`
-    bool read_by_read = false;    // its first READ was a read(2), not the page cache's (see PageCache)
-    bool read_any = false;        // it had a READ
-    EventSources::Id event = 0;  // its event source (a PSI trigger a write made), if any
-};
 
 struct DirEntry {
     std::string name;
@@ -120,8 +102,8 @@ void bump_attribute_version(MountState& state, fuse_ino_t ino) {
     constexpr off_t far_past_any_end = off_t{1} << 40;
     int err = state.kernel->notify_store(ino, far_past_any_end, {});
     if (err && err != -ENOENT)  // ENOENT: the kernel has no such inode (any more)
-        spdlog::warn("container {}: cannot bump the attributes of inode {}: {}", state.container->id(), ino,
-                     std::strerror(-err));
+        sys::log_limited(spdlog::level::warn, state.container->id() + "|bump", "container {}: cannot bump the "
+                         "attributes of inode {}: {}", state.container->id(), ino, std::strerror(-err));
 }
 
 // Before attributes of a file go out: if an open handle needs i_size to stay above
@@ -297,7 +279,8 @@ void extend_size(MountState& state, fuse_ino_t ino, const std::string& content, 
     int err = state.kernel->notify_store(ino, content.size() - 1, std::string_view(&content.back(), 1));
     state.page_cache.extended(ino, content.size(), shrinks_seen, err == 0);
     if (err)
-        spdlog::warn("container {}: cannot extend i_size of inode {}: {}", state.container->id(), ino, std::strerror(-err));
+        sys::log_limited(spdlog::level::warn, state.container->id() + "|i_size", "container {}: cannot extend i_size "
+                         "of inode {}: {}", state.container->id(), ino, std::strerror(-err));
 }
 
 // Render the file for reading: a static file's generator or the subtree's read.
@@ -337,7 +320,9 @@ void op::open(const Request& req, fuse_ino_t ino, fuse_file_info* fi) {
     if (S_ISDIR(attr.st_mode)) return (void)req.reply_err(EISDIR);
     if (access != O_RDONLY && !writable(*target, attr)) return (void)req.reply_err(EACCES);
     const int error = opened.read_result;
-    if (error) spdlog::debug("container {}: reading inode {} failed: {}", state.container->id(), ino, std::strerror(error));
+    if (error)
+        sys::log_limited(spdlog::level::debug, state.container->id() + "|read", "container {}: reading inode {} "
+                         "failed: {}", state.container->id(), ino, std::strerror(error));
     fi->direct_io = 1;  // st_size is 0: read(2) must ask us, not the page cache
     fi->noflush = 1;    // nothing to flush: saves a round trip on every close
     Content content = error ? nullptr : std::make_shared<const std::string>(std::move(opened.content));
@@ -351,43 +336,44 @@ void op::open(const Request& req, fuse_ino_t ino, fuse_file_info* fi) {
 
 namespace {
 
+// What a READ answers: its content, or an errno. Worked out under the handle's lock,
+// replied after it: once a reply is out the reader may close, and the RELEASE, on
+// another thread, deletes the OpenFile, its lock with it.
+struct ReadAnswer {
+    Content content;
+    int error = 0;
+};
+
 // read(2) gets the handle's own snapshot. A read at offset 0 after it has been served
 // starts a new pass: render again.
-Content handle_read(const Request& req, fuse_ino_t ino, off_t offset, OpenFile& file) {
+ReadAnswer handle_read(const Request& req, fuse_ino_t ino, off_t offset, OpenFile& file) {
     std::lock_guard guard(file.lock);
     if (!std::exchange(file.read_any, true)) {
         file.read_by_read = true;
         req.state.page_cache.settled(ino);
     }
     if (offset == 0 && file.served) {
-        auto target = target_or_reply(req, ino);
-        if (!target) return nullptr;
+        auto target = resolve(req.state, ino);
+        if (!target) return {nullptr, ENOENT};
         std::string fresh;
         file.error = render(req, *target, fresh);
         file.content = file.error ? nullptr : std::make_shared<const std::string>(std::move(fresh));
     }
     file.served = true;
-    if (file.error) {
-        req.reply_err(file.error);
-        return nullptr;
-    }
-    return file.content;
+    return {file.content, file.error};
 }
 
 // A READ without a lock owner fills the page cache (splice, sendfile: direct_io's
 // read(2) carries one): it gets the inode's cache content (see PageCache).
-Content page_cache_read(const Request& req, fuse_ino_t ino, OpenFile& file) {
+ReadAnswer page_cache_read(const Request& req, fuse_ino_t ino, OpenFile& file) {
     {
         std::lock_guard guard(file.lock);
         file.read_any = true;
-        if (file.error) {
-            req.reply_err(file.error);
-            return nullptr;
-        }
+        if (file.error) return {nullptr, file.error};
     }
-    if (Content cache = req.state.page_cache.splice_read(ino)) return cache;
+    if (Content cache = req.state.page_cache.splice_read(ino)) return {cache};
     std::lock_guard guard(file.lock);
-    return file.content;
+    return {file.content, file.error};
 }
 
 }  // namespace
@@ -397,8 +383,8 @@ void op::read(const Request& req, fuse_ino_t ino, size_t size, off_t offset, fus
     MountState& state = req.state;
     auto& file = *reinterpret_cast<OpenFile*>(fi->fh);
     const bool fills_page_cache = fi->lock_owner == 0;
-    Content content = fills_page_cache ? page_cache_read(req, ino, file) : handle_read(req, ino, offset, file);
-    if (!content) return;  // answered already
+    const auto [content, error] = fills_page_cache ? page_cache_read(req, ino, file) : handle_read(req, ino, offset, file);
+    if (error || !content) return (void)req.reply_err(error ? error : EIO);
     size_t start = std::min(static_cast<size_t>(offset), content->size());
     size_t length = std::min(size, content->size() - start);
     if (fills_page_cache && length < size) state.page_cache.short_read(ino, start + length);

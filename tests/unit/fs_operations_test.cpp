@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <utility>
 #include <map>
 #include <string>
 #include <vector>
@@ -18,6 +19,7 @@
 #include <gtest/gtest.h>
 
 #include "fixture_trees.hpp"
+#include "fs/open_file.hpp"
 
 namespace ecifs::fs {
 namespace {
@@ -110,6 +112,8 @@ public:
     std::vector<Reply> replies;
     std::vector<Store> stores;
     int open_result = 0;  // what reply_open returns: -ENOENT for an interrupted open
+    // What the kernel does once a reply is out (the reader closes: a RELEASE).
+    std::function<void(const Reply&)> after_reply;
 
     int reply_err(fuse_req_t req, int error) override { return add({.kind = Reply::err, .req = req, .error = error}); }
     void reply_none(fuse_req_t req) override { add({.kind = Reply::none, .req = req}); }
@@ -143,6 +147,7 @@ public:
 private:
     int add(Reply reply) {
         replies.push_back(std::move(reply));
+        if (after_reply) std::exchange(after_reply, nullptr)(replies.back());
         return 0;
     }
 };
@@ -416,6 +421,33 @@ TEST_F(FsOperations, ARenderingErrorFailsTheReadNotTheOpen) {
     EXPECT_EQ(read(text, fi, page_cache), "errno 5");
     rendering.error = 0;
     EXPECT_EQ(read(text, fi, read_syscall), "first\n");  // a new pass renders again
+}
+
+// Once a READ's reply is out, the reader may close at once and the RELEASE, on another
+// pool thread, deletes the handle: the READ must not touch it after replying (its
+// lock included: it must be free when the reply goes out). A container that made
+// 20,000 failing reads crashed the daemon that way (tests/hostile/test_log_flood.py).
+TEST_F(FsOperations, AReadTouchesNothingOfItsHandleAfterReplying) {
+    const fuse_ino_t text = lookup("proc/text");
+    for (int error : {EIO, 0}) {
+        for (uint64_t owner : {read_syscall, page_cache}) {
+            rendering.error = error;
+            auto fi = open(text);
+            open_handles.erase(fi.fh);
+            kernel->after_reply = [&, fi](const Reply&) mutable {
+                auto* file = reinterpret_cast<OpenFile*>(fi.fh);
+                const bool lock_free = file->lock.try_lock();
+                EXPECT_TRUE(lock_free) << "replied under the handle's lock (error " << error << ", owner " << owner << ")";
+                if (lock_free) file->lock.unlock();
+                else return;  // releasing now would free a held lock
+                op::release(request(), text, &fi);
+            };
+            fi.lock_owner = owner;
+            op::read(request(), text, 4096, 0, &fi);
+            EXPECT_EQ(kernel->replies.end()[-2].kind, error ? Reply::err : Reply::buf);
+            EXPECT_EQ(last().kind, Reply::err);  // the RELEASE's
+        }
+    }
 }
 
 TEST_F(FsOperations, AWriteOnlyOpenRendersNothing) {

@@ -1,0 +1,33 @@
+#pragma once
+// What a FUSE file handle (fuse_file_info::fh) points to: fs/operations.cpp's one open
+// file. Here only so that tests/unit/fs_operations_test.cpp can check its lock.
+#include <mutex>
+#include <utility>
+
+#include "fs/event_sources.hpp"
+#include "fs/page_cache.hpp"
+
+namespace ecifs::fs {
+
+// One open file. Its content is rendered at open and again by a read at offset 0 once
+// the last rendering has been served, like the kernel's seq_file: a reader that seeks
+// back to 0 (top, vmstat, free -s) sees fresh figures, while the reads of one pass at
+// later offsets see one consistent snapshot. The kernel may send READs of one handle
+// concurrently, hence the lock; a READ replies from its own reference to the content,
+// outside the lock: once the reply is written the reader may close, and the RELEASE,
+// on another thread, deletes the OpenFile.
+//
+// A rendering that fails fails the READs, not the open: the kernel's sysfs and procfs
+// files fail read(2) with their show()'s errno.
+struct OpenFile {
+    OpenFile(Content c, int e) : content(std::move(c)), error(e) {}
+    std::mutex lock;
+    Content content;  // null while `error`
+    int error = 0;
+    bool served = false;          // a READ has been answered from `content`
+    bool read_by_read = false;    // its first READ was a read(2), not the page cache's (see PageCache)
+    bool read_any = false;        // it had a READ
+    EventSources::Id event = 0;  // its event source (a PSI trigger a write made), if any
+};
+
+}  // namespace ecifs::fs
