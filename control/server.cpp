@@ -15,6 +15,7 @@
 
 #include "control/protocol.hpp"
 #include "control/unix_listener.hpp"
+#include "sys/log_limit.hpp"
 
 namespace ecifs::control {
 
@@ -169,7 +170,9 @@ ReplyLine Server::answer(const std::string& line, const Peer& peer) const {
     auto dump = [](const nlohmann::json& j) { return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace); };
     auto error = [&](const std::string& message) { return ReplyLine{dump({{"ok", false}, {"error", message}}), {}}; };
     if (peer.uid != 0) {
-        spdlog::warn("control socket: refused a request from uid {} (pid {})", peer.uid, peer.pid);
+        // Any local user may connect: their lines are limited per uid.
+        sys::log_limited(spdlog::level::warn, fmt::format("control|uid {}", peer.uid),
+                         "control socket: refused a request from uid {} (pid {})", peer.uid, peer.pid);
         return error("permission denied: only root may use the ecifs control socket");
     }
     nlohmann::json request = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);

@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "sys/log_limit.hpp"
 #include "sys/text.hpp"
 
 namespace ecifs::handlers {
@@ -52,7 +53,7 @@ int errno_on_exception(std::string_view file, const std::function<int()>& body) 
     try {
         return body();
     } catch (const std::exception& e) {
-        spdlog::error("{}: {}", file, e.what());
+        sys::log_limited(spdlog::level::err, "view|" + std::string(file), "{}: {}", file, e.what());
         return EIO;
     }
 }

@@ -18,6 +18,7 @@
 #include "handlers/families.hpp"
 #include "handlers/format.hpp"
 #include "sys/files.hpp"
+#include "sys/log_limit.hpp"
 #include "sysctl/table.hpp"
 #include "sysctl/value.hpp"
 
@@ -70,7 +71,8 @@ std::shared_ptr<ns::NsExecutor> executor_for(const Context& ctx) {
     try {
         return ctx.container.executors().for_process(caller_of(ctx), init->pid);
     } catch (const std::exception& e) {
-        spdlog::error("container {}: no namespace executor: {}", ctx.container.id(), e.what());
+        sys::log_limited(spdlog::level::err, ctx.container.id() + "|executor", "container {}: no namespace executor: {}",
+                         ctx.container.id(), e.what());
         return nullptr;
     }
 }

@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include "emulation/container.hpp"
+#include "sys/log_limit.hpp"
 
 namespace ecifs::handlers {
 
@@ -15,7 +16,8 @@ int with_view(const Context& ctx, std::string_view path, const std::function<int
         if (!init) return EIO;  // not started: there is no cgroup to show yet
         return body({ctx.container, *init, init->cgroup, ctx.container.host(), ctx.caller});
     } catch (const std::exception& e) {
-        spdlog::error("/{}: {}", path, e.what());
+        sys::log_limited(spdlog::level::err, ctx.container.id() + "|/" + std::string(path), "container {}: /{}: {}",
+                         ctx.container.id(), path, e.what());
         return EIO;
     }
 }

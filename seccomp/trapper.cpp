@@ -26,6 +26,7 @@
 #include "seccomp/sysinfo.hpp"
 #include "seccomp/table.hpp"
 #include "sys/caller_task.hpp"
+#include "sys/log_limit.hpp"
 
 namespace ecifs::seccomp {
 
@@ -145,7 +146,8 @@ private:
     void handle(const seccomp::Notification& n) {
         const auto call = seccomp::identify(n.arch, n.nr);
         if (!call) {
-            spdlog::warn("container {}: unexpected trapped syscall {} (arch {:#x})", id(), n.nr, n.arch);
+            sys::log_limited(spdlog::level::warn, id() + "|unexpected", "container {}: unexpected trapped syscall {} "
+                             "(arch {:#x})", id(), n.nr, n.arch);
             return answer(n.id, ENOSYS);
         }
         switch (*call) {
@@ -300,10 +302,11 @@ private:
             remember(job, *reply);
             if (!reply->message.empty()) {
                 counters_.failed++;
-                spdlog::warn("container {}: {} by pid {}: {}", id(), op_name(op), n.pid, reply->message);
+                sys::log_limited(spdlog::level::warn, id() + "|" + op_name(op), "container {}: {} by pid {}: {}", id(),
+                                 op_name(op), n.pid, reply->message);
             }
-            spdlog::debug("container {}: {} by pid {}: {}", id(), op_name(op), n.pid,
-                          reply->error ? std::strerror(reply->error) : "done");
+            sys::log_limited(spdlog::level::debug, id() + "|" + op_name(op) + "|done", "container {}: {} by pid {}: {}",
+                             id(), op_name(op), n.pid, reply->error ? std::strerror(reply->error) : "done");
             answer(n.id, reply->error);
         }
         bool resume;
@@ -350,7 +353,8 @@ private:
     // Fail closed, loudly: EIO to the caller, a log line, a counter.
     void fail(uint64_t id, const std::string& what) {
         counters_.failed++;
-        spdlog::error("container {}: trapped call failed: {}", this->id(), what);
+        sys::log_limited(spdlog::level::err, this->id() + "|failed", "container {}: trapped call failed: {}", this->id(),
+                         what);
         answer(id, EIO);
     }
 
