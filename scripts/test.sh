@@ -137,6 +137,17 @@ if (( normal_built )); then
 else
   skip "integration tests (build/)" "build failed"
 fi
+# tests/hostile: attacks from a container (issue 11); the daemon, the host and a
+# neighbour must come through unharmed.
+hostile_run() {
+  ECIFS_BIN_DIR="$repo/build" timeout -k 30 900 \
+    "$PYTHON" -m pytest -p no:cacheprovider -v -rfE "${pytest_extra[@]}" tests/hostile
+}
+if (( normal_built )); then
+  step "hostile container (build/)" hostile_run
+else
+  skip "hostile container (build/)" "build failed"
+fi
 if (( normal_built )); then
   step "parity with runc (build/)" parity_run
 else

@@ -11,7 +11,6 @@ left, in any mount namespace.
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import os
 import shutil
 import signal
@@ -31,18 +30,10 @@ sys.path.insert(0, str(HERE))
 os.environ.setdefault("ECIFS_TEST_WATCHDOG", "600")
 
 
-def _load_integration_fixtures():
-    """tests/integration/conftest.py under another module name (both are `conftest`)."""
-    path = HERE.parent / "integration" / "conftest.py"
-    sys.path.insert(0, str(path.parent))
-    spec = importlib.util.spec_from_file_location("ecifs_integration_fixtures", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+sys.path.insert(0, str(HERE.parent))
+import integration_fixtures  # noqa: E402
 
-
-integration = _load_integration_fixtures()
+integration = integration_fixtures.load()
 # The daemon fixtures, as the integration tests have them.
 binaries, work_dir, watchdog = integration.binaries, integration.work_dir, integration.watchdog
 make_daemon, daemon = integration.make_daemon, integration.daemon
