@@ -3,7 +3,6 @@ and containers, and what every attack checks afterwards: the daemon still serves
 the neighbours are unharmed."""
 from __future__ import annotations
 
-import subprocess
 import sys
 from pathlib import Path
 
@@ -18,20 +17,11 @@ MiB, new_name, wait_for = integration.MiB, integration.new_name, integration.wai
 
 
 def build_probe(work_dir: Path, name: str) -> Path:
-    """tests/hostile/NAME.c, built static (it runs in the busybox rootfs)."""
-    out = work_dir / name
-    if not out.exists():
-        subprocess.run(["gcc", "-O2", "-static", "-Wall", "-Wextra", "-Werror", "-o", str(out), str(HERE / f"{name}.c")],
-                       check=True)
-    return out
+    """tests/hostile/NAME.c, built static."""
+    return integration.build_static_probe(work_dir, HERE / f"{name}.c")
 
 
-def install(c, binary: Path) -> str:
-    """Copy `binary` into the container's /tmp; its path inside."""
-    target = c.bundle / "rootfs" / "tmp" / binary.name
-    target.write_bytes(binary.read_bytes())
-    target.chmod(0o755)
-    return f"/tmp/{binary.name}"
+install = integration.install_probe
 
 
 def assert_daemon_serves(d) -> None:

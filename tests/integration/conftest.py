@@ -19,6 +19,7 @@ import select
 import signal
 import socket
 import stat
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -163,6 +164,26 @@ def remove_cgroup_tree(path: Path) -> None:
             os.rmdir(dirpath)
         except OSError:
             pass
+
+
+def build_static_probe(work_dir: Path, source: Path, *flags: str) -> Path:
+    """A C probe built static (it runs in any rootfs, busybox's too) into the test
+    session's directory, once; the test is skipped where gcc is missing."""
+    if not shutil.which("gcc"):
+        pytest.skip(f"gcc is needed to build {source.name}")
+    out = work_dir / source.stem
+    if not out.exists():
+        subprocess.run(["gcc", "-O2", "-static", *flags, "-Wall", "-Wextra", "-Werror", "-o", str(out), str(source)],
+                       check=True)
+    return out
+
+
+def install_probe(c: "Container", binary: Path) -> str:
+    """Copy a probe into the container's /tmp (the rootfs's); its path inside."""
+    target = c.bundle / "rootfs" / "tmp" / binary.name
+    shutil.copyfile(binary, target)
+    os.chmod(target, 0o755)
+    return f"/tmp/{binary.name}"
 
 
 def wait_for(pred, timeout: float, interval: float = 0.05):

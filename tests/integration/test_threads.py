@@ -5,14 +5,11 @@ leader is a zombie then, and /proc/PID/ns/ of the process is gone). Each case ru
 same bundle under plain runc too: where the values are not ecifs's, both agree."""
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from conftest import MiB, Container, meminfo_field
+from conftest import MiB, Container, build_static_probe, install_probe, meminfo_field
 from plain_runc import start_pair
 
 HERE = Path(__file__).resolve().parent
@@ -26,19 +23,8 @@ EBUSY = "error=16 Device or resource busy\n"
 
 @pytest.fixture(scope="session")
 def thread_probe(work_dir) -> Path:
-    """tests/integration/thread_probe.c, built static so it runs in any rootfs."""
-    if not shutil.which("gcc"):
-        pytest.skip("gcc is needed to build thread_probe")
-    out = work_dir / "thread_probe"
-    subprocess.run(["gcc", "-O2", "-static", "-pthread", "-Wall", "-Wextra", "-Werror", "-o", str(out),
-                    str(PROBE_SOURCE)], check=True)
-    return out
-
-
-def install_probe(c: Container, probe: Path) -> None:
-    target = c.bundle / "rootfs" / "tmp" / "thread_probe"
-    shutil.copyfile(probe, target)
-    os.chmod(target, 0o755)
+    """tests/integration/thread_probe.c."""
+    return build_static_probe(work_dir, PROBE_SOURCE, "-pthread")
 
 
 def probe(c: Container, where: str, *args: str) -> str:

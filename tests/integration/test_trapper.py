@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import socket
 import subprocess
 import time
@@ -14,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import MiB, Container, meminfo_field, new_name, run_as, wait_for
+from conftest import MiB, Container, build_static_probe, install_probe, meminfo_field, new_name, run_as, wait_for
 
 HERE = Path(__file__).resolve().parent
 PROBE_SOURCE = HERE / "sysinfo_probe.c"
@@ -29,20 +28,8 @@ PROBE = "/tmp/sysinfo_probe"  # where install_probe puts it inside a container
 
 @pytest.fixture(scope="session")
 def probe_binary(work_dir) -> Path:
-    """tests/integration/sysinfo_probe.c, built static so it runs in any rootfs."""
-    if not shutil.which("gcc"):
-        pytest.skip("gcc is needed to build sysinfo_probe")
-    out = work_dir / "sysinfo_probe"
-    subprocess.run(["gcc", "-O2", "-static", "-Wall", "-Wextra", "-Werror", "-o", str(out), str(PROBE_SOURCE)],
-                   check=True)
-    return out
-
-
-def install_probe(c: Container, probe_binary: Path) -> None:
-    """Copy the probe into the container's rootfs (its /tmp is the rootfs's)."""
-    target = c.bundle / "rootfs" / "tmp" / "sysinfo_probe"
-    shutil.copyfile(probe_binary, target)
-    os.chmod(target, 0o755)
+    """tests/integration/sysinfo_probe.c."""
+    return build_static_probe(work_dir, PROBE_SOURCE)
 
 
 def parse_probe(out: str) -> dict:
@@ -272,28 +259,21 @@ def test_views_cannot_be_unmounted(containers):
 @pytest.fixture(scope="session")
 def umount32_binary(work_dir) -> Path:
     """tests/integration/umount32_probe.c: the i386 ABI's umount(2) from a 64-bit program."""
-    if not shutil.which("gcc"):
-        pytest.skip("gcc is needed to build umount32_probe")
-    out = work_dir / "umount32_probe"
-    subprocess.run(["gcc", "-O1", "-static", "-no-pie", "-Wall", "-Wextra", "-Werror", "-o", str(out),
-                    str(HERE / "umount32_probe.c")], check=True)
-    return out
+    return build_static_probe(work_dir, HERE / "umount32_probe.c", "-no-pie")
 
 
 def test_the_32_bit_umount_is_trapped_too(containers, umount32_binary):
     """i386's umount (syscall 22; x86_64 has only umount2) reaches the same rule as
     umount2: a view is busy, any other mount is the kernel's to unmount (issue 11, item 9)."""
     c = containers.start(memory=LIMIT, extra_caps=["CAP_SYS_ADMIN"])
-    target = c.bundle / "rootfs" / "tmp" / "umount32"
-    shutil.copyfile(umount32_binary, target)
-    os.chmod(target, 0o755)
+    umount32 = install_probe(c, umount32_binary)
     for view in ("/proc/meminfo", "/proc/sys", "/proc", "/sys"):
-        assert c.exec(f"/tmp/umount32 {view}").strip() == "16 Device or resource busy", view
+        assert c.exec(f"{umount32} {view}").strip() == "16 Device or resource busy", view
     assert mount_points(c)["/proc/meminfo"] == "fuse.ecifs"
     assert meminfo_field(c.exec("cat /proc/meminfo"), "MemTotal") == 262144
     # Not a view: the kernel unmounts it, as it would under plain runc.
     c.exec("mkdir -p /mnt/t && mount -t tmpfs t /mnt/t")
-    assert c.exec("/tmp/umount32 /mnt/t").strip() == "ok"
+    assert c.exec(f"{umount32} /mnt/t").strip() == "ok"
     assert "/mnt/t" not in mount_points(c)
 
 
