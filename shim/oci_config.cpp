@@ -106,10 +106,14 @@ std::string root_path_of(const json& config) {
 // view read-only after placing it (and after the createContainer hooks), making an
 // emulated file such as /proc/sys read-only where ecifs means it to be writable.
 // Entries below or above a view (e.g. /proc/sys/kernel) and maskedPaths stay as they are.
+// Not for a container without a user namespace: its root is the host's root, and what
+// ecifs would do for it (a namespaced sysctl's write by an executor) would be done as
+// the host's root; it keeps /proc/sys read-only, as runc gives it.
 json drop_covered_readonly_paths(json& config, std::span<const View> views) {
     json dropped = json::array();
     if (!config.contains("linux") || !config["linux"].is_object()) return dropped;
     json& linux = config["linux"];
+    if (!has_user_namespace(linux)) return dropped;
     if (!linux.contains("readonlyPaths") || !linux["readonlyPaths"].is_array()) return dropped;
     json kept = json::array();
     for (const json& p : linux["readonlyPaths"]) {

@@ -105,6 +105,21 @@ def test_container_without_user_namespace(containers):
     assert_host_untouched(before)
 
 
+def test_without_a_user_namespace_proc_sys_is_read_only_as_under_runc(containers):
+    """Issue 11, item 7: a container without a user namespace has the host's root as
+    its root; ecifs acts on nothing for it there. Its /proc/sys is read-only, as runc
+    makes it; its views still show the container's figures."""
+    host = {f: Path("/proc/sys", f).read_text() for f in ("kernel/panic", "net/core/somaxconn", "kernel/hostname")}
+    ours = containers.start(memory=300 * MiB, userns=False)
+    plain = containers.start_plain(memory=300 * MiB, userns=False)
+    script = ("for f in kernel/panic net/core/somaxconn kernel/hostname; do "
+              "echo 7 > /proc/sys/$f; echo \"$f: $?\"; done 2>&1")
+    assert ours.exec(script) == plain.exec(script)
+    assert "Read-only file system" in ours.exec(script)
+    assert free_total(ours.exec("free -b")) == 300 * MiB
+    assert {f: Path("/proc/sys", f).read_text() for f in host} == host
+
+
 def test_container_without_limits_sees_host_values(containers):
     before = host_snapshot()
     c = containers.start()

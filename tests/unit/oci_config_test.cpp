@@ -186,8 +186,8 @@ TEST(OciConfig, ExistingHooksAndMountsKept) {
     EXPECT_EQ(count_destination(config, "/data"), 1u);
 }
 
-TEST(OciConfig, ReadonlyPathsCoveredByAViewAreDropped) {
-    json config = rootful_spec();
+TEST(OciConfig, ReadonlyPathsCoveredByAViewAreDroppedUnderAUserNamespace) {
+    json config = rootless_spec();
     json masked = config["linux"]["maskedPaths"];
     apply_ecifs(config, views, setup);
     auto ro = config["linux"]["readonlyPaths"].get<std::vector<std::string>>();
@@ -197,8 +197,17 @@ TEST(OciConfig, ReadonlyPathsCoveredByAViewAreDropped) {
     EXPECT_EQ(config["linux"]["maskedPaths"], masked);
 }
 
+// Issue 11, item 7: without a user namespace the container's root is the host's, so
+// its /proc/sys stays read-only, as runc makes it.
+TEST(OciConfig, WithoutAUserNamespaceProcSysStaysReadOnly) {
+    json config = rootful_spec();
+    const json before = config["linux"]["readonlyPaths"];
+    apply_ecifs(config, views, setup);
+    EXPECT_EQ(config["linux"]["readonlyPaths"], before);
+}
+
 TEST(OciConfig, RemoveRestoresTheOriginal) {
-    json original = rootful_spec();
+    json original = rootless_spec();
     json config = original;
     apply_ecifs(config, views, setup);
     EXPECT_TRUE(config["annotations"].contains("io.ecifs.managed"));
