@@ -91,7 +91,7 @@ def test_containerd_runs_a_container_through_ecifs(daemon, host_state, test_imag
     host_panic = host_state["sysctls"]["kernel.panic"]
     out = containerd.ctr("tasks", "exec", "--fifo-dir", str(containerd.dir / "fifo"), "--exec-id", "views", name,
                          "sh", "-c", views_script(panic_to_write(host_panic))).stdout
-    check_views(out, memory_mib=256, cpus=1, host_panic=host_panic)
+    check_views(out, memory_mib=256, cpus=1, host_panic=host_panic, userns=False)
 
     containerd.ctr("tasks", "kill", "-s", "SIGKILL", name)
     assert wait_for(lambda: containerd.ctr("tasks", "delete", name, check=False).returncode == 0, 15)

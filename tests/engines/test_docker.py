@@ -80,7 +80,7 @@ def test_docker_runs_a_container_through_ecifs(daemon, host_state, test_image, d
 
     host_panic = host_state["sysctls"]["kernel.panic"]
     out = dockerd.cli("exec", name, "sh", "-c", views_script(panic_to_write(host_panic))).stdout
-    check_views(out, memory_mib=256, cpus=1, host_panic=host_panic)
+    check_views(out, memory_mib=256, cpus=1, host_panic=host_panic, userns=True)
 
     dockerd.cli("rm", "-f", name)
     assert wait_for(lambda: cid not in daemon.listing(), 10), "ecifs still serves the removed container"

@@ -101,7 +101,7 @@ def test_podman_runs_a_container_through_ecifs(daemon, host_state, test_image, p
 
     host_panic = host_state["sysctls"]["kernel.panic"]
     out = podman.cli("exec", name, "sh", "-c", views_script(panic_to_write(host_panic))).stdout
-    check_views(out, memory_mib=256, cpus=1, host_panic=host_panic)
+    check_views(out, memory_mib=256, cpus=1, host_panic=host_panic, userns=userns)
 
     remove(podman, name)
     assert wait_for(lambda: cid not in daemon.listing(), 10), "ecifs still serves the removed container"
