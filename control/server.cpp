@@ -171,7 +171,7 @@ ReplyLine Server::answer(const std::string& line, const Peer& peer) const {
     auto error = [&](const std::string& message) { return ReplyLine{dump({{"ok", false}, {"error", message}}), {}}; };
     if (peer.uid != 0) {
         // Any local user may connect: their lines are limited per uid.
-        sys::log_limited(spdlog::level::warn, fmt::format("control|uid {}", peer.uid),
+        sys::log_limited(spdlog::level::warn, "control", std::to_string(peer.uid),
                          "control socket: refused a request from uid {} (pid {})", peer.uid, peer.pid);
         return error("permission denied: only root may use the ecifs control socket");
     }

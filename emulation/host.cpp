@@ -68,7 +68,7 @@ bool Host::has_capability(pid_t pid, int capability) const {
     std::string status;
     if (capability < 0 || capability >= 64 || read_file((proc_root / std::to_string(pid) / "status").string(), status) != 0)
         return false;
-    const auto mask = sys::KeyValues(status, ':').text_of("CapEff");
+    const auto mask = sys::value_of(status, "CapEff", ':');
     if (!mask) return false;
     uint64_t effective = 0;
     const auto [end, ec] = std::from_chars(mask->data(), mask->data() + mask->size(), effective, 16);

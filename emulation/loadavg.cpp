@@ -48,9 +48,9 @@ uint64_t calc_load_n(uint64_t load, uint64_t exp, uint64_t active, uint64_t n) {
 
 // The numbers of /proc/PID/status's NSpid ("NSpid:\t6694\t1"), outermost namespace first;
 // none when the line is missing, up to the first that is not a number.
-std::vector<pid_t> ns_pids(const sys::KeyValues& status) {
+std::vector<pid_t> ns_pids(std::string_view status) {
     std::vector<pid_t> pids;
-    const auto value = status.text_of("NSpid");
+    const auto value = sys::value_of(status, "NSpid", ':');
     if (!value) return pids;
     for (const auto field : sys::split_fields(*value)) {
         const auto pid = sys::whole_number<pid_t>(field);
@@ -67,8 +67,8 @@ char stat_state(std::string_view stat) {
 }
 
 // The state letter of /proc/TID/status ("State:\tR (running)").
-char status_state(const sys::KeyValues& status) {
-    const auto value = status.text_of("State");
+char status_state(std::string_view status) {
+    const auto value = sys::value_of(status, "State", ':');
     return !value || value->empty() ? '?' : value->front();
 }
 
@@ -138,14 +138,12 @@ TaskCounts count_tasks(const Host& host, std::span<const pid_t> tids, pid_t call
         } catch (const std::system_error&) {  // exited between open and read (ESRCH)
         }
         if (!text) continue;
-        std::optional<sys::KeyValues> status;
-        if (ns_level) status.emplace(*text, ':');  // split once for both of its fields
-        const char state = status ? status_state(*status) : stat_state(*text);
+        const char state = ns_level ? status_state(*text) : stat_state(*text);
         ++counts.total;
         if (tid == caller || state == 'R') ++counts.running;
         else if (state == 'D') ++counts.uninterruptible;
-        if (status) {
-            const auto ids = ns_pids(*status);
+        if (ns_level) {
+            const auto ids = ns_pids(*text);
             if (!ids.empty()) counts.last_pid = std::max(counts.last_pid, ids[std::min(*ns_level, ids.size() - 1)]);
         }
     }
@@ -154,7 +152,7 @@ TaskCounts count_tasks(const Host& host, std::span<const pid_t> tids, pid_t call
 
 size_t pid_ns_level(const Host& host, pid_t pid) {
     const auto status = host.read_proc(std::to_string(pid) + "/status");
-    const auto ids = ns_pids(sys::KeyValues(status, ':'));
+    const auto ids = ns_pids(status);
     return ids.empty() ? 0 : ids.size() - 1;
 }
 

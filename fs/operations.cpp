@@ -102,7 +102,7 @@ void bump_attribute_version(MountState& state, fuse_ino_t ino) {
     constexpr off_t far_past_any_end = off_t{1} << 40;
     int err = state.kernel->notify_store(ino, far_past_any_end, {});
     if (err && err != -ENOENT)  // ENOENT: the kernel has no such inode (any more)
-        sys::log_limited(spdlog::level::warn, state.container->id() + "|bump", "container {}: cannot bump the "
+        sys::log_limited(spdlog::level::warn, state.container->id(), "bump", "container {}: cannot bump the "
                          "attributes of inode {}: {}", state.container->id(), ino, std::strerror(-err));
 }
 
@@ -279,7 +279,7 @@ void extend_size(MountState& state, fuse_ino_t ino, const std::string& content, 
     int err = state.kernel->notify_store(ino, content.size() - 1, std::string_view(&content.back(), 1));
     state.page_cache.extended(ino, content.size(), shrinks_seen, err == 0);
     if (err)
-        sys::log_limited(spdlog::level::warn, state.container->id() + "|i_size", "container {}: cannot extend i_size "
+        sys::log_limited(spdlog::level::warn, state.container->id(), "i_size", "container {}: cannot extend i_size "
                          "of inode {}: {}", state.container->id(), ino, std::strerror(-err));
 }
 
@@ -321,7 +321,7 @@ void op::open(const Request& req, fuse_ino_t ino, fuse_file_info* fi) {
     if (access != O_RDONLY && !writable(*target, attr)) return (void)req.reply_err(EACCES);
     const int error = opened.read_result;
     if (error)
-        sys::log_limited(spdlog::level::debug, state.container->id() + "|read", "container {}: reading inode {} "
+        sys::log_limited(spdlog::level::debug, state.container->id(), "read", "container {}: reading inode {} "
                          "failed: {}", state.container->id(), ino, std::strerror(error));
     fi->direct_io = 1;  // st_size is 0: read(2) must ask us, not the page cache
     fi->noflush = 1;    // nothing to flush: saves a round trip on every close

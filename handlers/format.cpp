@@ -42,7 +42,7 @@ void rewrite_kb_fields(std::string& out, std::string_view host_text, std::span<c
 }
 
 std::optional<uint64_t> kb_field_bytes(std::string_view text, std::string_view key) {
-    const auto value = sys::KeyValues(text, ':').text_of(key);
+    const auto value = sys::value_of(text, key, ':');
     if (!value || !value->ends_with(" kB")) return std::nullopt;
     const auto kb = sys::whole_number<uint64_t>(value->substr(0, value->size() - 3));
     if (!kb) return std::nullopt;
@@ -53,7 +53,7 @@ int errno_on_exception(std::string_view file, const std::function<int()>& body) 
     try {
         return body();
     } catch (const std::exception& e) {
-        sys::log_limited(spdlog::level::err, "view|" + std::string(file), "{}: {}", file, e.what());
+        sys::log_limited(spdlog::level::err, "view", file, "{}: {}", file, e.what());
         return EIO;
     }
 }

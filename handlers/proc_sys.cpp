@@ -71,7 +71,7 @@ std::shared_ptr<ns::NsExecutor> executor_for(const Context& ctx) {
     try {
         return ctx.container.executors().for_process(caller_of(ctx), init->pid);
     } catch (const std::exception& e) {
-        sys::log_limited(spdlog::level::err, ctx.container.id() + "|executor", "container {}: no namespace executor: {}",
+        sys::log_limited(spdlog::level::err, ctx.container.id(), "executor", "container {}: no namespace executor: {}",
                          ctx.container.id(), e.what());
         return nullptr;
     }

@@ -112,16 +112,16 @@ std::string render_stat(std::string_view host_stat, const StatFigures& f, std::s
     std::string out;
     bool cpus_done = false;
     sys::for_each_line(host_stat, [&](std::string_view line) {
-        const auto words = sys::split_fields(line);
-        const auto key = words.empty() ? std::string_view{} : words[0];
-        const auto fields = words.empty() ? 0 : words.size() - 1;
+        const auto key = sys::first_field(line);
+        const auto fields = [&] { return std::max<size_t>(sys::count_fields(line), 1) - 1; };
         if (key == "cpu") {
-            put_cpu_line(out, "cpu ", sum, fields);
+            put_cpu_line(out, "cpu ", sum, fields());
         } else if (key.starts_with("cpu")) {
             if (std::exchange(cpus_done, true)) return;
-            for (size_t k = 0; k < cpus.size(); ++k) put_cpu_line(out, fmt::format("cpu{}", k), cpus[k], fields);
+            const auto n = fields();
+            for (size_t k = 0; k < cpus.size(); ++k) put_cpu_line(out, fmt::format("cpu{}", k), cpus[k], n);
         } else if (key == "intr" || key == "ctxt" || key == "softirq") {
-            put_zeros(out, key, fields);
+            put_zeros(out, key, fields());
         } else if (key == "btime") {
             fmt::format_to(std::back_inserter(out), "btime {}\n", f.btime);
         } else if (key == "processes") {

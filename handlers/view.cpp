@@ -16,7 +16,7 @@ int with_view(const Context& ctx, std::string_view path, const std::function<int
         if (!init) return EIO;  // not started: there is no cgroup to show yet
         return body({ctx.container, *init, init->cgroup, ctx.container.host(), ctx.caller});
     } catch (const std::exception& e) {
-        sys::log_limited(spdlog::level::err, ctx.container.id() + "|/" + std::string(path), "container {}: /{}: {}",
+        sys::log_limited(spdlog::level::err, ctx.container.id(), path, "container {}: /{}: {}",
                          ctx.container.id(), path, e.what());
         return EIO;
     }

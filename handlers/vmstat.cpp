@@ -106,8 +106,7 @@ std::optional<uint64_t> container_value(const VmstatFigures& f, std::string_view
 std::string render_vmstat(std::string_view host, const VmstatFigures& figures) {
     std::string out;
     sys::for_each_line(host, [&](std::string_view line) {
-        const auto words = sys::split_fields(line);
-        const auto key = words.empty() ? std::string_view{} : words[0];
+        const auto key = sys::first_field(line);
         if (const auto value = container_value(figures, key))
             fmt::format_to(std::back_inserter(out), "{} {}\n", key, *value);
         else

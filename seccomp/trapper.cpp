@@ -146,7 +146,7 @@ private:
     void handle(const seccomp::Notification& n) {
         const auto call = seccomp::identify(n.arch, n.nr);
         if (!call) {
-            sys::log_limited(spdlog::level::warn, id() + "|unexpected", "container {}: unexpected trapped syscall {} "
+            sys::log_limited(spdlog::level::warn, id(), "unexpected", "container {}: unexpected trapped syscall {} "
                              "(arch {:#x})", id(), n.nr, n.arch);
             return answer(n.id, ENOSYS);
         }
@@ -302,10 +302,10 @@ private:
             remember(job, *reply);
             if (!reply->message.empty()) {
                 counters_.failed++;
-                sys::log_limited(spdlog::level::warn, id() + "|" + op_name(op), "container {}: {} by pid {}: {}", id(),
+                sys::log_limited(spdlog::level::warn, id(), op_name(op), "container {}: {} by pid {}: {}", id(),
                                  op_name(op), n.pid, reply->message);
             }
-            sys::log_limited(spdlog::level::debug, id() + "|" + op_name(op) + "|done", "container {}: {} by pid {}: {}",
+            sys::log_limited(spdlog::level::debug, id(), "done", "container {}: {} by pid {}: {}",
                              id(), op_name(op), n.pid, reply->error ? std::strerror(reply->error) : "done");
             answer(n.id, reply->error);
         }
@@ -353,7 +353,7 @@ private:
     // Fail closed, loudly: EIO to the caller, a log line, a counter.
     void fail(uint64_t id, const std::string& what) {
         counters_.failed++;
-        sys::log_limited(spdlog::level::err, this->id() + "|failed", "container {}: trapped call failed: {}", this->id(),
+        sys::log_limited(spdlog::level::err, this->id(), "failed", "container {}: trapped call failed: {}", this->id(),
                          what);
         answer(id, EIO);
     }

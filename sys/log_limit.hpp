@@ -50,12 +50,14 @@ private:
 // The daemon's limiter: 20 lines per key a minute.
 LogLimiter& container_log_limiter();
 
-// spdlog::log at `level`, if `key`'s limit allows.
+// spdlog::log at `level`, if the limit of the key `scope` (a container, or who
+// asked) and `site` (the message) allows. Nothing is built when `level` is off: some
+// callers sit on the FUSE and notification paths.
 template <typename... Args>
-void log_limited(spdlog::level::level_enum level, const std::string& key, fmt::format_string<Args...> format,
-                 Args&&... args) {
+void log_limited(spdlog::level::level_enum level, std::string_view scope, std::string_view site,
+                 fmt::format_string<Args...> format, Args&&... args) {
     if (!spdlog::should_log(level)) return;
-    const auto decision = container_log_limiter().admit(key);
+    const auto decision = container_log_limiter().admit(fmt::format("{}|{}", scope, site));
     if (!decision.log) return;
     std::string line = fmt::format(format, std::forward<Args>(args)...);
     if (decision.left_out) line += fmt::format(" ({} more like it left out)", decision.left_out);

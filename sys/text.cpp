@@ -26,6 +26,20 @@ std::vector<std::string_view> split_fields(std::string_view line) {
     return fields;
 }
 
+std::string_view first_field(std::string_view line) {
+    const auto start = line.find_first_not_of(blanks);
+    if (start == std::string_view::npos) return {};
+    return line.substr(start, line.find_first_of(blanks, start) - start);
+}
+
+std::size_t count_fields(std::string_view line) {
+    std::size_t count = 0;
+    for (auto start = line.find_first_not_of(blanks); start != std::string_view::npos;
+         start = line.find_first_not_of(blanks, line.find_first_of(blanks, start)))
+        ++count;
+    return count;
+}
+
 std::vector<std::string_view> split_on(std::string_view text, char separator) {
     std::vector<std::string_view> parts;
     for (std::size_t start = 0;;) {
@@ -40,6 +54,17 @@ std::optional<KeyValue> split_key_value(std::string_view line, char separator) {
     const auto at = line.find(separator);
     if (at == std::string_view::npos) return std::nullopt;
     return KeyValue{line.substr(0, at), trim(line.substr(at + 1))};
+}
+
+std::optional<std::string_view> value_of(std::string_view text, std::string_view key, char separator) {
+    std::optional<std::string_view> found;
+    while (!found && !text.empty()) {
+        const auto end = text.find('\n');
+        const auto entry = split_key_value(text.substr(0, end), separator);
+        if (entry && entry->key == key) found = entry->value;
+        text.remove_prefix(end == std::string_view::npos ? text.size() : end + 1);
+    }
+    return found;
 }
 
 KeyValues::KeyValues(std::string_view text, char separator) {

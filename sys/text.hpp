@@ -29,6 +29,11 @@ void for_each_line(std::string_view text, Fn&& fn) {
 // The whitespace-separated fields of `line`; runs of blanks count as one, none is empty.
 std::vector<std::string_view> split_fields(std::string_view line);
 
+// split_fields without the vector, for lines every rendering reads (/proc/stat's intr
+// line has a field per interrupt): the first field ("" if none), and how many there are.
+std::string_view first_field(std::string_view line);
+std::size_t count_fields(std::string_view line);
+
 // `text` cut at every `separator`, empty pieces kept ("a,,b" → "a", "", "b"; "" → "").
 std::vector<std::string_view> split_on(std::string_view text, char separator);
 
@@ -48,6 +53,11 @@ struct KeyValue {
     std::string_view key, value;
 };
 std::optional<KeyValue> split_key_value(std::string_view line, char separator);
+
+// The value of `text`'s first line keyed `key` (split_key_value at `separator`), or
+// nullopt: one look-up in a file read once (a thread's State, the host's MemTotal),
+// where building a KeyValues, for many look-ups, would cost more than it saves.
+std::optional<std::string_view> value_of(std::string_view text, std::string_view key, char separator);
 
 // A flat-keyed kernel file, parsed once and then looked up by key as often as needed:
 // "key value" lines (memory.stat, cpu.stat, cpuacct.stat; `separator` ' ') or "Key: value"

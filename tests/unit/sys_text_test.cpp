@@ -33,6 +33,23 @@ TEST(SysText, FieldsSplitAtRunsOfBlanks) {
     EXPECT_TRUE(split_fields(" \t\n").empty());
 }
 
+TEST(SysText, FirstFieldAndCountAgreeWithSplitFields) {
+    for (std::string_view line : {"", "   ", "cpu  1 2 3", "\tintr 5\t6 ", "btime 1700000000", "x"}) {
+        const auto fields = split_fields(line);
+        EXPECT_EQ(first_field(line), fields.empty() ? std::string_view{} : fields[0]) << line;
+        EXPECT_EQ(count_fields(line), fields.size()) << line;
+    }
+}
+
+TEST(SysText, ValueOfIsTheFirstLineKeyedSo) {
+    constexpr std::string_view status = "Name:\tsleep\nState:\tS (sleeping)\nNSpid:\t42\t1\nState:\tR\n";
+    EXPECT_EQ(value_of(status, "State", ':'), "S (sleeping)");
+    EXPECT_EQ(value_of(status, "NSpid", ':'), "42\t1");
+    EXPECT_EQ(value_of(status, "Nam", ':'), std::nullopt);
+    EXPECT_EQ(value_of("MemTotal: 16 kB", "MemTotal", ':'), "16 kB");  // no final newline
+    EXPECT_EQ(value_of("", "MemTotal", ':'), std::nullopt);
+}
+
 TEST(SysText, SplitOnKeepsEmptyPieces) {
     EXPECT_EQ(split_on("a,,b", ','), (std::vector<std::string_view>{"a", "", "b"}));
     EXPECT_EQ(split_on("", ','), (std::vector<std::string_view>{""}));
