@@ -235,12 +235,14 @@ void hook_poststop(const json& state) {
 // container's /proc is mounted at <rootfs>/proc, so a bind there lands in its /proc.
 void bind_view(const shim::View& view, const fs::path& rootfs) {
     fs::path target = rootfs / fs::path(view.destination).relative_path();
+    shim::KernelFiles kernel_files(rootfs, view.destination);
     if (::mount(view.source.c_str(), target.c_str(), nullptr, MS_BIND, nullptr) != 0)
         throw Failure(fmt::format("bind {} on {}: {}", view.source, target.string(), std::strerror(errno)));
     // The source's nosuid,nodev,noexec are locked in a user namespace: repeat them.
     unsigned long flags = MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NODEV | MS_NOEXEC;
     if (::mount(nullptr, target.c_str(), nullptr, flags, nullptr) != 0)
         throw Failure(fmt::format("remount {}: {}", target.string(), std::strerror(errno)));
+    kernel_files.put_back();
 }
 
 // The views runc refuses to bind under /proc, placed from the createRuntime hook: runc

@@ -119,6 +119,7 @@ void show_as_policy(std::string_view path, NodeInfo& info) {
             break;
         }
         case sysctl::Policy::namespaced:
+        case sysctl::Policy::kernel_file:
         case sysctl::Policy::host: break;
     }
 }
@@ -206,6 +207,9 @@ public:
             case sysctl::Policy::synthesized: return read_synthesized(ctx, path, out);
             case sysctl::Policy::read_only:
             case sysctl::Policy::host: return host_read(path, out);
+            // Reached only where the kernel's file is not bound over this entry: the
+            // daemon's own value (its pid namespace, the host's) is never shown.
+            case sysctl::Policy::kernel_file: return EACCES;
         }
         return EIO;
     }
@@ -229,6 +233,17 @@ public:
 const Subtree& proc_sys() {
     static const ProcSys tree;
     return tree;
+}
+
+std::span<const std::string_view> kernel_files() {
+    static const std::vector<std::string> paths = [] {
+        std::vector<std::string> out;
+        for (const sysctl::Rule& rule : sysctl::rules())
+            if (rule.policy == sysctl::Policy::kernel_file) out.push_back("proc/sys/" + std::string(rule.pattern));
+        return out;
+    }();
+    static const std::vector<std::string_view> views(paths.begin(), paths.end());
+    return views;
 }
 
 }  // namespace ecifs::handlers

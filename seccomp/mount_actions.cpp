@@ -14,6 +14,8 @@
 
 #include <fmt/core.h>
 
+#include "handlers/handler.hpp"
+
 namespace ecifs::seccomp::mount_helper {
 
 using sys::Fd;
@@ -113,6 +115,18 @@ public:
         Fd tree;
         if (int err = m.read_only_path ? read_only_copy(at.get(), tree) : mask_for(at.get(), tree)) return err;
         return mount_on(std::move(tree), at.get());
+    }
+
+    // A copy of the kernel's own file at `below` (handlers::kernel_files()), taken before
+    // a view covers it, to be placed back on top of the view. Left empty where the
+    // kernel has no such file.
+    int copy_below(const std::string& below, Fd& tree) {
+        Fd at = open_below(below, O_NOFOLLOW);
+        if (!at) return errno == ENOENT ? 0 : errno;
+        return with_fallback([&] {
+            tree = Fd(::open_tree(at.get(), "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH));
+            return tree ? 0 : -1;
+        });
     }
 
     int attach() {
@@ -261,6 +275,13 @@ Reply new_mount(const Request& req, Opened& opened) {
     if (covers_itself(target.get(), mnt.get())) return failed(EBUSY);
     const bool read_only = sc::translate_new_mount(req.flags, "").read_only;
     Dressing dressing(opened.proc.get(), std::move(mnt), std::move(target));
+    std::vector<std::pair<Fd, std::string>> kernel_files;
+    for (const std::string& below : sc::views_below(*req.fstype, handlers::kernel_files())) {
+        Fd copy;
+        if (int err = dressing.copy_below(below, copy))
+            return failed(EIO, fmt::format("copying the kernel's {} of the new {}: {}", below, *req.fstype, std::strerror(err)));
+        if (copy) kernel_files.emplace_back(std::move(copy), below);
+    }
     for (auto& [tree, below] : opened.views) {
         mount_attr attr{};
         attr.attr_set = MOUNT_ATTR_RDONLY;
@@ -268,6 +289,9 @@ Reply new_mount(const Request& req, Opened& opened) {
         if (!err) err = dressing.place(std::move(tree), below);
         if (err) return failed(EIO, fmt::format("placing the view {} on the new {}: {}", below, *req.fstype, std::strerror(err)));
     }
+    for (auto& [copy, below] : kernel_files)
+        if (int err = dressing.place(std::move(copy), below))
+            return failed(EIO, fmt::format("placing the kernel's {} on the new {}: {}", below, *req.fstype, std::strerror(err)));
     for (const sc::Mask& m : sc::masks_below(req.masks, *req.fstype, "/"))
         if (int err = dressing.mask(m))
             return failed(EIO, fmt::format("masking {} on the new {}: {}", m.path, *req.fstype, std::strerror(err)));

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "handlers/handler.hpp"
 #include "sys/mountinfo.hpp"
 #include "sys/text.hpp"
 
@@ -142,9 +143,20 @@ bool is_view(const MountEntry& entry) { return entry.fstype == "fuse.ecifs"; }
 
 namespace {
 
-// A view, or a proc/sysfs with a view below it.
+// One of the kernel's own files bound back over a view (handlers::kernel_files()): as
+// much the runtime's as the view it is on.
+bool is_kernel_file_on_view(std::span<const MountEntry> mounts, const MountEntry& m) {
+    const MountEntry* parent = find(mounts, m.parent);
+    if (m.fstype != "proc" || !parent || !is_view(*parent)) return false;
+    const auto files = handlers::kernel_files();
+    return std::any_of(files.begin(), files.end(), [&](std::string_view file) {
+        return file.starts_with("proc/") && file.substr(4) == m.root;
+    });
+}
+
+// A view, a kernel file on one, or a proc/sysfs with a view below it.
 bool protected_mount(std::span<const MountEntry> mounts, const MountEntry& m) {
-    return is_view(m) || (carries_views_type(m.fstype) && has_view_below(mounts, m.id));
+    return is_view(m) || is_kernel_file_on_view(mounts, m) || (carries_views_type(m.fstype) && has_view_below(mounts, m.id));
 }
 
 const OwnMount* own_entry(std::span<const OwnMount> own, uint64_t id) {

@@ -11,6 +11,7 @@
 
 #include <fmt/core.h>
 
+#include "handlers/handler.hpp"
 #include "seccomp/table.hpp"
 
 namespace ecifs::shim {
@@ -124,6 +125,34 @@ json drop_covered_readonly_paths(json& config, std::span<const View> views) {
     }
     linux["readonlyPaths"] = std::move(kept);
     return dropped;
+}
+
+// runc makes a readonlyPaths entry read-only with a recursive bind whose top alone is
+// remounted read-only, so a kernel file bound over a view below it (kernel_files())
+// would stay writable where runc's whole directory is read-only: it gets its own entry,
+// after the directory's. Returns the entries added.
+json add_read_only_kernel_files(json& config) {
+    json added = json::array();
+    if (!config.contains("linux") || !config["linux"].is_object()) return added;
+    json& linux = config["linux"];
+    if (!linux.contains("readonlyPaths") || !linux["readonlyPaths"].is_array()) return added;
+    json& paths = linux["readonlyPaths"];
+    for (std::string_view file : handlers::kernel_files()) {
+        const std::string path = "/" + std::string(file);
+        const bool below_one = std::any_of(paths.begin(), paths.end(), [&](const json& p) {
+            return p.is_string() && path.starts_with(clean_path(p.get<std::string>()) + "/");
+        });
+        if (below_one && std::find(paths.begin(), paths.end(), path) == paths.end()) added.push_back(path);
+    }
+    for (const json& p : added) paths.push_back(p);
+    return added;
+}
+
+void remove_added_read_only_paths(json& config, const json& record) {
+    if (!record.contains("addedReadonlyPaths")) return;
+    json& paths = array_at(object_at(config, "linux"), "readonlyPaths");
+    for (const json& p : record["addedReadonlyPaths"])
+        if (auto it = std::find(paths.begin(), paths.end(), p); it != paths.end()) paths.erase(it);
 }
 
 // ---- finding it again --------------------------------------------------------------
@@ -309,6 +338,7 @@ bool runc_accepts_bind(std::string_view destination) {
 void remove_ecifs(json& config) {
     json record = managed_record(config);
     remove_recorded_mounts(config, record);
+    remove_added_read_only_paths(config, record);
     restore_readonly_paths(config, record);
     restore_seccomp(config, record);
     remove_ecifs_hooks(config);
@@ -353,6 +383,7 @@ void apply_ecifs(json& config, std::span<const View> views, const HookSetup& set
         }
     }
     record["readonlyPaths"] = drop_covered_readonly_paths(config, views);
+    if (json added = add_read_only_kernel_files(config); !added.empty()) record["addedReadonlyPaths"] = added;
     // createRuntime: runc runs it in its own namespaces once the container's init exists
     // and its config mounts are made, before pivot_root, with the OCI state (id, pid) on
     // stdin. It tells the daemon, then places the views under /proc that runc refuses,

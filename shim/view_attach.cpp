@@ -11,6 +11,8 @@
 
 #include <fmt/core.h>
 
+#include "handlers/handler.hpp"
+
 namespace ecifs::shim {
 
 namespace {
@@ -41,6 +43,27 @@ Attach attach_views(const std::filesystem::path& mount_dir, int tree) {
         throw AttachError(fmt::format("attached the container's views at {}, but the path does not show them",
                                       mount_dir.string()));
     return Attach::attached;
+}
+
+KernelFiles::KernelFiles(const std::filesystem::path& rootfs, const std::string& view_destination) {
+    const std::string below = std::filesystem::path(view_destination).lexically_normal().string() + "/";
+    for (std::string_view file : handlers::kernel_files()) {
+        const std::string destination = "/" + std::string(file);
+        if (!destination.starts_with(below)) continue;
+        std::filesystem::path target = rootfs / std::filesystem::path(destination).relative_path();
+        sys::Fd tree(::open_tree(AT_FDCWD, target.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC));
+        if (!tree && errno == ENOENT) continue;
+        if (!tree) throw AttachError(fmt::format("copying the kernel's {}: {}", target.string(), error_text(errno)));
+        kept_.push_back({std::move(tree), std::move(target)});
+    }
+}
+
+void KernelFiles::put_back() {
+    for (Kept& k : kept_)
+        if (::syscall(SYS_move_mount, k.tree.get(), "", AT_FDCWD, k.target.c_str(), MOVE_MOUNT_F_EMPTY_PATH) != 0)
+            throw AttachError(fmt::format("binding the kernel's {} over the view: {}", k.target.string(),
+                                          error_text(errno)));
+    kept_.clear();
 }
 
 }  // namespace ecifs::shim

@@ -15,6 +15,10 @@
 // namespace detaches it), so the copy goes with it.
 #include <filesystem>
 #include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "sys/fd.hpp"
 
 namespace ecifs::shim {
 
@@ -30,5 +34,24 @@ enum class Attach {
 // `tree` is the detached copy of the filesystem mounted at `mount_dir` by the daemon.
 // Throws AttachError with a message fit for the user.
 Attach attach_views(const std::filesystem::path& mount_dir, int tree);
+
+// The kernel's own files below a view's destination (handlers::kernel_files(), such as
+// /proc/sys/kernel/ns_last_pid, whose value is the reader's pid namespace's), taken from
+// the container's procfs under `rootfs` before the view covers them, and bound back on
+// top of the view once it is placed. A file this kernel lacks is skipped.
+class KernelFiles {
+public:
+    // Throws AttachError.
+    KernelFiles(const std::filesystem::path& rootfs, const std::string& view_destination);
+    // Throws AttachError.
+    void put_back();
+
+private:
+    struct Kept {
+        sys::Fd tree;  // a detached copy of the kernel's file (open_tree OPEN_TREE_CLONE)
+        std::filesystem::path target;
+    };
+    std::vector<Kept> kept_;
+};
 
 }  // namespace ecifs::shim

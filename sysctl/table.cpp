@@ -178,10 +178,13 @@ std::span<const Rule> table() {  // NOLINT(readability-function-size)
         {.pattern = "kernel/sem", .policy = namespaced},
         {.pattern = "kernel/*_next_id", .policy = namespaced},
         {.pattern = "kernel/auto_msgmni", .policy = namespaced},
-        {.pattern = "kernel/ns_last_pid", .policy = namespaced},
         {.pattern = "fs/mqueue/*", .policy = namespaced},
         {.pattern = "user/*", .policy = namespaced},
-        {.pattern = "vm/memfd_noexec", .policy = namespaced},
+
+        // The reader's pid namespace decides these: the kernel's own file is bound over
+        // the view's entry, so the container's own read reaches the kernel.
+        {.pattern = "kernel/ns_last_pid", .policy = kernel_file},
+        {.pattern = "vm/memfd_noexec", .policy = kernel_file},
 
         // kernel.*
         {.pattern = "kernel/panic", .policy = emulated},
@@ -359,6 +362,7 @@ std::string_view policy_name(Policy policy) {
     case Policy::emulated: return "emulated";
     case Policy::read_only: return "read-only";
     case Policy::synthesized: return "synthesized";
+    case Policy::kernel_file: return "kernel-file";
     }
     return "unknown";
 }

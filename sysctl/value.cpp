@@ -204,7 +204,8 @@ int write_string(const Rule& rule, std::string_view input, std::string& stored, 
 
 int validate_write(const Rule& rule, std::string_view input, std::string_view current, std::string& stored,
                    std::size_t* consumed) {
-    if (rule.policy == Policy::read_only || rule.policy == Policy::synthesized) return EACCES;
+    if (rule.policy == Policy::read_only || rule.policy == Policy::synthesized || rule.policy == Policy::kernel_file)
+        return EACCES;
     std::size_t count = 0;
     int error = 0;
     std::string result(current);

@@ -112,7 +112,7 @@ def test_without_a_user_namespace_proc_sys_is_read_only_as_under_runc(containers
     host = {f: Path("/proc/sys", f).read_text() for f in ("kernel/panic", "net/core/somaxconn", "kernel/hostname")}
     ours = containers.start(memory=300 * MiB, userns=False)
     plain = containers.start_plain(memory=300 * MiB, userns=False)
-    script = ("for f in kernel/panic net/core/somaxconn kernel/hostname; do "
+    script = ("for f in kernel/panic net/core/somaxconn kernel/hostname kernel/ns_last_pid; do "
               "echo 7 > /proc/sys/$f; echo \"$f: $?\"; done 2>&1")
     assert ours.exec(script) == plain.exec(script)
     assert "Read-only file system" in ours.exec(script)

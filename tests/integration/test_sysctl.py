@@ -319,3 +319,20 @@ def test_kube_proxy_conntrack_setup(containers, host_unchanged):
     assert b.exec(f"cat {CONNTRACK}/nf_conntrack_tcp_timeout_established {CONNTRACK}/nf_conntrack_tcp_timeout_close_wait") == before_b
     assert b.exec(f"cat {CONNTRACK_MAX}") == CONNTRACK_MAX.read_text()
     assert HASHSIZE.read_text() == host_hashsize
+
+
+def test_pid_namespace_sysctls_are_the_readers_own(daemon, containers):
+    """kernel.ns_last_pid is the reader's pid namespace's (issue 11 item 6): the kernel's
+    own file is bound back over the /proc/sys view, so the container's read reaches the
+    kernel. The view's entry beneath, which the daemon could only answer from its own pid
+    namespace (the host's), refuses; the container cannot uncover it."""
+    c = containers.start(extra_caps=["CAP_SYS_ADMIN"])
+    shell, read = c.exec("sh -c 'echo $$'; cat /proc/sys/kernel/ns_last_pid").split()
+    assert int(read) == int(shell) + 1  # cat is the next pid of the container's namespace
+    # Its root's to set, as under runc.
+    assert c.exec("echo 5000 > /proc/sys/kernel/ns_last_pid; sh -c 'echo $$'") == "5001\n"
+    assert c.exec("umount /proc/sys/kernel/ns_last_pid 2>&1; echo rc=$?").endswith("rc=32\n")
+    assert int(c.exec("cat /proc/sys/kernel/ns_last_pid")) > 5000
+    beneath = daemon.containers_dir / c.id / "proc/sys/kernel/ns_last_pid"
+    with pytest.raises(PermissionError):
+        beneath.read_text()

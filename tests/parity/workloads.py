@@ -120,6 +120,14 @@ WORKLOADS = [
     W("procps-sysctl-a", "sysctl -a"),
     W("procps-sysctl-pattern", "sysctl -a --pattern '^net\\.core\\.'"),
     W("procps-sysctl-pid-max", "sysctl kernel.pid_max kernel.ns_last_pid"),
+    # Both are the reader's pid namespace's (the kernel's own files, bound over the view).
+    # (A container's first pids vary between two runs of runc: compared as a difference.)
+    W("cu-cat-pid-ns-sysctls", "a=$(sh -c 'echo $$'); b=$(cat /proc/sys/kernel/ns_last_pid); echo $((b - a)); "
+                               "cat /proc/sys/vm/memfd_noexec", quick=True),
+    W("sysctl-w-ns-last-pid", "echo 500 > /proc/sys/kernel/ns_last_pid; echo rc=$?; sh -c 'echo $$'; "
+                              "cat /proc/sys/kernel/ns_last_pid", config="system"),
+    W("ul-umount-kernel-file", "umount /proc/sys/kernel/ns_last_pid; echo rc=$?; cat /proc/sys/kernel/ns_last_pid "
+                               ">/dev/null; echo rc=$?", config="system"),
     W("procps-uptime", "uptime"),
     W("procps-uptime-ps", "uptime -p; uptime -s"),
     W("procps-w", "w"),
@@ -143,6 +151,8 @@ WORKLOADS = [
                               "touch /mnt/p/sysrq-trigger; echo rc=$?", config="system-masked"),
     W("ul-mount-sysfs", "mkdir -p /mnt/s && mount -t sysfs -o ro sysfs /mnt/s && cat /mnt/s/devices/system/cpu/online"
                         " && ls /mnt/s/kernel/mm", config="system"),
+    W("ul-mount-proc-ns-last-pid", "mkdir -p /mnt/p && mount -t proc proc /mnt/p && cat /mnt/p/sys/kernel/ns_last_pid "
+                                   "/mnt/p/sys/vm/memfd_noexec && umount /mnt/p; echo rc=$?", config="system"),
     W("ul-umount-own-proc", "mkdir -p /mnt/p && mount -t proc proc /mnt/p && umount /mnt/p; echo rc=$?; "
                             "findmnt -n -o TARGET /mnt/p; echo", config="system", quick=True),
     W("ul-umount-own-sysfs", "mkdir -p /mnt/s && mount -t sysfs -o ro sysfs /mnt/s && umount /mnt/s; echo rc=$?",

@@ -199,11 +199,35 @@ TEST(OciConfig, ReadonlyPathsCoveredByAViewAreDroppedUnderAUserNamespace) {
 
 // Issue 11, item 7: without a user namespace the container's root is the host's, so
 // its /proc/sys stays read-only, as runc makes it.
+// The kernel's own files bound over the /proc/sys view (kernel.ns_last_pid) get their
+// own entries after it: runc's read-only bind of /proc/sys is read-only at its top only.
 TEST(OciConfig, WithoutAUserNamespaceProcSysStaysReadOnly) {
-    json config = rootful_spec();
-    const json before = config["linux"]["readonlyPaths"];
+    const json original = rootful_spec();
+    json config = original;
     apply_ecifs(config, views, setup);
-    EXPECT_EQ(config["linux"]["readonlyPaths"], before);
+    json expected = original["linux"]["readonlyPaths"];
+    expected.push_back("/proc/sys/kernel/ns_last_pid");
+    expected.push_back("/proc/sys/vm/memfd_noexec");
+    EXPECT_EQ(config["linux"]["readonlyPaths"], expected);
+    apply_ecifs(config, views, setup);  // a second run adds nothing more
+    EXPECT_EQ(config["linux"]["readonlyPaths"], expected);
+    remove_ecifs(config);
+    EXPECT_EQ(config, original);
+}
+
+// Under a user namespace /proc/sys is the container's to write, and so is its pid
+// namespace's ns_last_pid; a read-only directory above a kernel file still covers it.
+TEST(OciConfig, KernelFilesFollowTheReadOnlyPathAboveThem) {
+    json config = rootless_spec();
+    apply_ecifs(config, views, setup);
+    auto ro = config["linux"]["readonlyPaths"].get<std::vector<std::string>>();
+    EXPECT_EQ(std::count(ro.begin(), ro.end(), "/proc/sys/kernel/ns_last_pid"), 0);
+    config = rootless_spec();
+    config["linux"]["readonlyPaths"].push_back("/proc/sys/kernel/");
+    apply_ecifs(config, views, setup);
+    ro = config["linux"]["readonlyPaths"].get<std::vector<std::string>>();
+    EXPECT_EQ(ro.back(), "/proc/sys/kernel/ns_last_pid");
+    EXPECT_EQ(std::count(ro.begin(), ro.end(), "/proc/sys/vm/memfd_noexec"), 0);
 }
 
 TEST(OciConfig, RemoveRestoresTheOriginal) {

@@ -110,6 +110,24 @@ TEST(SeccompMounts, UmountOfViewsAndWhatCarriesThemIsBusy) {
     EXPECT_EQ(classify_umount(mounts, 85, false, {}), Verdict::kernel_decides);
 }
 
+// kernel.ns_last_pid, the kernel's own file, bound back over the /proc/sys view (85) by
+// the runtime's hook: as locked as the view.
+TEST(SeccompMounts, AKernelFileOnAViewIsBusy) {
+    auto mounts = container_mounts();
+    mounts.push_back({.id = 200, .parent = 85, .root = "/sys/kernel/ns_last_pid",
+                      .mount_point = "/proc/sys/kernel/ns_last_pid", .fstype = "proc", .source = "proc"});
+    // Not one of the kernel files, or not on a view: the kernel decides.
+    mounts.push_back({.id = 201, .parent = 85, .root = "/sys/kernel/ostype",
+                      .mount_point = "/proc/sys/kernel/ostype", .fstype = "proc", .source = "proc"});
+    mounts.push_back({.id = 202, .parent = 54, .root = "/sys/kernel/ns_last_pid", .mount_point = "/tmp/x",
+                      .fstype = "proc", .source = "proc"});
+    EXPECT_EQ(classify_umount(mounts, 200, true, {}), Verdict::busy);
+    EXPECT_EQ(classify_move(mounts, 200, true, {}), Verdict::locked);
+    EXPECT_EQ(classify_umount(mounts, 201, true, {}), Verdict::kernel_decides);
+    EXPECT_EQ(classify_umount(mounts, 202, true, {}), Verdict::kernel_decides);
+    EXPECT_EQ(classify_umount(mounts, 200, true, std::vector<OwnMount>{{200, 0}}), Verdict::container_made);
+}
+
 TEST(SeccompMounts, WhatTheContainerMadeItMayUnmountAndMove) {
     const auto mounts = container_mounts();
     EXPECT_EQ(classify_umount(mounts, 53, true, own_procfs), Verdict::container_made);

@@ -66,9 +66,10 @@ TEST(SysctlTable, HoldsTheRowsTheDesignAsksFor) {
     for (const auto path : {"net/ipv4/ip_forward", "kernel/hostname", "kernel/domainname", "kernel/shmmax",
                             "kernel/shmall", "kernel/shmmni", "kernel/shm_rmid_forced", "kernel/msgmax",
                             "kernel/msgmnb", "kernel/msgmni", "kernel/sem", "kernel/sem_next_id",
-                            "kernel/msg_next_id", "fs/mqueue/queues_max", "user/max_net_namespaces",
-                            "kernel/ns_last_pid"})
+                            "kernel/msg_next_id", "fs/mqueue/queues_max", "user/max_net_namespaces"})
         EXPECT_EQ(policy_of(path), Policy::namespaced) << path;
+    for (const auto path : {"kernel/ns_last_pid", "vm/memfd_noexec"})
+        EXPECT_EQ(policy_of(path), Policy::kernel_file) << path;
     for (const auto path :
          {"kernel/panic", "kernel/panic_on_oops", "kernel/panic_on_warn", "kernel/printk", "kernel/kptr_restrict",
           "kernel/dmesg_restrict", "kernel/sysrq", "kernel/pid_max", "kernel/threads-max",
@@ -148,6 +149,7 @@ TEST(SysctlTable, NamesArePrintable) {
     EXPECT_EQ(policy_name(Policy::emulated), "emulated");
     EXPECT_EQ(policy_name(Policy::read_only), "read-only");
     EXPECT_EQ(policy_name(Policy::synthesized), "synthesized");
+    EXPECT_EQ(policy_name(Policy::kernel_file), "kernel-file");
     EXPECT_EQ(kind_name(Kind::ulongs), "ulongs");
 }
 
