@@ -8,6 +8,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <optional>
@@ -299,6 +300,18 @@ Reply new_mount(const Request& req, Opened& opened) {
     return dressing.finish();
 }
 
+// A view's copy brings what is mounted on it along (the kernel's files bound over it):
+// that is dressing too, which the container unmounts with its mount.
+void add_carried_mounts(int proc, Reply& r) {
+    std::vector<sc::MountEntry> mounts;
+    if (read_mounts(proc, mounts) != 0) return;
+    for (std::size_t i = 0; i < r.dressing.size(); ++i)  // grows as it goes: deeper levels too
+        for (const sc::MountEntry& m : mounts)
+            if (m.parent == r.dressing[i] && m.id != m.parent &&
+                std::find(r.dressing.begin(), r.dressing.end(), m.id) == r.dressing.end())
+                r.dressing.push_back(m.id);
+}
+
 Reply bind(const Request& req, Opened& opened, bool may_act) {
     // mount(2) follows the source's symlinks.
     auto source = resolve(req.path, true);
@@ -328,7 +341,9 @@ Reply bind(const Request& req, Opened& opened, bool may_act) {
                 return failed(EIO, fmt::format("masking {} on the bind: {}", m.path, std::strerror(err)));
     }
     if (int err = dressing.attach()) return failed(err);
-    return dressing.finish();
+    Reply made = dressing.finish();
+    if (plan.dress) add_carried_mounts(opened.proc.get(), made);
+    return made;
 }
 
 Reply move(const Request& req, Opened& opened, bool may_act) {

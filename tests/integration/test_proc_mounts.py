@@ -183,9 +183,25 @@ def test_the_runtimes_mounts_stay_locked(pair):
 # 6. the runtime's masks on a procfs or sysfs mounted inside
 
 
+# The kernel's own files bound back over the /proc/sys view (docs/sysctl.md, "The
+# kernel's own files"): neither views nor masks.
+KERNEL_FILES = {"sys/kernel/ns_last_pid", "sys/vm/memfd_noexec"}
+
+
 def masks(c: Container, base: str) -> dict:
     """Mounts below base that are not views: the masks and read-only paths."""
-    return {path: kind for path, kind in below(c, base).items() if kind[0] != "fuse.ecifs"}
+    return {path: kind for path, kind in below(c, base).items()
+            if kind[0] != "fuse.ecifs" and path not in KERNEL_FILES}
+
+
+def test_kernel_files_are_bound_over_the_views(pair):
+    """Wherever the /proc/sys view goes, the kernel's ns_last_pid goes on top of it."""
+    ecifs, _ = pair
+    ecifs.exec("mkdir -p /mnt/p /mnt/b && mount -t proc proc /mnt/p && mount --bind /proc /mnt/b")
+    for base in ("/proc", "/mnt/p", "/mnt/b"):
+        assert below(ecifs, base)["sys/kernel/ns_last_pid"][0] == "proc", base
+        pids = ecifs.exec(f"sh -c 'echo $$'; cat {base}/sys/kernel/ns_last_pid").split()
+        assert int(pids[1]) == int(pids[0]) + 1, (base, pids)
 
 
 @pytest.mark.asan

@@ -209,6 +209,7 @@ int main(void) {
     check(mounted("/tmp/p/timer_list", NULL), "new procfs: masked timer_list");
     check(mounted("/tmp/p/bus", NULL), "new procfs: read-only bus");
     check(!mounted("/tmp/p/sys", "- proc "), "new procfs: no read-only bind over the /proc/sys view");
+    check(mounted("/tmp/p/sys/kernel/ns_last_pid", "- proc "), "new procfs: the kernel's ns_last_pid over the view");
     int fd = open("/tmp/p/timer_list", O_RDONLY);
     char b[16];
     check(fd >= 0 && read(fd, b, sizeof b) == 0, "masked timer_list reads empty");
