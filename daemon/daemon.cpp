@@ -245,7 +245,7 @@ control::Answer Daemon::prepare(const json& request) {
     Entry entry;
     entry.masks = masks;
     entry.container = std::make_shared<emulation::Container>(id, root_uid, root_gid);
-    entry.mount = fs::FuseMount::create(io_, container_dir(id), entry.container);
+    entry.mount = fs::FuseMount::create(io_, options_.threads, container_dir(id), entry.container);
     entry.mount->start();
     // Until the runtime reports the init pid, the container lives as long as its creator.
     if (creator > 0) {

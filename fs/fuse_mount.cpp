@@ -76,6 +76,9 @@ constexpr std::chrono::milliseconds max_spin_turn{2};
 
 std::atomic<int> spinning{0};
 
+// Containers served (one mount each), for the share of the pool threads one may hold.
+std::atomic<unsigned> live_mounts{0};
+
 // A slot to spin in, if one is free and spinning is on; released on destruction.
 class SpinSlot {
 public:
@@ -106,18 +109,22 @@ fuse_session* new_session(MountState* state) {
 
 }  // namespace
 
-FuseMount::FuseMount(boost::asio::io_context& io, std::filesystem::path mountpoint,
+FuseMount::FuseMount(boost::asio::io_context& io, unsigned pool_threads, std::filesystem::path mountpoint,
                      std::shared_ptr<const emulation::Container> container)
     : mountpoint_(std::move(mountpoint)),
       state_(std::move(container), NodeTable::instance(), io),
-      descriptor_(io) {}
+      descriptor_(io),
+      pool_threads_(std::max(1u, pool_threads)) {
+    live_mounts.fetch_add(1);
+}
 
-std::shared_ptr<FuseMount> FuseMount::create(boost::asio::io_context& io, std::filesystem::path mountpoint,
+std::shared_ptr<FuseMount> FuseMount::create(boost::asio::io_context& io, unsigned pool_threads,
+                                             std::filesystem::path mountpoint,
                                              std::shared_ptr<const emulation::Container> container) {
     // The mountpoint must be reachable by the container's root to be bind-mounted.
     if (::mkdir(mountpoint.c_str(), 0755) != 0 && errno != EEXIST)
         throw std::runtime_error(fmt::format("mkdir {}: {}", mountpoint.string(), std::strerror(errno)));
-    std::shared_ptr<FuseMount> mount(new FuseMount(io, mountpoint, std::move(container)));
+    std::shared_ptr<FuseMount> mount(new FuseMount(io, pool_threads, mountpoint, std::move(container)));
     mount->session_ = new_session(&mount->state_);
     mount->state_.kernel = libfuse_kernel(mount->session_);
     mount->state_.run_blocking = [weak = std::weak_ptr<FuseMount>(mount)](std::function<void()> job) {
@@ -147,6 +154,7 @@ int FuseMount::clone_tree() const {
 FuseMount::~FuseMount() {
     stop();
     if (session_) fuse_session_destroy(session_);
+    live_mounts.fetch_sub(1);
 }
 
 void FuseMount::start() {
@@ -205,11 +213,7 @@ void FuseMount::on_readable() {
     if (res == -EAGAIN || res == -EINTR) return arm();  // another thread took it
     if (res <= 0) return report_receive_end(mountpoint_, res);
     SpinSlot slot;
-    if (!slot) {
-        arm();  // let another pool thread take the next request while this one works
-        fuse_session_process_buf(session_, &receive.buf);
-        return;
-    }
+    if (!slot) return process_one(receive.buf);
     const auto turn_end = std::chrono::steady_clock::now() + max_spin_turn;
     for (;;) {
         fuse_session_process_buf(session_, &receive.buf);
@@ -222,6 +226,25 @@ void FuseMount::on_readable() {
     }
     if (res > 0 || res == -EAGAIN || res == -EINTR) return arm();
     report_receive_end(mountpoint_, res);
+}
+
+// One container never holds every pool thread while there are others: a request that
+// blocks (an executor's exchange, a walk of a large cgroup) or a flood of its readers
+// then queues behind its own requests, and another container's request finds a free
+// thread. Alone, a container may use them all.
+unsigned FuseMount::max_busy_threads() const {
+    return live_mounts.load() > 1 ? std::max(1u, pool_threads_ - 1) : pool_threads_;
+}
+
+// Below its share, another pool thread may take this mount's next request while this
+// one works (the wait is re-armed first); at its share, the next request waits until
+// this one is done. Either way at most one wait is outstanding.
+void FuseMount::process_one(fuse_buf& request) {
+    const bool share = busy_threads_.fetch_add(1) + 1 < max_busy_threads();
+    if (share) arm();
+    fuse_session_process_buf(session_, &request);
+    busy_threads_.fetch_sub(1);
+    if (!share) arm();
 }
 
 }  // namespace ecifs::fs

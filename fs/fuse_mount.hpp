@@ -4,6 +4,7 @@
 // whichever pool thread sees it readable. No thread per mount.
 #include <fuse_lowlevel.h>
 
+#include <atomic>
 #include <filesystem>
 #include <memory>
 #include <shared_mutex>
@@ -17,8 +18,10 @@ namespace ecifs::fs {
 
 class FuseMount : public std::enable_shared_from_this<FuseMount> {
 public:
-    // Creates `mountpoint` (one level) and mounts there. Throws std::runtime_error.
-    static std::shared_ptr<FuseMount> create(boost::asio::io_context& io, std::filesystem::path mountpoint,
+    // Creates `mountpoint` (one level) and mounts there; `pool_threads` serve `io`.
+    // Throws std::runtime_error.
+    static std::shared_ptr<FuseMount> create(boost::asio::io_context& io, unsigned pool_threads,
+                                             std::filesystem::path mountpoint,
                                              std::shared_ptr<const emulation::Container> container);
     ~FuseMount();
     FuseMount(const FuseMount&) = delete;
@@ -38,10 +41,12 @@ public:
     int clone_tree() const;
 
 private:
-    FuseMount(boost::asio::io_context& io, std::filesystem::path mountpoint,
+    FuseMount(boost::asio::io_context& io, unsigned pool_threads, std::filesystem::path mountpoint,
               std::shared_ptr<const emulation::Container> container);
     void arm();
     void on_readable();
+    void process_one(fuse_buf& request);
+    unsigned max_busy_threads() const;
 
     std::filesystem::path mountpoint_;
     MountState state_;
@@ -50,6 +55,8 @@ private:
     // Shared while a request is received and processed; exclusive to close the fd.
     std::shared_mutex io_mutex_;
     bool closed_ = false;
+    const unsigned pool_threads_;
+    std::atomic<unsigned> busy_threads_{0};  // threads processing this mount's requests
 };
 
 }  // namespace ecifs::fs
