@@ -17,6 +17,8 @@
 #include <spdlog/spdlog.h>
 
 #include "handlers/handler.hpp"
+#include "sys/files.hpp"
+#include "sys/text.hpp"
 #include "sysctl/table.hpp"
 
 namespace ecifs::daemon {
@@ -54,6 +56,21 @@ bool optional_flag(const json& request, const char* key) {
     if (!request.contains(key)) return false;
     if (!request[key].is_boolean()) throw std::invalid_argument(fmt::format("\"{}\" must be true or false", key));
     return request[key].get<bool>();
+}
+
+// Whether `ancestor` is `pid`'s parent, or its parent's, and so on (/proc/PID/status's
+// PPid chain, a bounded walk).
+bool descends_from(pid_t pid, pid_t ancestor) {
+    for (int depth = 0; depth < 64 && pid > 1; ++depth) {
+        std::string status;
+        if (sys::read_file(fmt::format("/proc/{}/status", pid), status) != 0) return false;
+        auto ppid = sys::value_of(status, "PPid", ':');
+        auto parent = ppid ? sys::whole_number<pid_t>(*ppid) : std::nullopt;
+        if (!parent) return false;
+        if (*parent == ancestor) return true;
+        pid = *parent;
+    }
+    return false;
 }
 
 pid_t required_pid(const json& request, const char* key) {
@@ -222,9 +239,9 @@ std::filesystem::path Daemon::container_dir(const std::string& id) const {
     return options_.state_dir / "containers" / id;
 }
 
-control::Answer Daemon::handle(const json& request, const control::Peer&) {
+control::Answer Daemon::handle(const json& request, const control::Peer& peer) {
     const std::string op = request["op"].get<std::string>();
-    if (op == "prepare") return prepare(request);
+    if (op == "prepare") return prepare(request, peer);
     if (op == "start") return {start(request), {}};
     if (op == "remove") return {remove(request), {}};
     if (op == "list") return {list(), {}};
@@ -232,11 +249,14 @@ control::Answer Daemon::handle(const json& request, const control::Peer&) {
     throw std::invalid_argument(fmt::format("unknown op \"{}\"", op));
 }
 
-control::Answer Daemon::prepare(const json& request) {
+control::Answer Daemon::prepare(const json& request, const control::Peer& peer) {
     const std::string id = required_id(request);
     const uid_t root_uid = optional_unsigned<uid_t>(request, "root_uid", 0);
     const gid_t root_gid = optional_unsigned<gid_t>(request, "root_gid", 0);
     const pid_t creator = optional_unsigned<pid_t>(request, "creator_pid", 0);
+    // A runtime names itself (it execs the real one): never another process.
+    if (creator > 0 && peer.pid > 0 && creator != peer.pid)
+        throw std::invalid_argument(fmt::format("creator_pid {} is not the caller's pid {}", creator, peer.pid));
     const bool mount_fd = optional_flag(request, "mount_fd");
     const auto masks = seccomp::runtime_masks(optional_paths(request, "masked_paths"),
                                                          optional_paths(request, "readonly_paths"), handlers::view_mounts());
@@ -244,6 +264,7 @@ control::Answer Daemon::prepare(const json& request) {
     if (containers_.count(id)) throw std::invalid_argument(fmt::format("container {} is already prepared", id));
     Entry entry;
     entry.masks = masks;
+    entry.creator = creator;
     entry.container = std::make_shared<emulation::Container>(id, root_uid, root_gid);
     entry.mount = fs::FuseMount::create(io_, options_.threads, container_dir(id), entry.container);
     entry.mount->start();
@@ -291,6 +312,11 @@ json Daemon::start(const json& request) {
     auto it = containers_.find(id);
     if (it == containers_.end()) throw std::invalid_argument(fmt::format("unknown container {}", id));
     if (it->second.started) throw std::invalid_argument(fmt::format("container {} is already started", id));
+    // The init a runtime reports is a process it started: no one else may tie this
+    // container's views, executors and trapper to a process of the host's.
+    if (it->second.creator > 0 && !descends_from(pid, it->second.creator))
+        throw std::invalid_argument(fmt::format("pid {} is not a process of the runtime (pid {}) that prepared {}", pid,
+                                                it->second.creator, id));
     emulation::InitFacts facts;
     facts.pid = pid;
     facts.cgroup = cgroup::Cgroup(cgroup::resolve_cgroup_paths(pid));

@@ -56,10 +56,11 @@ private:
         std::unique_ptr<PidWatch> watch;  // the creating runtime until started, then init
         bool started = false;
         std::vector<seccomp::Mask> masks;  // the runtime's, for a proc/sysfs mounted inside
+        pid_t creator = 0;  // the runtime that prepared it (the init must be its descendant); 0: an operator's
     };
 
     control::Answer handle(const nlohmann::json& request, const control::Peer& peer);
-    control::Answer prepare(const nlohmann::json& request);
+    control::Answer prepare(const nlohmann::json& request, const control::Peer& peer);
     nlohmann::json start(const nlohmann::json& request);
     nlohmann::json remove(const nlohmann::json& request);
     nlohmann::json list();

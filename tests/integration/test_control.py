@@ -121,6 +121,28 @@ def test_start_with_dead_pid(daemon):
     assert_serving(daemon)
 
 
+def test_a_runtime_ties_its_container_to_its_own_processes_only(daemon):
+    """Issue 11, item 10: a runtime's prepare names itself as the creator (the kernel's
+    SO_PEERCRED must agree), and the init its start reports must be a process it started:
+    no peer can tie a container's views, executors and trapper to a host process."""
+    me = os.getpid()
+    assert_error(daemon.request({"op": "prepare", "id": "not-mine", "creator_pid": 1}), "not the caller")
+    child = subprocess.Popen(["sleep", "600"])
+    try:
+        for cid, pid in (("host-init", 1), ("its-child", child.pid)):
+            assert daemon.request({"op": "prepare", "id": cid, "creator_pid": me})["ok"], cid
+            reply = daemon.request({"op": "start", "id": cid, "pid": pid})
+            if pid == 1:
+                assert_error(reply, "is not a process of the runtime")
+            else:
+                assert reply["ok"] is True, reply
+            assert daemon.request({"op": "remove", "id": cid})["ok"] is True
+    finally:
+        child.kill()
+        child.wait()
+    assert_serving(daemon)
+
+
 @pytest.mark.asan
 def test_oversized_line(daemon):
     data = b'{"op":"list","pad":"' + b"x" * (70 * 1024)  # no newline, over 64 KiB
