@@ -2,12 +2,14 @@
 
 #include <fcntl.h>
 #include <grp.h>
+#include <poll.h>
 #include <sched.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
@@ -218,8 +220,7 @@ const std::string& self_executable() {
 
 // ---- the daemon's side --------------------------------------------------------------
 
-NsExecutor::NsExecutor(const Namespaces& ns, pid_t target, const std::string& exe)
-    : last_used_(std::chrono::steady_clock::now()) {
+NsExecutor::NsExecutor(const Namespaces& ns, pid_t target, const std::string& exe) {
     int pair[2];
     if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0)
         throw std::runtime_error(fmt::format("socketpair: {}", std::strerror(errno)));
@@ -231,11 +232,12 @@ NsExecutor::NsExecutor(const Namespaces& ns, pid_t target, const std::string& ex
     }
     // fd 3 the socket, 4-7 the namespaces (user_fd, net_fd, uts_fd, ipc_fd).
     const int fds[] = {theirs.get(), ns.fd(Ns::user), ns.fd(Ns::net), ns.fd(Ns::uts), ns.fd(Ns::ipc)};
+    // The helper stays in the daemon's cgroup, counted against the container only by
+    // NsExecutors::max_executors. In the container's cgroup it would show there: in its
+    // cgroup.procs, pids.current (a fork failing at pids.max that runc's would not) and
+    // memory.current, a difference from runc.
     pid_ = spawn_helper(exe, {"__ns-executor", std::to_string(target)}, fds);
     socket_ = std::move(ours);
-    // A helper that hangs must not hang a FUSE request for ever.
-    timeval timeout{5, 0};
-    ::setsockopt(socket_.get(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
 }
 
 NsExecutor::~NsExecutor() {
@@ -246,25 +248,39 @@ NsExecutor::~NsExecutor() {
     }
 }
 
-bool NsExecutor::alive() const {
-    std::lock_guard lock(mutex_);
-    return !dead_;
+namespace {
+
+// One message from `fd`, waiting until `deadline` at most: its size, 0 at EOF, -1 on an
+// error or at the deadline.
+ssize_t receive_until(int fd, std::string& buffer, std::chrono::steady_clock::time_point deadline) {
+    using namespace std::chrono;
+    for (;;) {
+        const auto left = duration_cast<milliseconds>(deadline - steady_clock::now()).count();
+        pollfd waiting{fd, POLLIN, 0};
+        const int ready = ::poll(&waiting, 1, static_cast<int>(std::max<long long>(left, 0)));
+        if (ready < 0 && errno == EINTR) continue;
+        if (ready <= 0) return -1;
+        const ssize_t n = ::recv(fd, buffer.data(), buffer.size(), MSG_DONTWAIT);
+        if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+        return n;
+    }
 }
 
-std::chrono::steady_clock::time_point NsExecutor::last_used() const {
-    std::lock_guard lock(mutex_);
-    return last_used_;
-}
+}  // namespace
 
 int NsExecutor::call(const wire::Message& request, const std::function<void(const wire::Message&)>& take) {
+    const auto deadline = std::chrono::steady_clock::now() + exchange_timeout;
     const std::string bytes = wire::encode(request);
-    std::lock_guard lock(mutex_);
-    last_used_ = std::chrono::steady_clock::now();
-    if (::send(socket_.get(), bytes.data(), bytes.size(), MSG_NOSIGNAL) < 0) return EIO;
+    // The one in flight before us ends by its own deadline; a helper it found dead
+    // fails the others at once instead of making each wait again.
+    std::unique_lock lock(mutex_, deadline);
+    if (!lock.owns_lock() || dead_) return EIO;
+    if (::send(socket_.get(), bytes.data(), bytes.size(), MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
+        dead_ = true;
+        return EIO;
+    }
     std::string reply(max_message + 64, '\0');
-    ssize_t n;
-    do n = ::recv(socket_.get(), reply.data(), reply.size(), 0);
-    while (n < 0 && errno == EINTR);
+    const ssize_t n = receive_until(socket_.get(), reply, deadline);
     if (n <= 0) {
         dead_ = true;  // the helper exited or hangs: the next request gets a new one
         return EIO;
@@ -347,40 +363,13 @@ std::shared_ptr<NsExecutor> NsExecutors::for_process(pid_t caller, pid_t fallbac
                                              fallback, std::strerror(ns.error())));
     // The key is read from the very fds the executor joins.
     const Key key{ns.inode(Ns::user), ns.inode(Ns::net), ns.inode(Ns::uts), ns.inode(Ns::ipc)};
-    std::lock_guard lock(mutex_);
-    auto it = executors_.find(key);
-    if (it != executors_.end() && it->second->alive()) return it->second;
-    auto executor = std::make_shared<NsExecutor>(ns, target, self_executable());
-    executors_[key] = executor;
-    return executor;
+    return table_.get(key, [&] { return std::make_shared<NsExecutor>(ns, target, self_executable()); });
 }
 
-void NsExecutors::reap_idle(std::chrono::steady_clock::duration idle) {
-    std::vector<std::shared_ptr<NsExecutor>> stale;
-    {
-        std::lock_guard lock(mutex_);
-        const auto now = std::chrono::steady_clock::now();
-        for (auto it = executors_.begin(); it != executors_.end();) {
-            if (now - it->second->last_used() > idle) {
-                stale.push_back(std::move(it->second));
-                it = executors_.erase(it);
-            } else {
-                ++it;
-            }
-        }
-    }
-    // Destroyed here, outside the lock (a request in flight keeps its own reference).
-}
+void NsExecutors::reap_idle(std::chrono::steady_clock::duration idle) { table_.drop_idle(idle); }
 
-void NsExecutors::clear() {
-    std::map<Key, std::shared_ptr<NsExecutor>> all;
-    std::lock_guard lock(mutex_);
-    all.swap(executors_);
-}
+void NsExecutors::clear() { table_.clear(); }
 
-std::size_t NsExecutors::size() const {
-    std::lock_guard lock(mutex_);
-    return executors_.size();
-}
+std::size_t NsExecutors::size() const { return table_.size(); }
 
 }  // namespace ecifs::ns

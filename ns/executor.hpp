@@ -2,12 +2,14 @@
 // Namespaced sysctls are answered inside the caller's namespaces, by a long-lived
 // helper process that joined them once (a thread cannot join a user namespace, and a
 // process per request costs milliseconds). One executor serves one set of namespaces
-// (user, net, uts, ipc); it is started on first use and reaped when idle.
+// (user, net, uts, ipc); it is started on first use and reaped when idle, and a
+// container has at most max_executors of them (ns/executor_table.hpp).
 #include <sys/types.h>
 
+#include <atomic>
 #include <chrono>
+#include <cstddef>
 #include <functional>
-#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -15,6 +17,7 @@
 #include <tuple>
 #include <vector>
 
+#include "ns/executor_table.hpp"
 #include "sys/caller_task.hpp"
 #include "sys/fd.hpp"
 #include "sys/wire.hpp"
@@ -56,28 +59,42 @@ public:
     int list(const std::string& dir, std::vector<SysctlEntry>& out);
 
     pid_t pid() const { return pid_; }
-    bool alive() const;
-    std::chrono::steady_clock::time_point last_used() const;
+    // Never blocks, even while a request is in flight.
+    bool alive() const { return !dead_; }
+
+    // How long one request may take, waiting for the one in flight before it included:
+    // a helper that hangs must not hang a FUSE request for ever.
+    static constexpr std::chrono::seconds exchange_timeout{5};
 
 private:
-    // One exchange with the helper; on success `take` reads the reply (a malformed one
-    // is EIO, and the helper is replaced).
+    // One exchange with the helper, within exchange_timeout of the call; on success
+    // `take` reads the reply. A helper that does not answer in time, or answers out of
+    // step, is dead (EIO, and the next request gets a new one).
     int call(const sys::wire::Message& request, const std::function<void(const sys::wire::Message&)>& take);
 
     pid_t pid_ = -1;
     sys::Fd socket_;
-    mutable std::mutex mutex_;  // one request in flight per executor
-    bool dead_ = false;
-    std::chrono::steady_clock::time_point last_used_;
+    std::timed_mutex mutex_;  // one request in flight per executor
+    std::atomic<bool> dead_ = false;
 };
 
 // The executors of one container, keyed by the namespaces of whoever asks, so that a
 // shell that ran `unshare -n` inside the container reaches its own network namespace.
 class NsExecutors {
 public:
+    // Each executor is a process of the daemon, holding a user namespace (and its
+    // ucounts) alive: a container that makes a namespace set per request (`unshare -Ur`
+    // in a loop) gets at most this many, the least recently used ended for a new one. A
+    // container's own sets (its own, a few `unshare -n` shells, nested runtimes) are far
+    // fewer; above it, requests still succeed, at the cost of a start each.
+    static constexpr std::size_t max_executors = 32;
+
+    explicit NsExecutors(std::size_t cap = max_executors) : table_(cap) {}
+
     // The executor for the namespaces of thread `caller` (any thread of a process; or
     // `fallback`'s, e.g. the container's init, when the caller is gone). Throws
-    // std::runtime_error.
+    // std::runtime_error. A new executor is started without holding the container's
+    // table (a start for one set never stalls requests for another).
     std::shared_ptr<NsExecutor> for_process(pid_t caller, pid_t fallback);
     // Stop executors unused for `idle`.
     void reap_idle(std::chrono::steady_clock::duration idle);
@@ -86,8 +103,7 @@ public:
 
 private:
     using Key = std::tuple<ino_t, ino_t, ino_t, ino_t>;  // user, net, uts, ipc
-    mutable std::mutex mutex_;
-    std::map<Key, std::shared_ptr<NsExecutor>> executors_;
+    ExecutorTable<Key, NsExecutor> table_;
 };
 
 // The helper's main: serve requests on `socket_fd` after joining the namespaces it
