@@ -2,9 +2,11 @@
  *   read_latency measure FILE COUNT         COUNT reads of FILE (open, read to the end,
  *                                           close), one at a time: prints the median and
  *                                           90th percentile in microseconds
- *   read_latency flood SECONDS THREADS FILE...  THREADS threads read the FILEs (thread i
- *                                           the (i mod n)th) in a loop for SECONDS: prints
- *                                           the reads done and the failures */
+ *   read_latency flood STOP THREADS FILE...  THREADS threads read the FILEs (thread i the
+ *                                           (i mod n)th) in a loop until the file STOP
+ *                                           exists (at most a minute), having made
+ *                                           STOP.ready once they run: prints the reads
+ *                                           done and the failures */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -53,28 +55,34 @@ static int measure(const char* path, long count) {
 
 struct flood_arg {
     const char* path;
+    const char* stop;
     double until;
     long reads, failed;
 };
 
 static void* flood_thread(void* p) {
     struct flood_arg* a = p;
-    while (now_us() < a->until) {
+    for (;;) {
+        if (a->reads % 64 == 0 && (access(a->stop, F_OK) == 0 || now_us() >= a->until)) break;
         if (read_whole(a->path) != 0) ++a->failed;
         ++a->reads;
     }
     return NULL;
 }
 
-static int flood(double seconds, int threads, char** files, int nfiles) {
+static int flood(const char* stop, int threads, char** files, int nfiles) {
     pthread_t ids[256];
     struct flood_arg args[256];
     if (threads < 1 || threads > 256) return 2;
-    double until = now_us() + seconds * 1e6;
+    double until = now_us() + 60e6;
     for (int i = 0; i < threads; ++i) {
-        args[i] = (struct flood_arg){files[i % nfiles], until, 0, 0};
+        args[i] = (struct flood_arg){files[i % nfiles], stop, until, 0, 0};
         if (pthread_create(&ids[i], NULL, flood_thread, &args[i]) != 0) return 2;
     }
+    char ready[4096];
+    snprintf(ready, sizeof ready, "%s.ready", stop);
+    int fd = open(ready, O_CREAT | O_WRONLY, 0644);
+    if (fd >= 0) close(fd);
     long reads = 0, failed = 0;
     for (int i = 0; i < threads; ++i) {
         pthread_join(ids[i], NULL);
@@ -88,7 +96,7 @@ static int flood(double seconds, int threads, char** files, int nfiles) {
 int main(int argc, char** argv) {
     if (argc == 4 && strcmp(argv[1], "measure") == 0) return measure(argv[2], strtol(argv[3], NULL, 10));
     if (argc >= 5 && strcmp(argv[1], "flood") == 0)
-        return flood(strtod(argv[2], NULL), (int)strtol(argv[3], NULL, 10), argv + 4, argc - 4);
-    fprintf(stderr, "usage: read_latency measure FILE COUNT | flood SECONDS THREADS FILE...\n");
+        return flood(argv[2], (int)strtol(argv[3], NULL, 10), argv + 4, argc - 4);
+    fprintf(stderr, "usage: read_latency measure FILE COUNT | flood STOP THREADS FILE...\n");
     return 2;
 }
