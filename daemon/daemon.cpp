@@ -368,7 +368,8 @@ json Daemon::describe(const std::string& id, const Entry& entry) const {
                 {"state", entry.started ? "running" : "prepared"},
                 {"mount", container_dir(id).string()},
                 {"root_uid", entry.container->root_uid()},
-                {"root_gid", entry.container->root_gid()}};
+                {"root_gid", entry.container->root_gid()},
+                {"nodes", entry.mount->nodes()}};  // inodes its mount holds (issue 11, item 3)
     if (auto init = entry.container->init()) {
         out["pid"] = init->pid;
         const auto& cg = init->cgroup;

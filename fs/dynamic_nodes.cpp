@@ -1,25 +1,38 @@
 #include "fs/dynamic_nodes.hpp"
 
-#include <mutex>
-
 namespace ecifs::fs {
 
 fuse_ino_t DynamicNodes::intern(const Node& root, const std::string& path) {
     std::string key = std::to_string(root.ino) + '/' + path;
-    {
-        std::shared_lock lock(mutex_);
-        if (auto it = by_key_.find(key); it != by_key_.end()) return it->second;
-    }
-    std::unique_lock lock(mutex_);
-    auto [it, inserted] = by_key_.emplace(std::move(key), first_ + nodes_.size());
-    if (inserted) nodes_.push_back(DynamicNode{&root, path});
+    std::lock_guard lock(mutex_);
+    auto [it, inserted] = by_key_.emplace(key, next_);
+    if (inserted) by_ino_.emplace(next_++, Entry{DynamicNode{&root, path}, std::move(key), 0});
+    ++by_ino_.at(it->second).refs;
     return it->second;
 }
 
 std::optional<DynamicNode> DynamicNodes::find(fuse_ino_t ino) const {
-    std::shared_lock lock(mutex_);
-    if (ino < first_ || ino - first_ >= nodes_.size()) return std::nullopt;
-    return nodes_[ino - first_];
+    std::lock_guard lock(mutex_);
+    auto it = by_ino_.find(ino);
+    if (it == by_ino_.end()) return std::nullopt;
+    return it->second.node;
+}
+
+bool DynamicNodes::release(fuse_ino_t ino, uint64_t count) {
+    std::lock_guard lock(mutex_);
+    auto it = by_ino_.find(ino);
+    if (it == by_ino_.end()) return false;
+    Entry& entry = it->second;
+    entry.refs -= std::min(entry.refs, count);
+    if (entry.refs > 0) return false;
+    by_key_.erase(entry.key);
+    by_ino_.erase(it);
+    return true;
+}
+
+size_t DynamicNodes::size() const {
+    std::lock_guard lock(mutex_);
+    return by_ino_.size();
 }
 
 }  // namespace ecifs::fs

@@ -1,16 +1,22 @@
 #pragma once
 // Inodes below a run-time subtree root (handlers::subtree_table(): proc/sys,
-// proc/pressure and parts of /sys), one mount's worth. A path gets an inode the first
-// time the kernel looks it up or lists it, and keeps it for the mount's life (forget
-// does not drop it), so the same path is always the same inode; the set of paths is
-// bounded by what the host's files under those roots show.
+// proc/pressure and parts of /sys), one mount's worth. A path gets an inode when the
+// kernel is handed it (a LOOKUP's entry) or a listing shows it, and keeps it while it
+// is referenced: each entry reply counts one, as the kernel's lookup count does, and a
+// FORGET takes back its nlookup; an open listing counts one for each name it shows,
+// given back at its release (a readdir entry is not a lookup: the kernel does not count
+// it). At zero the inode goes, so names that come and go (interfaces under
+// /proc/sys/net/ipv4/conf) do not pile up. Inode numbers are never reused: one the
+// kernel still knows (a mount may sit on it) keeps its path, and a path made again gets
+// a new number, as procfs gives a new inode to a sysctl made again.
 #include <fuse_lowlevel.h>
 
+#include <algorithm>
+#include <cstdint>
+#include <mutex>
 #include <optional>
-#include <shared_mutex>
 #include <string>
 #include <unordered_map>
-#include <vector>
 
 #include "fs/node_table.hpp"
 
@@ -23,16 +29,28 @@ struct DynamicNode {
 
 class DynamicNodes {
 public:
-    explicit DynamicNodes(fuse_ino_t first_ino) : first_(first_ino) {}
+    explicit DynamicNodes(fuse_ino_t first_ino) : next_(first_ino) {}
 
+    // The inode of `path` below `root`, made if it has none, with one reference more.
     fuse_ino_t intern(const Node& root, const std::string& path);
     std::optional<DynamicNode> find(fuse_ino_t ino) const;
+    // Take back `count` references (a FORGET's nlookup, a listing's one); the inode goes
+    // at zero. An inode that is not here (a static one) is left alone. True if it went.
+    bool release(fuse_ino_t ino, uint64_t count);
+    // Inodes held now.
+    size_t size() const;
 
 private:
-    const fuse_ino_t first_;
-    mutable std::shared_mutex mutex_;
+    struct Entry {
+        DynamicNode node;
+        std::string key;
+        uint64_t refs = 0;
+    };
+
+    fuse_ino_t next_;
+    mutable std::mutex mutex_;
     std::unordered_map<std::string, fuse_ino_t> by_key_;  // "<root ino>/<path>"
-    std::vector<DynamicNode> nodes_;                      // nodes_[ino - first_]
+    std::unordered_map<fuse_ino_t, Entry> by_ino_;
 };
 
 }  // namespace ecifs::fs

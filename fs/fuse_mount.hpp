@@ -34,6 +34,8 @@ public:
     void stop();
 
     const std::filesystem::path& mountpoint() const { return mountpoint_; }
+    // Inodes the mount holds now (see MountState::node_count).
+    size_t nodes() const { return state_.node_count(); }
 
     // A detached copy of the mount (open_tree(OPEN_TREE_CLONE), close-on-exec), which
     // a process in another mount namespace can attach there with move_mount(2); it

@@ -19,10 +19,17 @@ namespace ecifs::fs {
 //
 // A rendering that fails fails the READs, not the open: the kernel's sysfs and procfs
 // files fail read(2) with their show()'s errno.
+//
+// Snapshots are shared and capped per mount (fs/snapshots.hpp). A handle opened past the
+// cap holds none (`content` null, no `error`): each of its READs renders the file and
+// answers from that rendering, dropped after the reply. Its reads still succeed, so
+// cat, less and read loops behave as under runc (an ENOMEM open would stop them where
+// the kernel would not be short of memory); only a file longer than one READ that
+// changes between READs may then show a seam, which a seq_file does not.
 struct OpenFile {
     OpenFile(Content c, int e) : content(std::move(c)), error(e) {}
     std::mutex lock;
-    Content content;  // null while `error`
+    Content content;  // null while `error`, or when past the cap
     int error = 0;
     bool served = false;          // a READ has been answered from `content`
     bool read_by_read = false;    // its first READ was a read(2), not the page cache's (see PageCache)

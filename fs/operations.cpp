@@ -36,10 +36,16 @@ struct DirEntry {
     struct stat attr;
 };
 
-// One open directory: its listing taken at opendir.
+// One open directory: its listing taken at opendir, and the dynamic inodes it holds
+// (one reference each, given back at releasedir: see DynamicNodes).
 struct OpenDir {
     std::vector<DirEntry> entries;
+    std::vector<fuse_ino_t> held;
 };
+
+void release_listing(MountState& state, const OpenDir& dir) {
+    for (fuse_ino_t ino : dir.held) state.dynamic.release(ino, 1);
+}
 
 // What an inode stands for: a node of the static table, or a path below a subtree root.
 struct Target {
@@ -161,17 +167,28 @@ void op::lookup(const Request& req, fuse_ino_t parent, const char* name) {
     entry.attr = info_attributes(state, entry.ino, info);
     entry.attr_timeout = entry.entry_timeout = dynamic_cache_seconds;
     before_attributes(state, entry.attr);
-    req.reply_entry(entry);
+    // An entry the kernel did not take (the request was interrupted) is not counted.
+    if (req.reply_entry(entry) != 0) state.dynamic.release(entry.ino, 1);
 }
 
-// The node tables keep every inode (they are small and bounded); its page-cache record goes.
-void op::forget(const Request& req, fuse_ino_t ino, uint64_t) {
-    req.state.page_cache.forgotten(ino);
+namespace {
+
+// The kernel dropped `nlookup` of its references: a dynamic inode goes at zero (the
+// static tree stays), and with it the page-cache record.
+void forgotten(MountState& state, fuse_ino_t ino, uint64_t nlookup) {
+    state.page_cache.forgotten(ino);
+    state.dynamic.release(ino, nlookup);
+}
+
+}  // namespace
+
+void op::forget(const Request& req, fuse_ino_t ino, uint64_t nlookup) {
+    forgotten(req.state, ino, nlookup);
     req.reply_none();
 }
 
 void op::forget_multi(const Request& req, size_t count, fuse_forget_data* forgets) {
-    for (size_t i = 0; i < count; ++i) req.state.page_cache.forgotten(forgets[i].ino);
+    for (size_t i = 0; i < count; ++i) forgotten(req.state, forgets[i].ino, forgets[i].nlookup);
     req.reply_none();
 }
 
@@ -204,13 +221,14 @@ int list_static(const MountState& state, const Node& dir, std::vector<DirEntry>&
     return 0;
 }
 
-int list_subtree(const Request& req, const Target& dir, std::vector<DirEntry>& out) {
+int list_subtree(const Request& req, const Target& dir, OpenDir& out) {
     MountState& state = req.state;
     std::vector<std::pair<std::string, handlers::NodeInfo>> children;
     if (int err = dir.subtree()->list(req.context(), dir.path, children)) return err;
     for (auto& [name, info] : children) {
         fuse_ino_t ino = state.dynamic.intern(*dir.node, join(dir.path, name));
-        out.push_back({std::move(name), ino, info_attributes(state, ino, info)});
+        out.held.push_back(ino);
+        out.entries.push_back({std::move(name), ino, info_attributes(state, ino, info)});
     }
     return 0;
 }
@@ -230,10 +248,16 @@ void op::opendir(const Request& req, fuse_ino_t ino, fuse_file_info* fi) {
     const fuse_ino_t parent_ino = dir->dynamic ? dir->node->ino : dir->node->parent;
     open->entries.push_back({".", dir->ino, self});
     open->entries.push_back({"..", parent_ino, static_attributes(state, *state.nodes.find(parent_ino))});
-    int err = dir->in_subtree() ? list_subtree(req, *dir, open->entries) : list_static(state, *dir->node, open->entries);
-    if (err) return (void)req.reply_err(err);
+    int err = dir->in_subtree() ? list_subtree(req, *dir, *open) : list_static(state, *dir->node, open->entries);
+    if (err) {
+        release_listing(state, *open);
+        return (void)req.reply_err(err);
+    }
     fi->fh = reinterpret_cast<uint64_t>(open.get());
-    if (req.reply_open(*fi) == 0) open.release();
+    if (req.reply_open(*fi) == 0)
+        open.release();
+    else
+        release_listing(state, *open);  // no RELEASEDIR will come
 }
 
 // An entry's offset is its index + 1. (fuse_add_direntry only formats: it does not use
@@ -254,7 +278,8 @@ void op::readdir(const Request& req, fuse_ino_t, size_t size, off_t offset, fuse
 }
 
 void op::releasedir(const Request& req, fuse_ino_t, fuse_file_info* fi) {
-    delete reinterpret_cast<OpenDir*>(fi->fh);
+    std::unique_ptr<OpenDir> dir(reinterpret_cast<OpenDir*>(fi->fh));
+    release_listing(req.state, *dir);
     req.reply_err(0);
 }
 
@@ -325,7 +350,7 @@ void op::open(const Request& req, fuse_ino_t ino, fuse_file_info* fi) {
                          "failed: {}", state.container->id(), ino, std::strerror(error));
     fi->direct_io = 1;  // st_size is 0: read(2) must ask us, not the page cache
     fi->noflush = 1;    // nothing to flush: saves a round trip on every close
-    Content content = error ? nullptr : std::make_shared<const std::string>(std::move(opened.content));
+    Content content = error ? nullptr : state.snapshots.keep(ino, std::move(opened.content));
     auto cached = state.page_cache.opened(ino, access != O_WRONLY ? content : nullptr, fi->flags & O_TRUNC);
     if (!cached.extend) return reply_open(req, ino, *fi, std::move(content), error);
     state.run_blocking([&state, req, ino, cached, info = *fi, content] {
@@ -344,22 +369,30 @@ struct ReadAnswer {
     int error = 0;
 };
 
+// Render the file again for `file`: its new snapshot if the cap allows, else a
+// rendering for this READ only (see OpenFile). Under the handle's lock.
+ReadAnswer rerender(const Request& req, fuse_ino_t ino, OpenFile& file) {
+    auto target = resolve(req.state, ino);
+    if (!target) return {nullptr, ENOENT};
+    std::string fresh;
+    file.error = render(req, *target, fresh);
+    file.content = nullptr;
+    if (file.error) return {nullptr, file.error};
+    if (Content kept = req.state.snapshots.keep(ino, std::move(fresh))) return {file.content = kept};
+    return {std::make_shared<const std::string>(std::move(fresh))};
+}
+
 // read(2) gets the handle's own snapshot. A read at offset 0 after it has been served
-// starts a new pass: render again.
+// starts a new pass: render again; so does every READ of a handle without a snapshot.
 ReadAnswer handle_read(const Request& req, fuse_ino_t ino, off_t offset, OpenFile& file) {
     std::lock_guard guard(file.lock);
     if (!std::exchange(file.read_any, true)) {
         file.read_by_read = true;
         req.state.page_cache.settled(ino);
     }
-    if (offset == 0 && file.served) {
-        auto target = resolve(req.state, ino);
-        if (!target) return {nullptr, ENOENT};
-        std::string fresh;
-        file.error = render(req, *target, fresh);
-        file.content = file.error ? nullptr : std::make_shared<const std::string>(std::move(fresh));
-    }
+    const bool again = (offset == 0 && file.served) || (!file.content && !file.error);
     file.served = true;
+    if (again) return rerender(req, ino, file);
     return {file.content, file.error};
 }
 
@@ -373,6 +406,7 @@ ReadAnswer page_cache_read(const Request& req, fuse_ino_t ino, OpenFile& file) {
     }
     if (Content cache = req.state.page_cache.splice_read(ino)) return {cache};
     std::lock_guard guard(file.lock);
+    if (!file.content && !file.error) return rerender(req, ino, file);
     return {file.content, file.error};
 }
 

@@ -19,6 +19,7 @@
 #include "fs/kernel.hpp"
 #include "fs/node_table.hpp"
 #include "fs/page_cache.hpp"
+#include "fs/snapshots.hpp"
 #include "handlers/handler.hpp"
 
 namespace ecifs::fs {
@@ -38,10 +39,14 @@ struct MountState {
     timespec mounted_at{};
     std::unique_ptr<Kernel> kernel;  // the session's replies and notifications
     PageCache page_cache;
+    Snapshots snapshots;  // the open files' renderings, shared and capped
     EventSources events;  // of the open files (PSI triggers); stopped before the session goes
     // Run work that may block on the kernel's page locks off the pool threads, which
     // must stay free to answer the READs holding those locks.
     std::function<void(std::function<void()>)> run_blocking;
+
+    // Inodes the mount knows now: the static tree's and the dynamic ones held.
+    size_t node_count() const { return nodes.size() + dynamic.size(); }
 };
 
 // One request: libfuse's handle, which its reply is sent with, the mount it came on,

@@ -25,6 +25,9 @@ void PageCache::released(fuse_ino_t ino, bool settled) {
     Inode& inode = inodes_[ino];
     if (inode.open > 0) --inode.open;
     if (!settled && inode.unsettled > 0) --inode.unsettled;
+    // No READ comes without an open handle, and the next open sets the content again:
+    // the snapshot need not be held (fs/snapshots.hpp counts it) until the FORGET.
+    if (inode.open == 0) inode.cache.reset();
 }
 
 // Raise the bound only if i_size cannot have been lowered since the need was computed.

@@ -1,10 +1,12 @@
 #include "handlers/host_mirror.hpp"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 
+#include "sys/fd.hpp"
 #include "sys/files.hpp"
 
 namespace ecifs::handlers {
@@ -57,9 +59,17 @@ int HostMirror::list(const Context&, std::string_view dir, std::vector<std::pair
     return 0;
 }
 
+// A sysfs binary attribute (/sys/kernel/btf/vmlinux, several MB) shows its length as
+// its size: the text is read into one allocation of that length, not grown piecemeal.
+// A text attribute shows a page's size whatever its length.
 int HostMirror::read(const Context&, std::string_view path, std::string& out) const {
     if (inside_empty_dir(path)) return ENOENT;
-    return sys::read_file(host_path(path), out);
+    const sys::Fd file(::open(host_path(path).c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+    if (!file) return errno;
+    struct stat st {};
+    if (::fstat(file.get(), &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0)
+        out.reserve(out.size() + static_cast<size_t>(st.st_size));
+    return sys::read_to_end(file.get(), out);
 }
 
 int HostMirror::write(const Context&, std::string_view, std::string_view) const { return EACCES; }
