@@ -336,7 +336,7 @@ private:
         // in this very call. Its credentials cannot have changed (mh::Caller): compared
         // all the same.
         bool kept = false;
-        if (same_credentials(job)) {
+        if (sys::Credentials now; mh::read_caller_credentials(job.task.get(), now) == 0 && now == job.creds) {
             kept = answer_heard(n.id, 0);
         } else {
             spdlog::error("container {}: the credentials of pid {} changed during its mount call", id(), n.pid);
@@ -344,13 +344,12 @@ private:
         }
         const char verdict = kept ? mh::keep : mh::undo;
         ::send(job.socket.get(), &verdict, 1, MSG_NOSIGNAL | MSG_DONTWAIT);
-        if (!kept) reply.made = 0, reply.dressing.clear();
+        if (!kept) {
+            sys::log_limited(spdlog::level::debug, id(), "undone", "container {}: pid {} left its {} call: undone",
+                             id(), n.pid, op_name(job.op));
+            reply.made = 0, reply.dressing.clear();
+        }
         remember(job, reply);
-    }
-
-    bool same_credentials(const HelperJob& job) {
-        sys::Credentials now;
-        return mh::read_caller_credentials(job.task.get(), now) == 0 && now == job.creds;
     }
 
     void helper_done(const seccomp::Notification& n, HelperJob& job, int status) {
