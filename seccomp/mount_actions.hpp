@@ -13,7 +13,7 @@ namespace ecifs::seccomp::mount_helper {
 
 // What the helper opens in the host's namespaces before joining the caller's.
 struct Opened {
-    sys::Fd proc;  // the host's /proc: /proc/self/mountinfo and /proc/self/fd stay reachable
+    sys::Fd proc;  // the helper's own procfs (subset=pid, hidepid=ptraceable): its self/mountinfo and self/fd
     std::vector<std::pair<sys::Fd, std::string>> views;  // new_mount: detached clones of the daemon's views, and where each goes
     // new_mount of a procfs: the caller's pid namespace, given to the kernel as pidns=.
     // Invalid where the kernel lacks pidns= and the helper forked into that namespace.

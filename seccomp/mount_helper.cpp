@@ -1,31 +1,27 @@
 #include "seccomp/mount_helper.hpp"
 
 #include <fcntl.h>
-#include <grp.h>
-#include <linux/capability.h>
 #include <sched.h>
-#include <sys/fsuid.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstring>
+#include <iterator>
 #include <stdexcept>
 
 #include <fmt/core.h>
 
 #include "seccomp/mount_actions.hpp"
 #include "seccomp/mounts.hpp"
-#include "seccomp/notify.hpp"
 #include "sys/caller_task.hpp"
 #include "sys/credentials.hpp"
-#include "sys/helper_spawn.hpp"
 #include "sys/wire.hpp"
 
 namespace ecifs::seccomp::mount_helper {
@@ -35,7 +31,6 @@ using sys::Fd;
 using sys::Namespaces;
 using sys::Ns;
 using sys::parse_credentials;
-using sys::spawn_helper;
 namespace wire = sys::wire;
 
 namespace {
@@ -50,6 +45,32 @@ void put_optional(wire::Message& m, const char* key, const std::optional<std::st
 std::optional<std::string> get_optional(const wire::Message& m, const char* key) {
     if (!wire::has(m, key)) return std::nullopt;
     return wire::get_bytes(m, key);
+}
+
+// The ids as arrays (uid, gid: real, effective, saved, filesystem), the sets as numbers.
+void put_credentials(wire::Message& m, const Credentials& c) {
+    m["uid"] = std::vector<uint32_t>(std::begin(c.uid), std::end(c.uid));
+    m["gid"] = std::vector<uint32_t>(std::begin(c.gid), std::end(c.gid));
+    m["groups"] = c.groups;
+    m["cap_inheritable"] = c.inheritable;
+    m["cap_permitted"] = c.permitted;
+    m["cap_effective"] = c.effective;
+}
+template <typename Id, std::size_t N>
+void get_ids(const wire::Message& m, const char* key, Id (&out)[N]) {
+    const wire::Message& ids = wire::get_array(m, key);
+    if (ids.size() != N) wire::wrong(key, "four ids");
+    for (std::size_t i = 0; i < N; ++i) out[i] = wire::as_int<Id>(ids[i], key);
+}
+Credentials get_credentials(const wire::Message& m) {
+    Credentials c;
+    get_ids(m, "uid", c.uid);
+    get_ids(m, "gid", c.gid);
+    for (const wire::Message& g : wire::get_array(m, "groups")) c.groups.push_back(wire::as_int<gid_t>(g, "groups"));
+    c.inheritable = wire::get_int<uint64_t>(m, "cap_inheritable");
+    c.permitted = wire::get_int<uint64_t>(m, "cap_permitted");
+    c.effective = wire::get_int<uint64_t>(m, "cap_effective");
+    return c;
 }
 
 Op op_from(const wire::Message& m) {
@@ -73,59 +94,60 @@ Reply failed_errno(std::string_view what) {
     return failed(err, fmt::format("{}: {}", what, std::strerror(err)));
 }
 
-// The caller's root and working directory, opened before joining its namespaces.
-struct Place {
-    Fd root, cwd;
-};
-
-// Take the caller's ids, groups and capabilities: the kernel then decides with exactly
-// the caller's rights (joining its user namespace made us all-powerful in it).
-Reply become(const Credentials& c) {
-    if (::prctl(PR_SET_KEEPCAPS, 1) != 0) return failed_errno("PR_SET_KEEPCAPS");
-    // A user namespace whose setgroups is "deny" keeps the groups we have; they are not
-    // the caller's, but they are nobody's there (the host's root groups are unmapped).
-    if (::setgroups(c.groups.size(), c.groups.data()) != 0 && errno != EPERM) return failed_errno("setgroups");
-    if (::setresgid(c.gid[0], c.gid[1], c.gid[2]) != 0) return failed_errno("setresgid");
-    if (::setresuid(c.uid[0], c.uid[1], c.uid[2]) != 0) return failed_errno("setresuid");
-    ::setfsgid(c.gid[3]);
-    ::setfsuid(c.uid[3]);
-    __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
-    __user_cap_data_struct data[2] = {};
-    for (int i = 0; i < 2; ++i) {
-        data[i].effective = static_cast<uint32_t>(c.effective >> (32 * i));
-        data[i].permitted = static_cast<uint32_t>(c.permitted >> (32 * i));
-        data[i].inheritable = static_cast<uint32_t>(c.inheritable >> (32 * i));
-    }
-    if (::syscall(SYS_capset, &header, data) != 0) return failed_errno("capset");
-    ::prctl(PR_SET_KEEPCAPS, 0);
+// Enter the caller's root and working directory (held only until then). After joining
+// its user namespace, which chroot(2) needs CAP_SYS_CHROOT in, and before taking the
+// caller's capabilities, which may lack it.
+Reply enter_place(Fd root, Fd cwd) {
+    if (::fchdir(root.get()) != 0 || ::chroot(".") != 0) return failed_errno("entering the caller's root");
+    if (::fchdir(cwd.get()) != 0) return failed_errno("entering the caller's working directory");
     return {};
 }
 
-// Whether an LSM label confines the caller (mount_helper.hpp: the helper cannot carry it).
-bool lsm_confined(int caller_task_dir) {
-    Fd attr(::openat(caller_task_dir, "attr/current", O_RDONLY | O_CLOEXEC));
-    char label[4096];
-    ssize_t n = attr ? ::read(attr.get(), label, sizeof label) : -1;
-    return n > 0 && confined_by_lsm(std::string_view(label, static_cast<std::size_t>(n)));
+// A procfs of the helper's own, for /proc/self/mountinfo and /proc/self/fd (Opened::proc):
+// pid directories only, and of those only the ones the reader may ptrace. Made as host
+// root before joining anything; whoever looks through it sees only what they could
+// ptrace anyway (the kernel checks the looker at each lookup), the helper its own.
+Fd own_procfs() {
+    Fd fs(::fsopen("proc", FSOPEN_CLOEXEC));
+    if (!fs || ::fsconfig(fs.get(), FSCONFIG_SET_STRING, "subset", "pid", 0) != 0 ||
+        ::fsconfig(fs.get(), FSCONFIG_SET_STRING, "hidepid", "ptraceable", 0) != 0 ||
+        ::fsconfig(fs.get(), FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) != 0)
+        return Fd();
+    return Fd(::fsmount(fs.get(), FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC));
 }
 
-// In the caller's namespaces: take its root, working directory and credentials, then act.
-Reply in_caller(const Request& req, Place& place, Opened& opened, int caller_task_dir) {
-    if (::fchdir(place.root.get()) != 0 || ::chroot(".") != 0) return failed_errno("entering the caller's root");
-    if (::fchdir(place.cwd.get()) != 0) return failed_errno("entering the caller's working directory");
-    place = Place{};
-    Credentials creds;
-    {
-        Fd status(::openat(caller_task_dir, "status", O_RDONLY | O_CLOEXEC));
-        if (!status) return failed_errno("opening the caller's status");
-        std::string text(8192, '\0');
-        ssize_t n = ::read(status.get(), text.data(), text.size());
-        if (n <= 0 || !parse_credentials(std::string_view(text.data(), static_cast<std::size_t>(n)), creds))
-            return failed(EIO, "cannot read the caller's credentials");
+void send_reply(int socket_fd, const Reply& reply);
+
+// Unmount the new mount `id` (awaits_verdict), with what was placed on it: found by its
+// mount point in our mountinfo (we are at the caller's root), then checked by the id of
+// what that path opens, in case a mount of the caller's was stacked there meanwhile.
+void undo_mount(int proc, uint64_t id) {
+    Fd info(::openat(proc, "self/mountinfo", O_RDONLY | O_CLOEXEC));
+    std::string text;
+    char chunk[65536];
+    for (ssize_t n; info && (n = ::read(info.get(), chunk, sizeof chunk)) > 0;) text.append(chunk, static_cast<std::size_t>(n));
+    for (const seccomp::MountEntry& entry : seccomp::parse_mountinfo(text)) {
+        if (entry.id != id) continue;
+        Fd at(::open(entry.mount_point.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+        struct statx stx {};
+        if (!at || ::statx(at.get(), "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, STATX_MNT_ID, &stx) != 0 ||
+            !(stx.stx_mask & STATX_MNT_ID) || stx.stx_mnt_id != id)
+            return;
+        // The mount through our own /proc/self/fd link: that very mount, whatever its path.
+        if (::fchdir(proc) == 0) ::umount2(fmt::format("self/fd/{}", at.get()).c_str(), MNT_DETACH);
+        return;
     }
-    const bool may_act = !lsm_confined(caller_task_dir);
-    if (Reply r = become(creds); r.error) return r;
-    return act(req, opened, may_act);
+}
+
+// Reply, and keep a new mount only if the daemon's answer reached the caller.
+void finish(int socket_fd, const Request& req, const Reply& reply, const Opened& opened) {
+    send_reply(socket_fd, reply);
+    if (!awaits_verdict(req.op, reply)) return;
+    char verdict = 0;
+    ssize_t n;
+    do n = ::recv(socket_fd, &verdict, 1, 0);
+    while (n < 0 && errno == EINTR);
+    if (n != 1 || verdict != keep) undo_mount(opened.proc.get(), reply.made);
 }
 
 void send_reply(int socket_fd, const Reply& reply) {
@@ -163,58 +185,93 @@ bool names_pidns(const Request& req) {
     return std::any_of(options.begin(), options.end(), [](const auto& option) { return option.first == "pidns"; });
 }
 
-Reply serve(const Request& req, int socket_fd, int caller_task_dir, bool& replied) {
-    // The task directory refers to the calling thread only (the daemon opened it, then
-    // found the notification still valid): if that thread is gone, every open below fails.
-    Place place{Fd(::openat(caller_task_dir, "root", O_PATH | O_DIRECTORY | O_CLOEXEC)),
-                Fd(::openat(caller_task_dir, "cwd", O_PATH | O_DIRECTORY | O_CLOEXEC))};
-    Opened opened;
-    opened.proc = Fd(::open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC));
-    if (!opened.proc || !place.root || !place.cwd) return failed_errno("opening the caller's root and cwd");
-    const bool new_fs = req.op == Op::new_mount;
-    if (new_fs) {
-        if (!req.fstype) return failed(EINVAL, "no filesystem type");
-        for (const View& v : req.views) {
-            Fd tree(::open_tree(AT_FDCWD, v.source.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC));
-            if (!tree) return failed(EIO, fmt::format("cloning the view {}: {}", v.source, std::strerror(errno)));
-            opened.views.emplace_back(std::move(tree), v.below);
-        }
+// Clones of the daemon's views, as host root (the daemon's FUSE paths are its own).
+Reply open_views(const Request& req, Opened& opened) {
+    for (const View& v : req.views) {
+        Fd tree(::open_tree(AT_FDCWD, v.source.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC));
+        if (!tree) return failed(EIO, fmt::format("cloning the view {}: {}", v.source, std::strerror(errno)));
+        opened.views.emplace_back(std::move(tree), v.below);
     }
-    // A procfs is made for the caller's active pid namespace (the one its /proc/TID/ns/pid
-    // names). Where the kernel takes pidns=, the helper names that namespace and stays
-    // out of it: a process of ours there would take one of its pids (the first process
-    // after `unshare -pf --mount-proc` would be 3, not 2). The kernel checks pidns= as it
-    // checks setns(2) into it (CAP_SYS_ADMIN over its user namespace), with the caller's
-    // credentials we have taken by then: the caller's rights, as mount(2)'s.
-    //
-    // A caller that names a pid namespace itself (pidns=PATH) gets the fork: the kernel
-    // takes only the mounter's pid namespace or one below it, and resolves the path as
-    // for the mounter (/proc/self), which only a process in the caller's namespace does
-    // as the caller's.
-    const bool proc = new_fs && *req.fstype == "proc";
-    bool fork_for_procfs = proc && names_pidns(req);
-    if (proc && !fork_for_procfs) {
-        opened.pidns = Fd(::openat(caller_task_dir, "ns/pid", O_RDONLY | O_CLOEXEC));
-        if (!opened.pidns) return failed_errno("opening the caller's pid namespace");
-        fork_for_procfs = !procfs_takes_pidns(opened.pidns.get());
-        if (fork_for_procfs) opened.pidns.reset();
+    return {};
+}
+
+// The caller's namespaces the call needs, taken from the helper's fds; the others closed.
+Namespaces adopt_namespaces(int first_caller_fd, std::span<const Ns> needed) {
+    std::array<int, 6> fds;
+    fds.fill(-1);
+    for (int i = user_fd; i <= net_fd; ++i) {
+        const auto kind = static_cast<Ns>(i - user_fd);  // Ns lists user, mnt, pid, net first
+        const int fd = first_caller_fd + i;
+        if (std::find(needed.begin(), needed.end(), kind) != needed.end()) fds[static_cast<std::size_t>(kind)] = fd;
+        else ::close(fd);
     }
-    const Namespaces ns(caller_task_dir, namespaces_for(req, fork_for_procfs));
-    if (!ns.ok()) return failed(ns.error(), fmt::format("opening the caller's namespaces: {}", std::strerror(ns.error())));
+    return Namespaces(fds);
+}
+
+// Whether a child in the caller's pid namespace must make the procfs, and the caller's
+// pid namespace for pidns= where not.
+//
+// A procfs is made for the caller's active pid namespace (the one its /proc/TID/ns/pid
+// names). Where the kernel takes pidns=, the helper names that namespace and stays
+// out of it: a process of ours there would take one of its pids (the first process
+// after `unshare -pf --mount-proc` would be 3, not 2). The kernel checks pidns= as it
+// checks setns(2) into it (CAP_SYS_ADMIN over its user namespace), with the caller's
+// credentials we have taken by then: the caller's rights, as mount(2)'s.
+//
+// A caller that names a pid namespace itself (pidns=PATH) gets the fork: the kernel
+// takes only the mounter's pid namespace or one below it, and resolves the path as
+// for the mounter (/proc/self), which only a process in the caller's namespace does
+// as the caller's.
+bool must_fork(const Request& req, int pidns, Opened& opened) {
+    if (req.op != Op::new_mount || *req.fstype != "proc") return false;
+    if (names_pidns(req) || !procfs_takes_pidns(pidns)) return true;
+    opened.pidns = Fd(::fcntl(pidns, F_DUPFD_CLOEXEC, 0));
+    return false;
+}
+
+// Become the caller, in the order mount_helper.hpp gives and the kernel needs.
+Reply become_caller(const Request& req, int first_caller_fd, std::span<const Ns> kinds) {
+    Fd root(first_caller_fd + root_fd), cwd(first_caller_fd + cwd_fd);
+    if (int err = sys::take_ids(req.creds)) return failed(err, fmt::format("taking the caller's ids: {}", std::strerror(err)));
+    Namespaces ns = adopt_namespaces(first_caller_fd, kinds);
     if (int err = ns.join()) return failed(err, fmt::format("joining the caller's namespaces: {}", std::strerror(err)));
-    if (!fork_for_procfs) return in_caller(req, place, opened, caller_task_dir);
+    ns.close();
+    if (Reply r = enter_place(std::move(root), std::move(cwd)); r.error) return r;
+    if (int err = sys::take_capabilities(req.creds))
+        return failed(err, fmt::format("taking the caller's capabilities: {}", std::strerror(err)));
+    // The last credential change is behind us: it reset dumpable to fs.suid_dumpable.
+    if (::prctl(PR_SET_DUMPABLE, 0) != 0) return failed_errno("PR_SET_DUMPABLE");
+    return {};
+}
+
+Reply serve(const Request& req, int socket_fd, int first_caller_fd, bool& replied) {
+    Opened opened;
+    if (req.op == Op::new_mount) {
+        if (!req.fstype) return failed(EINVAL, "no filesystem type");
+        if (Reply r = open_views(req, opened); r.error) return r;
+    }
+    opened.proc = own_procfs();
+    if (!opened.proc) return failed_errno("making the helper's procfs");
+    const bool fork_for_procfs = must_fork(req, first_caller_fd + pid_fd, opened);
+    if (Reply r = become_caller(req, first_caller_fd, namespaces_for(req, fork_for_procfs)); r.error) return r;
+    if (!fork_for_procfs) {
+        finish(socket_fd, req, act(req, opened, !req.confined), opened);
+        replied = true;
+        return {};
+    }
 
     // Before Linux 6.18 (no pidns=), as before, and for a caller's own pidns=: a procfs
     // shows the pid namespace of whoever mounts it, and joining a pid namespace applies
     // to children only, so a child mounts the procfs. It takes a pid in the caller's
-    // namespace while it lives.
+    // namespace while it lives, where it is the caller but for its pid and dumpability.
     pid_t child = ::fork();
     if (child < 0) return failed_errno("fork");
     if (child == 0) {
         ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-        send_reply(socket_fd, in_caller(req, place, opened, caller_task_dir));
+        finish(socket_fd, req, act(req, opened, !req.confined), opened);
         ::_exit(0);
     }
+    opened = Opened{};
     int status = 0;
     while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
     }
@@ -226,6 +283,10 @@ Reply serve(const Request& req, int socket_fd, int caller_task_dir, bool& replie
 }
 
 }  // namespace
+
+bool awaits_verdict(Op op, const Reply& reply) {
+    return (op == Op::new_mount || op == Op::bind) && !reply.let_kernel && reply.error == 0 && reply.made != 0;
+}
 
 bool confined_by_lsm(std::string_view label) {
     while (!label.empty() && (label.back() == '\n' || label.back() == '\0')) label.remove_suffix(1);
@@ -244,6 +305,8 @@ std::string encode(const Request& r) {
                     {"views", std::move(views)},
                     {"masks", std::move(masks)},
                     {"own", std::move(own)}};
+    put_credentials(m, r.creds);
+    m["confined"] = r.confined;
     put_optional(m, "target", r.target);
     put_optional(m, "source", r.source);
     put_optional(m, "fstype", r.fstype);
@@ -268,6 +331,8 @@ std::optional<Request> decode_request(std::string_view bytes, std::string* error
             r.masks.push_back(seccomp::Mask{wire::get_bytes(mask, "path"), wire::get_bool(mask, "read_only_path")});
         for (const wire::Message& o : wire::get_array(m, "own"))
             r.own.push_back(seccomp::OwnMount{wire::get_int<uint64_t>(o, "id"), wire::get_int<uint64_t>(o, "dressing_of")});
+        r.creds = get_credentials(m);
+        r.confined = wire::get_bool(m, "confined");
         return r;
     } catch (const wire::WireError& e) {
         if (error) *error = e.what();
@@ -302,7 +367,16 @@ std::optional<Reply> decode_reply(std::string_view bytes, std::string* error) {
     }
 }
 
-void run(int socket_fd, int caller_task_dir) {
+void run(int socket_fd, int first_caller_fd) {
+    // Before anything else: nothing of the container's may ptrace or read this process
+    // (an exec makes a process dumpable again), and it keeps none of the daemon's
+    // stdin, stdout or stderr.
+    if (::prctl(PR_SET_DUMPABLE, 0) != 0) ::_exit(1);
+    Fd null(::open("/dev/null", O_RDWR | O_CLOEXEC));
+    if (!null) ::_exit(1);
+    for (int fd = 0; fd < 3; ++fd)
+        if (::dup2(null.get(), fd) != fd) ::_exit(1);
+    null.reset();
     std::string buf(max_message, '\0');
     ssize_t n;
     do n = ::recv(socket_fd, buf.data(), buf.size(), 0);
@@ -314,39 +388,11 @@ void run(int socket_fd, int caller_task_dir) {
         send_reply(socket_fd, failed(EIO, error));
         ::_exit(1);
     }
+    buf = std::string();
     bool replied = false;
-    Reply reply = serve(*request, socket_fd, caller_task_dir, replied);
+    Reply reply = serve(*request, socket_fd, first_caller_fd, replied);
     if (!replied) send_reply(socket_fd, reply);
     ::_exit(0);
-}
-
-// ---- the daemon's side ------------------------------------------------------------
-
-Spawned spawn(const Request& request, int caller_task_dir, const std::string& exe) {
-    int pair[2];
-    if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0)
-        throw std::runtime_error(fmt::format("socketpair: {}", std::strerror(errno)));
-    Fd ours(pair[0]), theirs(pair[1]);
-    const std::string bytes = encode(request);
-    int size = static_cast<int>(std::max<std::size_t>(bytes.size() + 4096, 65536));
-    ::setsockopt(ours.get(), SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
-    ::setsockopt(theirs.get(), SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
-    if (::send(ours.get(), bytes.data(), bytes.size(), MSG_NOSIGNAL | MSG_DONTWAIT) != static_cast<ssize_t>(bytes.size()))
-        throw std::runtime_error(fmt::format("handing the mount helper its request: {}", std::strerror(errno)));
-    const int fds[] = {theirs.get(), caller_task_dir};
-    Spawned out;
-    out.pid = spawn_helper(exe, {"__mount-helper"}, fds);
-    // Not yet waited for, so the pid is still the helper's.
-    out.pidfd = Fd(seccomp::open_pidfd(out.pid));
-    if (!out.pidfd) {
-        int e = errno;
-        ::kill(out.pid, SIGKILL);
-        ::waitpid(out.pid, nullptr, 0);
-        throw std::runtime_error(fmt::format("pidfd_open of the mount helper: {}", std::strerror(e)));
-    }
-    ::fcntl(out.pidfd.get(), F_SETFD, FD_CLOEXEC);
-    out.socket = std::move(ours);
-    return out;
 }
 
 }  // namespace ecifs::seccomp::mount_helper

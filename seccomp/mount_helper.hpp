@@ -23,12 +23,30 @@
 //
 // Mounts are rare, so one helper per call is cheap enough and holds no state.
 //
+// The container's root is the attacker, and may ptrace, signal and pidfd_getfd what runs
+// in its namespaces. So the helper (issue 11, item 1):
+//  - is never dumpable (PR_SET_DUMPABLE 0 first, and again after its last credential
+//    change, which resets it to fs.suid_dumpable): with its memory's user namespace the
+//    host's (it was exec'd there), nothing in the container may ptrace it, take its fds
+//    or read its /proc/PID files, whatever its ids;
+//  - holds only what the call needs before it joins anything: its socket, the caller's
+//    root, cwd and namespaces (Caller), the view clones, and a procfs of its own that
+//    shows it nothing but its own process (subset=pid,hidepid=ptraceable: what it needs
+//    of /proc is its own mountinfo and fds). stdin, stdout and stderr are /dev/null;
+//  - takes the caller's ids before joining any namespace, and its capabilities right
+//    after joining its user namespace (before that join the host's capabilities are
+//    needed for the others: setns(2) into a mount or pid namespace checks
+//    CAP_SYS_ADMIN over its owner and in our own user namespace);
+//  - forks into the caller's pid namespace (where it must) only then: the child is the
+//    caller in all but its pid, and non-dumpable.
+//
 // The helper cannot carry the caller's LSM label (AppArmor profile, SELinux context):
 // a caller confined by one gets EPERM for anything the helper would do in its name
 // rather than a mount its policy never mediated (fail closed). Calls the kernel decides
 // are left to the kernel, which mediates them as usual.
 #include <sys/types.h>
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -36,6 +54,7 @@
 #include <vector>
 
 #include "seccomp/mounts.hpp"
+#include "sys/credentials.hpp"
 #include "sys/fd.hpp"
 
 namespace ecifs::seccomp::mount_helper {
@@ -64,6 +83,9 @@ struct Request {
     std::vector<View> views;                          // new_mount
     std::vector<seccomp::Mask> masks;                 // new_mount, bind: the runtime's, absolute
     std::vector<seccomp::OwnMount> own;               // the container's mounts in the caller's mount namespace
+    // The caller's, as the host sees them (kernel ids), read by the daemon (open_caller).
+    sys::Credentials creds;
+    bool confined = false;  // by an LSM label: the helper does nothing in its name (EPERM)
     bool operator==(const Request&) const = default;
 };
 
@@ -91,22 +113,54 @@ std::optional<Request> decode_request(std::string_view bytes, std::string* error
 std::string encode(const Reply& reply);
 std::optional<Reply> decode_reply(std::string_view bytes, std::string* error = nullptr);
 
-// The daemon's side: spawn `exe __mount-helper` and hand it the request.
-// `caller_task_dir` (/proc/TID of the calling thread, sys/caller_task.hpp) must
-// refer to the caller: open it, then check the notification is still valid. The daemon
-// gets the returned fds; the helper's answer is one message on `socket`, written before
-// it exits. Throws std::runtime_error.
+// ---- the daemon's side ----
+//
+// What the helper gets of the caller: the daemon opens it all below the caller's
+// /proc/TID (sys/caller_task.hpp) and reads its credentials and LSM label there, so
+// that the helper never holds an fd of the host's /proc. The identity race (issue 11,
+// item 8): a /proc/TID fd follows the thread's struct pid, which a sibling thread's
+// execve takes over once it has killed the caller (de_thread); a setuid program's
+// credentials could then be read as the caller's. So the trapper checks the
+// notification is still valid *after* open_caller: the caller was then blocked in its
+// call throughout, and a blocked thread's credentials cannot change (only a thread
+// changes its own; glibc's set*id broadcast signals it out of the wait, which ends the
+// notification). Whatever the helper does afterwards is done with the caller's rights
+// at the time of its call, as mount(2) would; a caller killed later is a caller killed
+// after its call, and nothing the helper did needs undoing.
+enum CallerFd : int { root_fd, cwd_fd, user_fd, mnt_fd, pid_fd, net_fd, caller_fds };
+struct Caller {
+    // root, cwd (O_PATH), then the user, mount, pid and network namespaces.
+    std::array<sys::Fd, caller_fds> fds;
+    int mnt_ns() const { return fds[mnt_fd].get(); }
+};
+// 0 or an errno (ESRCH: the thread is gone); fills request.creds and request.confined.
+int open_caller(int caller_task_dir, Caller& out, Request& request);
+// The caller's credentials (its /proc/TID/status read by the daemon): 0 or an errno.
+int read_caller_credentials(int caller_task_dir, sys::Credentials& out);
+
+// A new mount the helper made (a procfs, sysfs or copy: Op::new_mount, Op::bind) stays
+// only if the caller heard of it: after its reply the helper waits for the daemon's
+// verdict, one byte, `keep` once the daemon's answer reached the caller
+// (SECCOMP_IOCTL_NOTIF_SEND succeeded), anything else (or the daemon's end) unmounts
+// it. Otherwise a caller signalled out of its wait (the kernel restarts its call) would
+// get a second mount, and one made with credentials it no longer has.
+bool awaits_verdict(Op op, const Reply& reply);
+constexpr char keep = 'K', undo = 'U';
+
+// Spawn `exe __mount-helper` and hand it the request and the caller. The daemon gets
+// the returned fds; the helper's answer is one message on `socket`, written before it
+// exits. Throws std::runtime_error.
 struct Spawned {
     pid_t pid = -1;
     sys::Fd socket;
     sys::Fd pidfd;  // of the helper, readable when it exits
 };
-Spawned spawn(const Request& request, int caller_task_dir, const std::string& exe);
+Spawned spawn(const Request& request, const Caller& caller, const std::string& exe);
 
-// The helper's main: fd 3 the socket, fd 4 the caller's /proc/TID.
+// The helper's main: fd 3 the socket, fds 4.. the caller's (Caller::fds, in order).
 // Ends with _exit: a process that joined a pid namespace for its children cannot run
 // exit-time work such as LeakSanitizer's (its stop-the-world thread lands in that
 // namespace and waits for ever), and a helper has nothing to clean up.
-[[noreturn]] void run(int socket_fd, int caller_task_dir);
+[[noreturn]] void run(int socket_fd, int first_caller_fd);
 
 }  // namespace ecifs::seccomp::mount_helper

@@ -59,18 +59,28 @@ const char* op_name(mh::Op op) {
 }
 
 struct HelperJob {
-    HelperJob(boost::asio::io_context& io, mh::Spawned s, sys::Fd caller_mnt_ns)
+    HelperJob(boost::asio::io_context& io, mh::Spawned s, sys::Fd caller_mnt_ns, sys::Fd caller_task, mh::Op op,
+              sys::Credentials caller_creds)
         : pid(s.pid),
+          reply(Readable::create(io, ::fcntl(s.socket.get(), F_DUPFD_CLOEXEC, 0))),
           socket(std::move(s.socket)),
           exit(Readable::create(io, s.pidfd.release())),
           timer(io),
-          mnt_ns(std::move(caller_mnt_ns)) {}
-    ~HelperJob() { exit->close(); }
+          mnt_ns(std::move(caller_mnt_ns)),
+          task(std::move(caller_task)),
+          op(op),
+          creds(std::move(caller_creds)) {}
+    ~HelperJob() { reply->close(), exit->close(); }
     pid_t pid;
+    std::shared_ptr<Readable> reply;  // the socket, readable once the helper has answered
     sys::Fd socket;
     std::shared_ptr<Readable> exit;
     boost::asio::steady_timer timer;
     sys::Fd mnt_ns;  // the caller's mount namespace, where the helper acted
+    sys::Fd task;    // the caller's /proc/TID
+    mh::Op op;
+    sys::Credentials creds;  // the caller's, as the helper took them
+    bool answered = false;   // the helper's reply has been taken
 };
 
 }  // namespace
@@ -244,15 +254,19 @@ private:
             if (valid(n.id)) fail(n.id, fmt::format("opening /proc/{}: {}", n.pid, std::strerror(err)));
             return;  // else the caller is gone: nothing to answer
         }
-        // It refers to the caller only if the caller is still blocked in this call now.
-        if (!valid(n.id)) return;
+        // The caller's fds and credentials: its own only if it is still blocked in this
+        // call after they are read (the identity race, mount_helper.hpp: Caller).
+        mh::Caller caller;
+        const int err = mh::open_caller(task.get(), caller, request);
+        if (!valid(n.id)) return;  // gone, or a sibling's exec took its pid: no answer is heard
+        if (err) return fail(n.id, fmt::format("opening /proc/{}: {}", n.pid, std::strerror(err)));
         // A blocked thread cannot change its mount namespace: the helper acts in this one.
-        sys::Fd mnt_ns(::openat(task.get(), "ns/mnt", O_RDONLY | O_CLOEXEC));
-        if (!mnt_ns) return fail(n.id, fmt::format("opening /proc/{}/ns/mnt: {}", n.pid, std::strerror(errno)));
+        sys::Fd mnt_ns(::fcntl(caller.mnt_ns(), F_DUPFD_CLOEXEC, 0));
+        if (!mnt_ns) return fail(n.id, fmt::format("the mount namespace of {}: {}", n.pid, std::strerror(errno)));
         request.own = own_mounts_for(mnt_ns.get());
         mh::Spawned spawned;
         try {
-            spawned = mh::spawn(request, task.get(), ns::self_executable());
+            spawned = mh::spawn(request, caller, ns::self_executable());
         } catch (const std::exception& e) {
             return fail(n.id, e.what());
         }
@@ -260,14 +274,15 @@ private:
             std::lock_guard lock(mutex_);
             ++in_flight_;
         }
-        auto job = std::make_shared<HelperJob>(io_, std::move(spawned), std::move(mnt_ns));
+        auto job = std::make_shared<HelperJob>(io_, std::move(spawned), std::move(mnt_ns), std::move(task), request.op,
+                                               std::move(request.creds));
         job->timer.expires_after(helper_timeout);
         job->timer.async_wait([pid = job->pid, id = id()](const boost::system::error_code& ec) {
             if (ec) return;
             spdlog::error("container {}: mount helper {} takes too long, killing it", id, pid);
             ::kill(pid, SIGKILL);
         });
-        wait_helper(n, std::move(job), request.op);
+        wait_reply(n, std::move(job));
     }
 
     // The container's mounts in that namespace, after letting go of the namespaces it
@@ -278,37 +293,70 @@ private:
         return own_mounts_->in(mnt_ns);
     }
 
-    void wait_helper(const seccomp::Notification& n, std::shared_ptr<HelperJob> job, mh::Op op) {
-        auto exit = job->exit;
-        exit->wait([self = shared_from_this(), n, job = std::move(job), op](bool) mutable {
-            int status = 0;
-            pid_t r = ::waitpid(job->pid, &status, WNOHANG);
-            if (r == 0) return self->wait_helper(n, std::move(job), op);  // not yet: a stray wake-up
-            self->helper_done(n, *job, op, status);
+    // The helper's reply comes before it exits (a new mount waits for its verdict).
+    void wait_reply(const seccomp::Notification& n, std::shared_ptr<HelperJob> job) {
+        auto reply = job->reply;
+        reply->wait([self = shared_from_this(), n, job = std::move(job)](bool) mutable {
+            std::string buf(65536, '\0');
+            ssize_t got = ::recv(job->socket.get(), buf.data(), buf.size(), MSG_DONTWAIT);
+            if (got < 0 && errno == EAGAIN) return self->wait_reply(n, std::move(job));  // a stray wake-up
+            auto decoded = got > 0 ? mh::decode_reply(std::string_view(buf.data(), static_cast<std::size_t>(got)))
+                                   : std::nullopt;
+            if (decoded) self->take_reply(n, *job, *decoded);
+            self->wait_exit(n, std::move(job));
         });
     }
 
-    void helper_done(const seccomp::Notification& n, HelperJob& job, mh::Op op, int status) {
-        job.timer.cancel();
-        std::string buf(65536, '\0');
-        ssize_t got = ::recv(job.socket.get(), buf.data(), buf.size(), MSG_DONTWAIT);
-        auto reply = got > 0 ? mh::decode_reply(std::string_view(buf.data(), static_cast<std::size_t>(got))) : std::nullopt;
-        if (!reply) {
-            fail(n.id, fmt::format("{}: the mount helper {} ended without an answer (wait status {:#x})", op_name(op),
-                                   job.pid, status));
-        } else if (reply->let_kernel) {
-            let_kernel(n.id);
-        } else {
-            remember(job, *reply);
-            if (!reply->message.empty()) {
-                counters_.failed++;
-                sys::log_limited(spdlog::level::warn, id(), op_name(op), "container {}: {} by pid {}: {}", id(),
-                                 op_name(op), n.pid, reply->message);
-            }
-            sys::log_limited(spdlog::level::debug, id(), "done", "container {}: {} by pid {}: {}",
-                             id(), op_name(op), n.pid, reply->error ? std::strerror(reply->error) : "done");
-            answer(n.id, reply->error);
+    void wait_exit(const seccomp::Notification& n, std::shared_ptr<HelperJob> job) {
+        auto exit = job->exit;
+        exit->wait([self = shared_from_this(), n, job = std::move(job)](bool) mutable {
+            int status = 0;
+            pid_t r = ::waitpid(job->pid, &status, WNOHANG);
+            if (r == 0) return self->wait_exit(n, std::move(job));  // not yet: a stray wake-up
+            self->helper_done(n, *job, status);
+        });
+    }
+
+    void take_reply(const seccomp::Notification& n, HelperJob& job, mh::Reply reply) {
+        job.answered = true;
+        if (reply.let_kernel) return let_kernel(n.id);
+        if (!reply.message.empty()) {
+            counters_.failed++;
+            sys::log_limited(spdlog::level::warn, id(), op_name(job.op), "container {}: {} by pid {}: {}", id(),
+                             op_name(job.op), n.pid, reply.message);
         }
+        sys::log_limited(spdlog::level::debug, id(), "done", "container {}: {} by pid {}: {}", id(), op_name(job.op),
+                         n.pid, reply.error ? std::strerror(reply.error) : "done");
+        if (!mh::awaits_verdict(job.op, reply)) {
+            remember(job, reply);
+            return answer(n.id, reply.error);
+        }
+        // A new mount stays only if the caller hears of it (mh::awaits_verdict): the
+        // answer is the check, as the kernel delivers it only to a caller still blocked
+        // in this very call. Its credentials cannot have changed (mh::Caller): compared
+        // all the same.
+        bool kept = false;
+        if (sys::Credentials now; mh::read_caller_credentials(job.task.get(), now) == 0 && now == job.creds) {
+            kept = answer_heard(n.id, 0);
+        } else {
+            spdlog::error("container {}: the credentials of pid {} changed during its mount call", id(), n.pid);
+            answer(n.id, EPERM);
+        }
+        const char verdict = kept ? mh::keep : mh::undo;
+        ::send(job.socket.get(), &verdict, 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (!kept) {
+            sys::log_limited(spdlog::level::debug, id(), "undone", "container {}: pid {} left its {} call: undone",
+                             id(), n.pid, op_name(job.op));
+            reply.made = 0, reply.dressing.clear();
+        }
+        remember(job, reply);
+    }
+
+    void helper_done(const seccomp::Notification& n, HelperJob& job, int status) {
+        job.timer.cancel();
+        if (!job.answered)
+            fail(n.id, fmt::format("{}: the mount helper {} ended without an answer (wait status {:#x})", op_name(job.op),
+                                   job.pid, status));
         bool resume;
         {
             std::lock_guard lock(mutex_);
@@ -340,6 +388,16 @@ private:
     void answer(uint64_t id, int error) {
         std::lock_guard lock(mutex_);
         if (!closed_) respond_locked(id, error);
+    }
+
+    // Whether the answer reached the caller: false if it has left the call meanwhile.
+    bool answer_heard(uint64_t id, int error) {
+        std::lock_guard lock(mutex_);
+        if (closed_) return false;
+        counters_.answered++;
+        const int err = seccomp::respond(readable_->fd(), id, error);
+        if (err && err != ENOENT) spdlog::warn("container {}: seccomp answer: {}", this->id(), std::strerror(err));
+        return err == 0;
     }
 
     void let_kernel(uint64_t id) {

@@ -1,7 +1,10 @@
 #include "sys/credentials.hpp"
 
 #include <fcntl.h>
+#include <grp.h>
 #include <linux/capability.h>
+#include <sys/fsuid.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -76,7 +79,46 @@ uint64_t permitted_set() {
     return static_cast<uint64_t>(data[1].permitted) << 32 | data[0].permitted;
 }
 
+int set_all(const Credentials& caller) {
+    __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+    __user_cap_data_struct data[2] = {};
+    for (int i = 0; i < 2; ++i) {
+        data[i].effective = static_cast<uint32_t>(caller.effective >> (32 * i));
+        data[i].permitted = static_cast<uint32_t>(caller.permitted >> (32 * i));
+        data[i].inheritable = static_cast<uint32_t>(caller.inheritable >> (32 * i));
+    }
+    return ::syscall(SYS_capset, &header, data) == 0 ? 0 : errno;
+}
+
+// setfsuid(2) and setfsgid(2) return the previous id, never an error: ask again.
+int set_fs_ids(const Credentials& caller) {
+    ::setfsgid(caller.gid[3]);
+    ::setfsuid(caller.uid[3]);
+    const bool taken = static_cast<gid_t>(::setfsgid(static_cast<gid_t>(-1))) == caller.gid[3] &&
+                       static_cast<uid_t>(::setfsuid(static_cast<uid_t>(-1))) == caller.uid[3];
+    return taken ? 0 : EPERM;
+}
+
 }  // namespace
+
+// Leaving uid 0 clears the effective set, and every set without PR_SET_KEEPCAPS; an
+// fsuid leaving 0 clears the file capabilities of the effective set: they come back
+// from the permitted set.
+int take_ids(const Credentials& caller) {
+    if (::prctl(PR_SET_KEEPCAPS, 1) != 0) return errno;
+    if (::setgroups(caller.groups.size(), caller.groups.data()) != 0) return errno;
+    if (::setresgid(caller.gid[0], caller.gid[1], caller.gid[2]) != 0) return errno;
+    if (::setresuid(caller.uid[0], caller.uid[1], caller.uid[2]) != 0) return errno;
+    ::prctl(PR_SET_KEEPCAPS, 0);
+    // CAP_SETUID again, for a filesystem id other than the effective one.
+    if (int err = set_effective(permitted_set())) return err;
+    if (int err = set_fs_ids(caller)) return err;
+    return set_effective(permitted_set());
+}
+
+int take_capabilities(const Credentials& caller) {
+    return set_all(caller);
+}
 
 // The order matters: the ids first, while CAP_SETGID is still effective (and because the
 // kernel clears the effective set when euid leaves 0); then the caller's capabilities.

@@ -18,6 +18,7 @@ struct Credentials {
     gid_t gid[4] = {};
     std::vector<gid_t> groups;
     uint64_t inheritable = 0, permitted = 0, effective = 0;
+    bool operator==(const Credentials&) const = default;
 };
 
 // Parse a /proc/TID/status text. False if a field is missing.
@@ -26,6 +27,18 @@ bool parse_credentials(std::string_view status, Credentials& out);
 // Read thread `tid`'s (a host pid: the reader must see the host's /proc). Returns 0 or
 // a positive errno (ESRCH when the thread is gone).
 int read_credentials(pid_t tid, Credentials& out);
+
+// A helper becomes a caller in two steps around setns(2) into the caller's user
+// namespace, which needs CAP_SYS_ADMIN over that namespace and then gives every
+// capability in it and none outside (the kernel's userns_install):
+//  - take_ids, before joining: the caller's uids, gids (real, effective, saved,
+//    filesystem) and groups, as the host's user namespace sees them (its /proc/TID/status
+//    read by the daemon), keeping the capabilities the joins still need;
+//  - take_capabilities, after joining: exactly the caller's capability sets.
+// Joining a user namespace changes no id, so every id is the caller's from the first
+// step on. 0 or the errno of the step that failed.
+int take_ids(const Credentials& caller);
+int take_capabilities(const Credentials& caller);
 
 // For as long as it lives, the process acts with `caller`'s effective uid, gid and
 // capabilities (as far as its own permitted set holds them), then takes its own back.

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -97,6 +98,41 @@ TEST(Credentials, ActingAsTakesTheCallersRightsAndGivesThemBack) {
     EXPECT_EQ(::getegid(), 0u);
     EXPECT_EQ(try_open(secret), 0);
     std::filesystem::remove_all(dir);
+}
+
+// What a child that took `caller`'s ids, then its capabilities, finds of itself: 0 when
+// it holds CAP_SYS_ADMIN (for the helper's joins) between the steps and is exactly the
+// caller at the end, else the step that failed.
+int become_in_child(const Credentials& caller) {
+    const pid_t child = ::fork();
+    if (child == 0) {
+        if (take_ids(caller) != 0) ::_exit(1);
+        Credentials between;
+        if (read_credentials(::gettid(), between) != 0) ::_exit(2);
+        const uint64_t sys_admin = 1ULL << 21;
+        if (!(between.effective & sys_admin) || between.uid[1] != caller.uid[1]) ::_exit(3);
+        if (take_capabilities(caller) != 0) ::_exit(4);
+        Credentials now;
+        if (read_credentials(::gettid(), now) != 0) ::_exit(5);
+        ::_exit(now == caller ? 0 : 6);
+    }
+    int status = 0;
+    if (child < 0 || ::waitpid(child, &status, 0) != child || !WIFEXITED(status)) return -1;
+    return WEXITSTATUS(status);
+}
+
+TEST(Credentials, TakeIdsKeepsTheCapabilitiesUntilTakeCapabilities) {
+    if (::geteuid() != 0) GTEST_SKIP() << "needs root";
+    Credentials nobody;
+    for (int i = 0; i < 4; ++i) nobody.uid[i] = 65534, nobody.gid[i] = 65534;
+    nobody.uid[3] = 65533;  // a filesystem id of its own
+    nobody.groups = {100, 65534};  // as the kernel keeps them: sorted
+    EXPECT_EQ(become_in_child(nobody), 0);  // without any capability
+
+    Credentials admin = nobody;
+    admin.permitted = admin.effective = 1ULL << 21;
+    admin.inheritable = 0;
+    EXPECT_EQ(become_in_child(admin), 0);
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <sys/mount.h>
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "seccomp/table.hpp"
 
@@ -22,6 +23,12 @@ TEST(MountHelper, RequestsSurviveTheTrip) {
     r.views = {{"/var/lib/ecifs/containers/c1/proc/meminfo", "meminfo"},
                {"/var/lib/ecifs/containers/c1/proc/sys", "sys"}};
     r.masks = {{"/proc/bus", true}, {"/proc/kcore", false}};
+    r.creds.uid[0] = 100000, r.creds.uid[1] = 100001, r.creds.uid[2] = 100002, r.creds.uid[3] = 4294967294u;
+    r.creds.gid[0] = 100003, r.creds.gid[3] = 7;
+    r.creds.groups = {100004, 100005};
+    r.creds.permitted = r.creds.effective = 0x1ffffffffffULL;
+    r.creds.inheritable = 1ULL << 40;
+    r.confined = true;
     auto back = mount_helper::decode_request(mount_helper::encode(r));
     ASSERT_TRUE(back);
     EXPECT_EQ(*back, r);
@@ -54,6 +61,19 @@ TEST(MountHelper, MalformedRequestsAreRefused) {
     EXPECT_FALSE(mount_helper::decode_request(bytes + "x"));
     bytes[0] = 'Z';
     EXPECT_FALSE(mount_helper::decode_request(bytes));
+}
+
+TEST(MountHelper, RequestsWithoutFourIdsAreRefused) {
+    mount_helper::Request r;
+    auto bytes = mount_helper::encode(r);
+    ASSERT_TRUE(mount_helper::decode_request(bytes));
+    // The same request with three uids: its encoding differs in the array's header only.
+    auto wire = nlohmann::json::from_cbor(bytes);
+    wire["uid"].erase(wire["uid"].size() - 1);
+    const auto cbor = nlohmann::json::to_cbor(wire);
+    std::string error;
+    EXPECT_FALSE(mount_helper::decode_request(std::string(cbor.begin(), cbor.end()), &error));
+    EXPECT_NE(error.find("uid"), std::string::npos) << error;
 }
 
 TEST(MountHelper, Replies) {
