@@ -339,7 +339,10 @@ private:
         if (sys::Credentials now; mh::read_caller_credentials(job.task.get(), now) == 0 && now == job.creds) {
             kept = answer_heard(n.id, 0);
         } else {
-            spdlog::error("container {}: the credentials of pid {} changed during its mount call", id(), n.pid);
+            // It was signalled out of its call (glibc's setxid signal changes every
+            // thread's ids), so this answer reaches nobody; the restarted call comes anew.
+            sys::log_limited(spdlog::level::debug, id(), "credentials",
+                             "container {}: the credentials of pid {} changed during its mount call", id(), n.pid);
             answer(n.id, EPERM);
         }
         const char verdict = kept ? mh::keep : mh::undo;

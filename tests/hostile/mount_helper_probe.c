@@ -14,8 +14,9 @@
  *     One thread mounts a procfs on DIR ROUNDS times (never unmounting: they stack) while
  *     another flips the process's effective uid between 0 and 1000 (glibc's seteuid
  *     changes every thread's, signalling each out of a blocked call, which the kernel
- *     then restarts). Then counts the procfs mounts on DIR: each must be one the mounting
- *     thread saw succeed. */
+ *     then restarts), for at most FLIP_SECONDS: a call restarted faster than a helper
+ *     acts never ends while the flipping goes on (its process's own doing). Then counts
+ *     the procfs mounts on DIR: each must be one the mounting thread saw succeed. */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
@@ -31,6 +32,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MOUNTERS 4
@@ -153,11 +155,14 @@ static int steal(void) {
     return 0;
 }
 
-static atomic_long flips, refused, other;
+#define FLIP_SECONDS 5
+
+static atomic_long flips, refused, other, other_errno;
 
 static void* flipper(void* unused) {
     (void)unused;
-    while (atomic_load(&mounting) > 0) {
+    time_t end = time(NULL) + FLIP_SECONDS;
+    while (atomic_load(&mounting) > 0 && time(NULL) < end) {
         if (seteuid(1000) == 0 && seteuid(0) == 0) atomic_fetch_add(&flips, 1);
     }
     return NULL;
@@ -187,13 +192,17 @@ static int race(void) {
         int r = mount("proc", dir, "proc", 0, NULL);
         if (r == 0) atomic_fetch_add(&mounts_ok, 1);
         else if (errno == EPERM) atomic_fetch_add(&refused, 1);
-        else atomic_fetch_add(&other, 1);
+        else {
+            atomic_fetch_add(&other, 1);
+            atomic_store(&other_errno, errno);
+        }
     }
     atomic_store(&mounting, 0);
     pthread_join(flip, NULL);
     long found = procfs_on(dir);
-    printf("attempts=%ld ok=%ld refused=%ld other=%ld flips=%ld found=%ld\n", rounds, atomic_load(&mounts_ok),
-           atomic_load(&refused), atomic_load(&other), atomic_load(&flips), found);
+    printf("attempts=%ld ok=%ld refused=%ld other=%ld other_errno=%ld flips=%ld found=%ld\n", rounds,
+           atomic_load(&mounts_ok), atomic_load(&refused), atomic_load(&other), atomic_load(&other_errno),
+           atomic_load(&flips), found);
     while (umount2(dir, MNT_DETACH) == 0) {
     }
     return 0;
