@@ -1,5 +1,8 @@
 // The listener's message parsed, apart from its socket: a pure function of the bytes
 // and the number of fds that came with them (fuzz/seccomp_listener.cpp feeds it).
+#include <sys/types.h>
+
+#include <limits>
 #include <stdexcept>
 
 #include <fmt/core.h>
@@ -35,7 +38,10 @@ ListenerMessage parse_listener_message(std::string_view text, std::size_t fds_re
         throw std::invalid_argument("no state.id naming the container");
     out.id = message["state"]["id"].get<std::string>();
     if (message.contains("pid")) {
-        if (!message["pid"].is_number_unsigned()) throw std::invalid_argument("\"pid\" is not a process id");
+        // A number past pid_t would be cut to another process's id.
+        if (!message["pid"].is_number_unsigned() ||
+            message["pid"].get<uint64_t>() > static_cast<uint64_t>(std::numeric_limits<pid_t>::max()))
+            throw std::invalid_argument("\"pid\" is not a process id");
         out.pid = static_cast<pid_t>(message["pid"].get<uint64_t>());
     }
     if (message.contains("ociVersion") && message["ociVersion"].is_string())
