@@ -6,6 +6,7 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake pkg-config
   clang-tidy  # scripts/check-structure.sh: function lengths
+  clang libclang-rt-14-dev  # scripts/fuzz.sh: libFuzzer, ASan, UBSan
   libfuse3-dev fuse3
   libboost-dev libfmt-dev nlohmann-json3-dev libcli11-dev libspdlog-dev
   libgtest-dev libseccomp-dev

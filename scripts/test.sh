@@ -1,7 +1,8 @@
 #!/bin/bash
 # The README's test command: install, build (normal and ASan+UBSan), run the unit tests
-# (ctest) in both builds, the integration tests (pytest, real FUSE mounts and runc
-# containers) against the normal build, and their `asan` subset against the ASan build.
+# (ctest) in both builds, the fuzz targets (20 s each), the integration tests (pytest,
+# real FUSE mounts and runc containers) against the normal build, and their `asan`
+# subset against the ASan build.
 # Exits non-zero if any step failed; the last line is the summary.
 #
 #   SKIP_ASAN=1       skip the ASan build and its tests (quick local runs)
@@ -131,6 +132,10 @@ if (( normal_built )); then
 else
   skip "structure (build/)" "build failed"
 fi
+
+# libFuzzer targets (fuzz/): every parser a container or a runtime feeds, 20 s each under
+# ASan+UBSan in their own clang build; scripts/fuzz.sh runs them longer.
+step "fuzz, 20 s each (build-fuzz/)" bash scripts/fuzz.sh --seconds 20
 
 if (( normal_built )); then
   step "integration tests (build/)" pytest_run build

@@ -30,8 +30,10 @@ bool descends_from(std::span<const MountEntry> mounts, uint64_t id, uint64_t anc
     return false;
 }
 
+// Only an absolute path is below "/": relative() cuts the '/' off (a relative or empty
+// path, which no kernel table holds, is below nothing; found by fuzz/mountinfo.cpp).
 bool at_or_below(std::string_view path, std::string_view base) {
-    if (base == "/") return true;
+    if (base == "/") return path.starts_with('/');
     return path == base || (path.starts_with(base) && path.size() > base.size() && path[base.size()] == '/');
 }
 

@@ -13,14 +13,45 @@ std::string encode(const Message& message) {
     return out;
 }
 
+namespace {
+
+// No message nests deeper than a map of arrays of maps. nlohmann's CBOR reader recurses
+// once per level: a datagram of nested arrays (one byte each) would overflow the stack
+// of the thread that decodes it, so the tree is built by a parser that stops there.
+constexpr std::size_t max_depth = 16;
+
+class BoundedDomParser : public nlohmann::detail::json_sax_dom_parser<Message> {
+public:
+    using json_sax_dom_parser::json_sax_dom_parser;
+    bool start_object(std::size_t n) { return deeper() && json_sax_dom_parser::start_object(n); }
+    bool start_array(std::size_t n) { return deeper() && json_sax_dom_parser::start_array(n); }
+    bool end_object() { return --depth_, json_sax_dom_parser::end_object(); }
+    bool end_array() { return --depth_, json_sax_dom_parser::end_array(); }
+    bool too_deep() const { return too_deep_; }
+
+private:
+    bool deeper() {
+        too_deep_ = ++depth_ > max_depth;
+        return !too_deep_;
+    }
+    std::size_t depth_ = 0;
+    bool too_deep_ = false;
+};
+
+}  // namespace
+
 Message decode(std::string_view bytes) {
     Message message;
+    BoundedDomParser parser(message);
+    bool whole = false;
     try {
         // strict: bytes after the message are an error, not ignored.
-        message = Message::from_cbor(bytes.begin(), bytes.end(), /*strict=*/true);
+        whole = Message::sax_parse(bytes.begin(), bytes.end(), &parser, nlohmann::json::input_format_t::cbor, /*strict=*/true);
     } catch (const nlohmann::json::exception& e) {
         throw WireError(fmt::format("malformed message: {}", e.what()));
     }
+    if (parser.too_deep()) throw WireError(fmt::format("malformed message: nested deeper than {}", max_depth));
+    if (!whole) throw WireError("malformed message");
     if (!message.is_object()) throw WireError("malformed message: not a map");
     return message;
 }

@@ -67,4 +67,14 @@ TEST(SeccompListener, MalformedMessagesSayWhy) {
     EXPECT_EQ(why_refused(R"({"fds":["seccompFd"],"pid":-4,"state":{"id":"x"}})", 1), "\"pid\" is not a process id");
 }
 
+// fuzz/seccomp_listener.cpp's check: a pid past pid_t was cut to another process's id
+// (4294967297 became 1) instead of refused.
+TEST(SeccompListener, APidPastPidTIsRefusedNotCut) {
+    EXPECT_EQ(why_refused(R"({"fds":["seccompFd"],"pid":4294967297,"state":{"id":"x"}})", 1),
+              "\"pid\" is not a process id");
+    EXPECT_EQ(why_refused(R"({"fds":["seccompFd"],"pid":2147483648,"state":{"id":"x"}})", 1),
+              "\"pid\" is not a process id");
+    EXPECT_EQ(parse_listener_message(R"({"fds":["seccompFd"],"pid":2147483647,"state":{"id":"x"}})", 1).pid, 2147483647);
+}
+
 }  // namespace

@@ -190,6 +190,18 @@ TEST(SeccompMounts, ARecursiveBindCopiesTheViewsAlong) {
     EXPECT_TRUE(plan_bind(mounts, 68, "/dev", true).kernel);
 }
 
+// fuzz/mountinfo.cpp's first find: a bind of a path that is not absolute, on a mount at
+// "/", threw std::out_of_range (a relative path counted as below "/" and lost its first
+// character). Its input, minimized: one line with an empty root.
+TEST(SeccompMounts, ARelativePathIsBelowNothing) {
+    const auto mounts = parse_mountinfo("2 1 5:0  /  -  \n");
+    ASSERT_EQ(mounts.size(), 1u);
+    for (bool recursive : {true, false}) {
+        EXPECT_NO_THROW(plan_bind(mounts, 2, mounts[0].root, recursive));
+        EXPECT_NO_THROW(plan_bind(mounts, 2, "proc", recursive));
+    }
+}
+
 TEST(SeccompMounts, UndressingTakesWhatEcifsPlacedDeepestFirst) {
     auto mounts = container_mounts();
     Undressing u = plan_undressing(mounts, 53, own_procfs);
