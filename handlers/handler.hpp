@@ -69,12 +69,6 @@ std::span<const FileEntry> file_table();
 // shim places them.
 std::span<const std::string_view> view_mounts();
 
-// The kernel's own files that are bound over a view's entry of the same name, wherever
-// that view is placed (paths like the views', "proc/sys/kernel/ns_last_pid"): the
-// sysctl table's kernel-file rows. The runtime's hook and the trapper's mount helper
-// keep each from the procfs beneath before the view covers it (see sysctl/table.hpp).
-std::span<const std::string_view> kernel_files();
-
 }  // namespace ecifs::handlers
 
 namespace ecifs::handlers {

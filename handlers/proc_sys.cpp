@@ -235,15 +235,4 @@ const Subtree& proc_sys() {
     return tree;
 }
 
-std::span<const std::string_view> kernel_files() {
-    static const std::vector<std::string> paths = [] {
-        std::vector<std::string> out;
-        for (const sysctl::Rule& rule : sysctl::rules())
-            if (rule.policy == sysctl::Policy::kernel_file) out.push_back("proc/sys/" + std::string(rule.pattern));
-        return out;
-    }();
-    static const std::vector<std::string_view> views(paths.begin(), paths.end());
-    return views;
-}
-
 }  // namespace ecifs::handlers

@@ -15,7 +15,7 @@
 
 #include <fmt/core.h>
 
-#include "handlers/handler.hpp"
+#include "sysctl/table.hpp"
 
 namespace ecifs::seccomp::mount_helper {
 
@@ -118,7 +118,7 @@ public:
         return mount_on(std::move(tree), at.get());
     }
 
-    // A copy of the kernel's own file at `below` (handlers::kernel_files()), taken before
+    // A copy of the kernel's own file at `below` (sysctl::kernel_files()), taken before
     // a view covers it, to be placed back on top of the view. Left empty where the
     // kernel has no such file.
     int copy_below(const std::string& below, Fd& tree) {
@@ -277,7 +277,7 @@ Reply new_mount(const Request& req, Opened& opened) {
     const bool read_only = sc::translate_new_mount(req.flags, "").read_only;
     Dressing dressing(opened.proc.get(), std::move(mnt), std::move(target));
     std::vector<std::pair<Fd, std::string>> kernel_files;
-    for (const std::string& below : sc::views_below(*req.fstype, handlers::kernel_files())) {
+    for (const std::string& below : sc::views_below(*req.fstype, sysctl::kernel_files())) {
         Fd copy;
         if (int err = dressing.copy_below(below, copy))
             return failed(EIO, fmt::format("copying the kernel's {} of the new {}: {}", below, *req.fstype, std::strerror(err)));

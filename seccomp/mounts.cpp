@@ -4,7 +4,7 @@
 
 #include <algorithm>
 
-#include "handlers/handler.hpp"
+#include "sysctl/table.hpp"
 #include "sys/mountinfo.hpp"
 #include "sys/text.hpp"
 
@@ -145,12 +145,12 @@ bool is_view(const MountEntry& entry) { return entry.fstype == "fuse.ecifs"; }
 
 namespace {
 
-// One of the kernel's own files bound back over a view (handlers::kernel_files()): as
+// One of the kernel's own files bound back over a view (sysctl::kernel_files()): as
 // much the runtime's as the view it is on.
 bool is_kernel_file_on_view(std::span<const MountEntry> mounts, const MountEntry& m) {
     const MountEntry* parent = find(mounts, m.parent);
     if (m.fstype != "proc" || !parent || !is_view(*parent)) return false;
-    const auto files = handlers::kernel_files();
+    const auto files = sysctl::kernel_files();
     return std::any_of(files.begin(), files.end(), [&](std::string_view file) {
         return file.starts_with("proc/") && file.substr(4) == m.root;
     });

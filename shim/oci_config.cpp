@@ -11,7 +11,7 @@
 
 #include <fmt/core.h>
 
-#include "handlers/handler.hpp"
+#include "sysctl/table.hpp"
 #include "seccomp/table.hpp"
 
 namespace ecifs::shim {
@@ -128,7 +128,7 @@ json drop_covered_readonly_paths(json& config, std::span<const View> views) {
 }
 
 // runc makes a readonlyPaths entry read-only with a recursive bind whose top alone is
-// remounted read-only, so a kernel file bound over a view below it (kernel_files())
+// remounted read-only, so a kernel file bound over a view below it (sysctl::kernel_files())
 // would stay writable where runc's whole directory is read-only: it gets its own entry,
 // after the directory's. Returns the entries added.
 json add_read_only_kernel_files(json& config) {
@@ -137,7 +137,7 @@ json add_read_only_kernel_files(json& config) {
     json& linux = config["linux"];
     if (!linux.contains("readonlyPaths") || !linux["readonlyPaths"].is_array()) return added;
     json& paths = linux["readonlyPaths"];
-    for (std::string_view file : handlers::kernel_files()) {
+    for (std::string_view file : sysctl::kernel_files()) {
         const std::string path = "/" + std::string(file);
         const bool below_one = std::any_of(paths.begin(), paths.end(), [&](const json& p) {
             return p.is_string() && path.starts_with(clean_path(p.get<std::string>()) + "/");

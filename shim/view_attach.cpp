@@ -11,7 +11,7 @@
 
 #include <fmt/core.h>
 
-#include "handlers/handler.hpp"
+#include "sysctl/table.hpp"
 
 namespace ecifs::shim {
 
@@ -47,7 +47,7 @@ Attach attach_views(const std::filesystem::path& mount_dir, int tree) {
 
 KernelFiles::KernelFiles(const std::filesystem::path& rootfs, const std::string& view_destination) {
     const std::string below = std::filesystem::path(view_destination).lexically_normal().string() + "/";
-    for (std::string_view file : handlers::kernel_files()) {
+    for (std::string_view file : sysctl::kernel_files()) {
         const std::string destination = "/" + std::string(file);
         if (!destination.starts_with(below)) continue;
         std::filesystem::path target = rootfs / std::filesystem::path(destination).relative_path();

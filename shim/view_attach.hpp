@@ -35,7 +35,7 @@ enum class Attach {
 // Throws AttachError with a message fit for the user.
 Attach attach_views(const std::filesystem::path& mount_dir, int tree);
 
-// The kernel's own files below a view's destination (handlers::kernel_files(), such as
+// The kernel's own files below a view's destination (sysctl::kernel_files(), such as
 // /proc/sys/kernel/ns_last_pid, whose value is the reader's pid namespace's), taken from
 // the container's procfs under `rootfs` before the view covers them, and bound back on
 // top of the view once it is placed. A file this kernel lacks is skipped.

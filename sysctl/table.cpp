@@ -355,6 +355,17 @@ const Rule* find_rule(std::string_view path) {
     return best;
 }
 
+std::span<const std::string_view> kernel_files() {
+    static const std::vector<std::string> paths = [] {
+        std::vector<std::string> out;
+        for (const Rule& rule : rules())
+            if (rule.policy == Policy::kernel_file) out.push_back("proc/sys/" + std::string(rule.pattern));
+        return out;
+    }();
+    static const std::vector<std::string_view> views(paths.begin(), paths.end());
+    return views;
+}
+
 std::string_view policy_name(Policy policy) {
     switch (policy) {
     case Policy::host: return "host";

@@ -70,6 +70,9 @@ TEST(SysctlTable, HoldsTheRowsTheDesignAsksFor) {
         EXPECT_EQ(policy_of(path), Policy::namespaced) << path;
     for (const auto path : {"kernel/ns_last_pid", "vm/memfd_noexec"})
         EXPECT_EQ(policy_of(path), Policy::kernel_file) << path;
+    const auto files = kernel_files();
+    EXPECT_EQ(std::vector<std::string_view>(files.begin(), files.end()),
+              (std::vector<std::string_view>{"proc/sys/kernel/ns_last_pid", "proc/sys/vm/memfd_noexec"}));
     for (const auto path :
          {"kernel/panic", "kernel/panic_on_oops", "kernel/panic_on_warn", "kernel/printk", "kernel/kptr_restrict",
           "kernel/dmesg_restrict", "kernel/sysrq", "kernel/pid_max", "kernel/threads-max",
