@@ -182,8 +182,9 @@ void remove_recorded_mounts(json& config, const json& record) {
 void restore_readonly_paths(json& config, const json& record) {
     if (!record.contains("readonlyPaths") || record["readonlyPaths"].empty()) return;
     json& paths = array_at(object_at(config, "linux"), "readonlyPaths");
-    for (const json& p : record["readonlyPaths"])
-        if (std::find(paths.begin(), paths.end(), p) == paths.end()) paths.push_back(p);
+    const json& dropped = record["readonlyPaths"];  // each back as often as it was dropped
+    for (const json& p : dropped)
+        if (std::count(paths.begin(), paths.end(), p) < std::count(dropped.begin(), dropped.end(), p)) paths.push_back(p);
 }
 
 void remove_ecifs_hooks(json& config) {

@@ -247,6 +247,20 @@ TEST(OciConfig, RemoveRestoresTheOriginal) {
     EXPECT_EQ(config, original);
 }
 
+// Found by fuzz/oci_config.cpp: a path named twice came back once.
+TEST(OciConfig, ARepeatedReadonlyPathComesBackAsOftenAsItWas) {
+    json original = rootless_spec();
+    original["linux"]["readonlyPaths"].push_back("/proc/sys");
+    json config = original;
+    apply_ecifs(config, views, setup);
+    json again = config;
+    apply_ecifs(again, views, setup);
+    EXPECT_EQ(again, config);
+    remove_ecifs(config);
+    auto ro = config["linux"]["readonlyPaths"].get<std::vector<std::string>>();
+    EXPECT_EQ(std::count(ro.begin(), ro.end(), "/proc/sys"), 2);
+}
+
 TEST(OciConfig, RuntimeMasksAreTheConfigsOwn) {
     json original = rootful_spec();
     const RuntimeMasks before = runtime_masks(original);
