@@ -97,8 +97,10 @@ def test_busy_container_raises_its_load_and_user_time_the_idle_one_stays_low(con
     # the idle container next to it next to nothing.
     assert busy_after[0] - busy_before[0] >= 20 * elapsed, (busy_before, busy_after, elapsed)
     assert idle_after[0] - idle_before[0] <= 2 * elapsed, (idle_before, idle_after)
+    # The idle container's own `runc exec` readers run in its cgroup, and the sampler
+    # (like the kernel's) may catch one of them at a 5-s tick: one such sample is 0.08.
     idle_load, idle_text = loadavg(idle)
-    assert max(idle_load) <= 0.05, idle_text
+    assert max(idle_load) <= 0.12 and idle_load[0] <= load[0] / 2, (idle_text, text)
     # Each line adds up to the container's age: the idle container is almost all idle.
     idle_uptime = float(idle.exec("cat /proc/uptime").split()[0])
     assert abs(sum(idle_after) - idle_uptime * 100) <= 100, (idle_after, idle_uptime)
