@@ -14,6 +14,7 @@
 #include <spdlog/spdlog.h>
 
 #include "daemon/daemon.hpp"
+#include "daemon/fd_holder.hpp"
 #include "ns/executor.hpp"
 #include "seccomp/mount_helper.hpp"
 #include "ecifs_version.hpp"
@@ -55,6 +56,9 @@ int main(int argc, char** argv) {
     // ... and as a helper doing one trapped mount or umount in a caller's namespaces
     // (seccomp/mount_helper.hpp): the socket is fd 3, the caller's /proc/TID fd 4.
     if (argc == 2 && std::string_view(argv[1]) == "__mount-helper") ecifs::seccomp::mount_helper::run(3, 4);
+    // ... and as the process that keeps the containers' fds while no daemon runs
+    // (daemon/fd_holder.hpp).
+    if (argc == 3 && std::string_view(argv[1]) == "__fd-holder") return ecifs::daemon::run_fd_holder(argv[2]);
 
     ecifs::daemon::Options options;
     bool foreground = false;
