@@ -233,6 +233,16 @@ TEST_F(FdHolderTest, FdsOutliveTheClientThatGaveThem) {
     second.remove("notify:c1");                  // absent: still ok
 }
 
+// More replies than the socket buffers at once: the holder waits for the reader.
+TEST_F(FdHolderTest, ListsManyFds) {
+    Pipe pipe;
+    FdHolder holder = client();
+    for (int i = 0; i < 600; ++i) holder.put("k" + std::to_string(i), pipe.write.get());
+    auto held = holder.list();
+    ASSERT_EQ(held.size(), 600U);
+    for (const auto& [key, fd] : held) EXPECT_TRUE(same_file(fd.get(), pipe.write.get())) << key;
+}
+
 TEST_F(FdHolderTest, RefusesMalformedRequestsAndKeepsServing) {
     Pipe pipe;
     Fd other(::open("/dev/null", O_RDONLY | O_CLOEXEC));
