@@ -149,6 +149,7 @@ void note_holder(const sys::Fd& lock) {
 Daemon::Daemon(Options options)
     : options_(std::move(options)),
       state_lock_(lock_state_dir(options_.state_dir)),
+      saved_(options_.state_dir / "records"),
       io_(static_cast<int>(options_.threads)),
       signals_(io_, SIGTERM, SIGINT),
       executor_reaper_(io_),
@@ -163,7 +164,9 @@ Daemon::Daemon(Options options)
         options_.seccomp_socket_path = options_.socket_path.parent_path() / "seccomp.sock";
     listener_.emplace(io_, options_.seccomp_socket_path,
                       [this](const std::string& id) { return trap_target(id); }, trapper_);
-    remove_stale_mounts();
+    // The executable by its magic link: an upgrade may have replaced the file.
+    holder_.emplace(FdHolder::connect_or_spawn(options_.state_dir / "holder.sock", "/proc/self/exe"));
+    restore();
 }
 
 Daemon::~Daemon() = default;
@@ -204,6 +207,7 @@ void Daemon::shutdown() {
     for (auto& [id, entry] : all) {
         spdlog::info("container {}: unmounting", id);
         entry.mount->stop();
+        drop_kept(id, entry);
     }
 }
 
@@ -219,9 +223,11 @@ void Daemon::reap_idle_executors() {
     });
 }
 
-// A previous daemon that died without cleaning up leaves dead FUSE mounts behind.
+// A previous daemon that died without cleaning up leaves dead FUSE mounts behind: every
+// mount that restore() did not take on.
 void Daemon::remove_stale_mounts() {
     for (const auto& dir : std::filesystem::directory_iterator(options_.state_dir / "containers")) {
+        if (containers_.count(dir.path().filename().string())) continue;
         ::umount2(dir.path().c_str(), MNT_DETACH);
         if (::rmdir(dir.path().c_str()) == 0) spdlog::warn("removed stale mount {}", dir.path().string());
     }
@@ -232,7 +238,7 @@ std::optional<seccomp::TrapTarget> Daemon::trap_target(const std::string& id) {
     std::lock_guard lock(mutex_);
     auto it = containers_.find(id);
     if (it == containers_.end()) return std::nullopt;
-    return seccomp::TrapTarget{id, it->second.container, container_dir(id), it->second.masks};
+    return trap_target_of(id, it->second);
 }
 
 std::filesystem::path Daemon::container_dir(const std::string& id) const {
@@ -258,21 +264,40 @@ control::Answer Daemon::prepare(const json& request, const control::Peer& peer) 
     if (creator > 0 && peer.pid > 0 && creator != peer.pid)
         throw std::invalid_argument(fmt::format("creator_pid {} is not the caller's pid {}", creator, peer.pid));
     const bool mount_fd = optional_flag(request, "mount_fd");
-    const auto masks = seccomp::runtime_masks(optional_paths(request, "masked_paths"),
-                                                         optional_paths(request, "readonly_paths"), handlers::view_mounts());
+    SavedContainer record;
+    record.id = id;
+    record.root_uid = root_uid;
+    record.root_gid = root_gid;
+    record.creator = creator;
+    record.masked_paths = optional_paths(request, "masked_paths");
+    record.readonly_paths = optional_paths(request, "readonly_paths");
+    if (creator > 0) record.creator_start = process_start(creator).value_or(0);
     std::lock_guard lock(mutex_);
     if (containers_.count(id)) throw std::invalid_argument(fmt::format("container {} is already prepared", id));
     Entry entry;
-    entry.masks = masks;
+    entry.masks = seccomp::runtime_masks(record.masked_paths, record.readonly_paths, handlers::view_mounts());
     entry.creator = creator;
     entry.container = std::make_shared<emulation::Container>(id, root_uid, root_gid);
-    entry.mount = fs::FuseMount::create(io_, options_.threads, container_dir(id), entry.container);
+    entry.mount = fs::FuseMount::create(io_, options_.threads, container_dir(id), entry.container, saved_.nodes_file(id));
+    try {
+        // Kept before the runtime hears of the mount: from then on a restart finds it.
+        record.fuse_init = entry.mount->init_request();
+        persist_values(id, *entry.container, {});
+        keep_fd(entry, "fuse:" + id, entry.mount->connection_fd());
+        saved_.save(record);
+        entry.record = record;
+    } catch (const std::exception&) {
+        drop_kept(id, entry);
+        entry.mount->stop();
+        throw;
+    }
     entry.mount->start();
     // Until the runtime reports the init pid, the container lives as long as its creator.
     if (creator > 0) {
         try {
             entry.watch = watch(id, creator);
         } catch (const std::exception&) {
+            drop_kept(id, entry);
             entry.mount->stop();
             throw std::invalid_argument(fmt::format("creator pid {} does not exist", creator));
         }
@@ -284,6 +309,7 @@ control::Answer Daemon::prepare(const json& request, const control::Peer& peer) 
         tree.reset(entry.mount->clone_tree());
         if (!tree) {
             int err = errno;
+            drop_kept(id, entry);
             entry.mount->stop();
             throw std::runtime_error(fmt::format("cannot copy the mount of {}: {}", id, std::strerror(err)));
         }
@@ -321,6 +347,12 @@ json Daemon::start(const json& request) {
     facts.pid = pid;
     facts.cgroup = cgroup::Cgroup(cgroup::resolve_cgroup_paths(pid));
     facts.start_seconds = it->second.container->host().process_start_seconds(pid);
+    SavedContainer record = it->second.record;
+    record.started = true;
+    record.init_pid = pid;
+    record.init_start = process_start(pid).value_or(0);
+    saved_.save(record);
+    it->second.record = std::move(record);
     it->second.watch = watch(id, pid);
     it->second.container->set_init(std::move(facts));
     it->second.started = true;
@@ -358,6 +390,7 @@ void Daemon::forget(const std::string& id, pid_t only_if_watching) {
         containers_.erase(it);
     }
     entry.mount->stop();
+    drop_kept(id, entry);
     entry.container->executors().clear();
     trapper_.forget(id);
     spdlog::info("container {}: removed", id);

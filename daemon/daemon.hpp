@@ -18,8 +18,10 @@
 #include <nlohmann/json.hpp>
 
 #include "control/server.hpp"
+#include "daemon/fd_holder.hpp"
 #include "daemon/load_sampler.hpp"
 #include "daemon/pid_watch.hpp"
+#include "daemon/saved_state.hpp"
 #include "emulation/container.hpp"
 #include "fs/fuse_mount.hpp"
 #include "seccomp/listener.hpp"
@@ -57,6 +59,9 @@ private:
         bool started = false;
         std::vector<seccomp::Mask> masks;  // the runtime's, for a proc/sysfs mounted inside
         pid_t creator = 0;  // the runtime that prepared it (the init must be its descendant); 0: an operator's
+        SavedContainer record;           // as kept on disk
+        std::vector<std::string> held;   // its fds' keys in the fd holder
+        unsigned next_seccomp_key = 0;
     };
 
     control::Answer handle(const nlohmann::json& request, const control::Peer& peer);
@@ -71,6 +76,15 @@ private:
     void shutdown();
     void reap_idle_executors();
     void remove_stale_mounts();
+    // daemon/restore.cpp: serving again what an earlier daemon served (docs/restart.md).
+    void restore();
+    bool adopt(const SavedContainer& record, std::map<std::string, sys::Fd>& held);
+    void discard(const std::string& id);
+    void keep_fd(Entry& entry, const std::string& key, int fd);
+    void drop_kept(const std::string& id, const Entry& entry);
+    void persist_values(const std::string& id, const emulation::Container& container,
+                        std::map<std::string, std::string> values);
+    seccomp::TrapTarget trap_target_of(const std::string& id, const Entry& entry);
     std::filesystem::path container_dir(const std::string& id) const;
     std::optional<seccomp::TrapTarget> trap_target(const std::string& id);
     nlohmann::json describe(const std::string& id, const Entry& entry) const;
@@ -78,6 +92,8 @@ private:
     Options options_;
     // flock(2)ed while the daemon lives: one daemon per state directory.
     sys::Fd state_lock_;
+    SavedState saved_;
+    std::optional<FdHolder> holder_;
     boost::asio::io_context io_;
     boost::asio::signal_set signals_;
     boost::asio::steady_timer executor_reaper_;

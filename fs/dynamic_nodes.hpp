@@ -13,12 +13,14 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <filesystem>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <unordered_map>
 
 #include "fs/node_table.hpp"
+#include "sys/fd.hpp"
 
 namespace ecifs::fs {
 
@@ -40,6 +42,13 @@ public:
     // Inodes held now.
     size_t size() const;
 
+    // Write every inode made and dropped to `file`, so that a daemon serving the mount
+    // after a restart (docs/restart.md) answers the numbers the kernel holds. Inodes
+    // the file already names are taken on first, each held for good (their counts
+    // went with the old daemon), and the file is rewritten with only them. One line
+    // per change: "+ INO ROOT PATH" or "- INO". Throws std::runtime_error.
+    void keep_journal(const std::filesystem::path& file, const NodeTable& table);
+
 private:
     struct Entry {
         DynamicNode node;
@@ -47,8 +56,12 @@ private:
         uint64_t refs = 0;
     };
 
+    void restore(const std::filesystem::path& file, const NodeTable& table);
+    void journal(const std::string& line);
+
     fuse_ino_t next_;
     mutable std::mutex mutex_;
+    sys::Fd journal_;
     std::unordered_map<std::string, fuse_ino_t> by_key_;  // "<root ino>/<path>"
     std::unordered_map<fuse_ino_t, Entry> by_ino_;
 };

@@ -1,8 +1,10 @@
 #include "fs/fuse_mount.hpp"
 
 #include <fcntl.h>
+#include <linux/fuse.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -118,16 +120,10 @@ FuseMount::FuseMount(boost::asio::io_context& io, unsigned pool_threads, std::fi
     live_mounts.fetch_add(1);
 }
 
-std::shared_ptr<FuseMount> FuseMount::create(boost::asio::io_context& io, unsigned pool_threads,
-                                             std::filesystem::path mountpoint,
-                                             std::shared_ptr<const emulation::Container> container) {
-    // The mountpoint must be reachable by the container's root to be bind-mounted.
-    if (::mkdir(mountpoint.c_str(), 0755) != 0 && errno != EEXIST)
-        throw std::runtime_error(fmt::format("mkdir {}: {}", mountpoint.string(), std::strerror(errno)));
-    std::shared_ptr<FuseMount> mount(new FuseMount(io, pool_threads, mountpoint, std::move(container)));
-    mount->session_ = new_session(&mount->state_);
-    mount->state_.kernel = libfuse_kernel(mount->session_);
-    mount->state_.run_blocking = [weak = std::weak_ptr<FuseMount>(mount)](std::function<void()> job) {
+void FuseMount::set_up_session() {
+    session_ = new_session(&state_);
+    state_.kernel = libfuse_kernel(session_);
+    state_.run_blocking = [weak = weak_from_this()](std::function<void()> job) {
         boost::asio::post(blocking_pool(), [weak, job = std::move(job)] {
             auto self = weak.lock();
             if (!self) return;
@@ -135,13 +131,99 @@ std::shared_ptr<FuseMount> FuseMount::create(boost::asio::io_context& io, unsign
             if (!self->closed_) job();  // once closed, the kernel has aborted the request
         });
     };
+}
+
+// The kernel queues INIT when it mounts: take it now, while the fd still blocks, and
+// keep its bytes for a daemon that adopts the mount after a restart.
+void FuseMount::receive_init() {
+    fuse_buf buf{};
+    const int res = fuse_session_receive_buf(session_, &buf);
+    if (res >= static_cast<int>(sizeof(fuse_in_header)) &&
+        static_cast<const fuse_in_header*>(buf.mem)->opcode == FUSE_INIT)
+        init_request_.assign(static_cast<const char*>(buf.mem), static_cast<size_t>(res));
+    if (res > 0) fuse_session_process_buf(session_, &buf);
+    std::free(buf.mem);
+    if (init_request_.empty()) throw std::runtime_error(fmt::format("{}: no FUSE INIT", mountpoint_.string()));
+}
+
+void FuseMount::serve_fd(int fd) {
+    ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
+    descriptor_.assign(fd);
+}
+
+std::shared_ptr<FuseMount> FuseMount::create(boost::asio::io_context& io, unsigned pool_threads,
+                                             std::filesystem::path mountpoint,
+                                             std::shared_ptr<const emulation::Container> container,
+                                             const std::filesystem::path& journal) {
+    // The mountpoint must be reachable by the container's root to be bind-mounted.
+    if (::mkdir(mountpoint.c_str(), 0755) != 0 && errno != EEXIST)
+        throw std::runtime_error(fmt::format("mkdir {}: {}", mountpoint.string(), std::strerror(errno)));
+    std::shared_ptr<FuseMount> mount(new FuseMount(io, pool_threads, mountpoint, std::move(container)));
+    mount->set_up_session();
+    if (!journal.empty()) mount->state_.dynamic.keep_journal(journal, NodeTable::instance());
     if (fuse_session_mount(mount->session_, mountpoint.c_str()) != 0) {
         ::rmdir(mountpoint.c_str());
         throw std::runtime_error(fmt::format("cannot mount FUSE at {}", mountpoint.string()));
     }
-    int fd = fuse_session_fd(mount->session_);
-    ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
-    mount->descriptor_.assign(fd);
+    try {
+        mount->receive_init();
+    } catch (...) {
+        mount->stop();
+        throw;
+    }
+    mount->serve_fd(fuse_session_fd(mount->session_));
+    return mount;
+}
+
+namespace {
+
+// The adopted session's /dev/fuse traffic (libfuse's custom io): plain read and writev,
+// but for the reply to the INIT it is fed at adoption, which is dropped.
+thread_local bool dropping_replies = false;
+
+ssize_t read_device(int fd, void* buf, size_t size, void*) { return ::read(fd, buf, size); }
+
+ssize_t write_device(int fd, iovec* iov, int count, void*) {
+    if (!dropping_replies) return ::writev(fd, iov, count);
+    ssize_t total = 0;
+    for (int i = 0; i < count; ++i) total += static_cast<ssize_t>(iov[i].iov_len);
+    return total;
+}
+
+// FUSE_NOTIFY_RESEND (Linux 6.9; not in this libfuse's or the build host's headers).
+constexpr int32_t notify_resend = 7;
+
+}  // namespace
+
+std::shared_ptr<FuseMount> FuseMount::adopt(boost::asio::io_context& io, unsigned pool_threads,
+                                            std::filesystem::path mountpoint,
+                                            std::shared_ptr<const emulation::Container> container,
+                                            sys::Fd connection, const std::string& init_request,
+                                            const std::filesystem::path& journal) {
+    if (init_request.size() < sizeof(fuse_in_header))
+        throw std::runtime_error(fmt::format("{}: no INIT to replay", mountpoint.string()));
+    std::shared_ptr<FuseMount> mount(new FuseMount(io, pool_threads, mountpoint, std::move(container)));
+    mount->adopted_ = true;
+    mount->init_request_ = init_request;
+    mount->set_up_session();
+    mount->state_.dynamic.keep_journal(journal, NodeTable::instance());
+    static const fuse_custom_io device_io{.writev = write_device, .read = read_device,
+                                          .splice_receive = nullptr, .splice_send = nullptr};
+    const int fd = connection.get();
+    if (fuse_session_custom_io(mount->session_, &device_io, fd) != 0)
+        throw std::runtime_error(fmt::format("{}: cannot adopt its FUSE connection", mountpoint.string()));
+    connection.release();  // the session closes it
+    std::string init = init_request;
+    fuse_buf buf{};
+    buf.mem = init.data();
+    buf.size = init.size();
+    dropping_replies = true;
+    fuse_session_process_buf(mount->session_, &buf);
+    dropping_replies = false;
+    const fuse_out_header resend{.len = sizeof(fuse_out_header), .error = notify_resend, .unique = 0};
+    if (::write(fd, &resend, sizeof resend) < 0)
+        spdlog::warn("{}: the kernel did not resend the requests in flight: {}", mountpoint.string(), std::strerror(errno));
+    mount->serve_fd(fd);
     return mount;
 }
 
@@ -170,7 +252,8 @@ void FuseMount::stop() {
     descriptor_.cancel(ignored);
     descriptor_.release();  // libfuse owns the fd and closes it on unmount
     state_.events.stop();   // no poll notification may reach the session from now on
-    if (session_) fuse_session_unmount(session_);
+    if (adopted_) ::umount2(mountpoint_.c_str(), MNT_DETACH);  // libfuse did not mount it
+    else if (session_) fuse_session_unmount(session_);
     if (::rmdir(mountpoint_.c_str()) != 0 && errno != ENOENT)
         spdlog::warn("cannot remove {}: {}", mountpoint_.string(), std::strerror(errno));
 }

@@ -7,12 +7,14 @@
 #include <atomic>
 #include <filesystem>
 #include <memory>
+#include <string>
 #include <shared_mutex>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 
 #include "fs/operations.hpp"
+#include "sys/fd.hpp"
 
 namespace ecifs::fs {
 
@@ -20,9 +22,23 @@ class FuseMount : public std::enable_shared_from_this<FuseMount> {
 public:
     // Creates `mountpoint` (one level) and mounts there; `pool_threads` serve `io`.
     // Throws std::runtime_error.
+    // With a `journal`, the mount's dynamic inodes are written there (see
+    // DynamicNodes::keep_journal) for a daemon that adopts it after a restart.
     static std::shared_ptr<FuseMount> create(boost::asio::io_context& io, unsigned pool_threads,
                                              std::filesystem::path mountpoint,
-                                             std::shared_ptr<const emulation::Container> container);
+                                             std::shared_ptr<const emulation::Container> container,
+                                             const std::filesystem::path& journal = {});
+    // Serve a mount an earlier daemon made (docs/restart.md): `connection` is its
+    // /dev/fuse file, kept open by the fd holder, and `init_request` the INIT the kernel
+    // sent it (init_request()). The new session is fed that INIT, its reply dropped
+    // (the kernel negotiated once), and the kernel is told to send again every request
+    // the earlier daemon had taken and not answered (FUSE_NOTIFY_RESEND, Linux 6.9).
+    // Throws std::runtime_error.
+    static std::shared_ptr<FuseMount> adopt(boost::asio::io_context& io, unsigned pool_threads,
+                                            std::filesystem::path mountpoint,
+                                            std::shared_ptr<const emulation::Container> container,
+                                            sys::Fd connection, const std::string& init_request,
+                                            const std::filesystem::path& journal);
     ~FuseMount();
     FuseMount(const FuseMount&) = delete;
     FuseMount& operator=(const FuseMount&) = delete;
@@ -34,6 +50,10 @@ public:
     void stop();
 
     const std::filesystem::path& mountpoint() const { return mountpoint_; }
+    // The /dev/fuse file the connection lives by, for the fd holder.
+    int connection_fd() const { return fuse_session_fd(session_); }
+    // The kernel's INIT request, as it came (see adopt()).
+    const std::string& init_request() const { return init_request_; }
     // Inodes the mount holds now (see MountState::node_count).
     size_t nodes() const { return state_.node_count(); }
 
@@ -45,6 +65,9 @@ public:
 private:
     FuseMount(boost::asio::io_context& io, unsigned pool_threads, std::filesystem::path mountpoint,
               std::shared_ptr<const emulation::Container> container);
+    void set_up_session();
+    void receive_init();
+    void serve_fd(int fd);
     void arm();
     void on_readable();
     void process_one(fuse_buf& request);
@@ -57,6 +80,8 @@ private:
     // Shared while a request is received and processed; exclusive to close the fd.
     std::shared_mutex io_mutex_;
     bool closed_ = false;
+    bool adopted_ = false;  // no libfuse mountpoint: stop() unmounts it itself
+    std::string init_request_;
     const unsigned pool_threads_;
     std::atomic<unsigned> busy_threads_{0};  // threads processing this mount's requests
 };

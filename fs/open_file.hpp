@@ -1,8 +1,14 @@
 #pragma once
-// What a FUSE file handle (fuse_file_info::fh) points to: fs/operations.cpp's one open
-// file. Here only so that tests/unit/fs_operations_test.cpp can check its lock.
+// What a FUSE file handle (fuse_file_info::fh) stands for (fs/handles.hpp): an open
+// file or an open directory of fs/operations.cpp.
+#include <sys/stat.h>
+
 #include <mutex>
+#include <string>
 #include <utility>
+#include <vector>
+
+#include <fuse_lowlevel.h>
 
 #include "fs/event_sources.hpp"
 #include "fs/page_cache.hpp"
@@ -35,6 +41,19 @@ struct OpenFile {
     bool read_by_read = false;    // its first READ was a read(2), not the page cache's (see PageCache)
     bool read_any = false;        // it had a READ
     EventSources::Id event = 0;  // its event source (a PSI trigger a write made), if any
+};
+
+struct DirEntry {
+    std::string name;
+    fuse_ino_t ino;
+    struct stat attr;
+};
+
+// One open directory: its listing taken at opendir, and the dynamic inodes it holds
+// (one reference each, given back at releasedir: see DynamicNodes).
+struct OpenDir {
+    std::vector<DirEntry> entries;
+    std::vector<fuse_ino_t> held;
 };
 
 }  // namespace ecifs::fs

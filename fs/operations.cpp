@@ -30,19 +30,6 @@ constexpr double static_cache_seconds = 3600.0;
 // an open of a name the caller's namespaces lack still fails with ENOENT.
 constexpr double dynamic_cache_seconds = 1.0;
 
-struct DirEntry {
-    std::string name;
-    fuse_ino_t ino;
-    struct stat attr;
-};
-
-// One open directory: its listing taken at opendir, and the dynamic inodes it holds
-// (one reference each, given back at releasedir: see DynamicNodes).
-struct OpenDir {
-    std::vector<DirEntry> entries;
-    std::vector<fuse_ino_t> held;
-};
-
 void release_listing(MountState& state, const OpenDir& dir) {
     for (fuse_ino_t ino : dir.held) state.dynamic.release(ino, 1);
 }
@@ -233,37 +220,50 @@ int list_subtree(const Request& req, const Target& dir, OpenDir& out) {
     return 0;
 }
 
-}  // namespace
-
-void op::opendir(const Request& req, fuse_ino_t ino, fuse_file_info* fi) {
+// A directory's listing, as OPENDIR takes it: "." and "..", then its entries.
+std::shared_ptr<OpenDir> list_directory(const Request& req, fuse_ino_t ino, int& err) {
     MountState& state = req.state;
-    auto dir = target_or_reply(req, ino);
-    if (!dir) return;
+    auto dir = resolve(state, ino);
+    if (!dir) return err = ENOENT, nullptr;
     struct stat self;
-    if (int err = attributes(req, *dir, self)) return (void)req.reply_err(err);
-    if (!S_ISDIR(self.st_mode)) return (void)req.reply_err(ENOTDIR);
-    auto open = std::make_unique<OpenDir>();
+    if ((err = attributes(req, *dir, self))) return nullptr;
+    if (!S_ISDIR(self.st_mode)) return err = ENOTDIR, nullptr;
+    auto open = std::make_shared<OpenDir>();
     // ".." of a path below a subtree is given as the subtree's root: the kernel does
     // not use it (it knows the parent dentry), readers only see the name.
     const fuse_ino_t parent_ino = dir->dynamic ? dir->node->ino : dir->node->parent;
     open->entries.push_back({".", dir->ino, self});
     open->entries.push_back({"..", parent_ino, static_attributes(state, *state.nodes.find(parent_ino))});
-    int err = dir->in_subtree() ? list_subtree(req, *dir, *open) : list_static(state, *dir->node, open->entries);
-    if (err) {
-        release_listing(state, *open);
-        return (void)req.reply_err(err);
+    err = dir->in_subtree() ? list_subtree(req, *dir, *open) : list_static(state, *dir->node, open->entries);
+    if (!err) return open;
+    release_listing(state, *open);
+    return nullptr;
+}
+
+}  // namespace
+
+void op::opendir(const Request& req, fuse_ino_t ino, fuse_file_info* fi) {
+    int err = 0;
+    auto open = list_directory(req, ino, err);
+    if (!open) return (void)req.reply_err(err);
+    fi->fh = req.state.dirs.add(open);
+    if (req.reply_open(*fi) != 0) {  // no RELEASEDIR will come
+        req.state.dirs.take(fi->fh);
+        release_listing(req.state, *open);
     }
-    fi->fh = reinterpret_cast<uint64_t>(open.get());
-    if (req.reply_open(*fi) == 0)
-        open.release();
-    else
-        release_listing(state, *open);  // no RELEASEDIR will come
 }
 
 // An entry's offset is its index + 1. (fuse_add_direntry only formats: it does not use
 // the request, so a test's will do.)
-void op::readdir(const Request& req, fuse_ino_t, size_t size, off_t offset, fuse_file_info* fi) {
-    const auto& entries = reinterpret_cast<OpenDir*>(fi->fh)->entries;
+// A handle an earlier daemon gave (docs/restart.md) is listed again.
+void op::readdir(const Request& req, fuse_ino_t ino, size_t size, off_t offset, fuse_file_info* fi) {
+    auto dir = req.state.dirs.find(fi->fh);
+    if (!dir) {
+        int err = 0;
+        if (!(dir = list_directory(req, ino, err))) return (void)req.reply_err(err);
+        req.state.dirs.adopt(fi->fh, dir);
+    }
+    const auto& entries = dir->entries;
     std::string buffer(size, '\0');
     size_t used = 0;
     for (size_t i = static_cast<size_t>(std::max<off_t>(offset, 0)); i < entries.size(); ++i) {
@@ -278,8 +278,7 @@ void op::readdir(const Request& req, fuse_ino_t, size_t size, off_t offset, fuse
 }
 
 void op::releasedir(const Request& req, fuse_ino_t, fuse_file_info* fi) {
-    std::unique_ptr<OpenDir> dir(reinterpret_cast<OpenDir*>(fi->fh));
-    release_listing(req.state, *dir);
+    if (auto dir = req.state.dirs.take(fi->fh)) release_listing(req.state, *dir);
     req.reply_err(0);
 }
 
@@ -287,12 +286,11 @@ namespace {
 
 // An open the kernel does not learn of (the opener was interrupted) gets no RELEASE.
 void reply_open(const Request& req, fuse_ino_t ino, fuse_file_info fi, Content content, int error) {
-    auto file = std::make_unique<OpenFile>(std::move(content), error);
-    fi.fh = reinterpret_cast<uint64_t>(file.get());
-    if (req.reply_open(fi) == 0)
-        file.release();
-    else
+    fi.fh = req.state.files.add(std::make_shared<OpenFile>(std::move(content), error));
+    if (req.reply_open(fi) != 0) {
+        req.state.files.take(fi.fh);
         req.state.page_cache.released(ino, false);
+    }
 }
 
 // Store the snapshot's last byte: the kernel then extends i_size to its length. The
@@ -361,6 +359,15 @@ void op::open(const Request& req, fuse_ino_t ino, fuse_file_info* fi) {
 
 namespace {
 
+// The open file of a handle. One an earlier daemon gave (docs/restart.md) is taken on
+// as a handle without a snapshot: its next READ renders the file.
+std::shared_ptr<OpenFile> open_file(const Request& req, uint64_t fh) {
+    if (auto file = req.state.files.find(fh)) return file;
+    auto file = std::make_shared<OpenFile>(nullptr, 0);
+    req.state.files.adopt(fh, file);
+    return file;
+}
+
 // What a READ answers: its content, or an errno. Worked out under the handle's lock,
 // replied after it: once a reply is out the reader may close, and the RELEASE, on
 // another thread, deletes the OpenFile, its lock with it.
@@ -415,9 +422,9 @@ ReadAnswer page_cache_read(const Request& req, fuse_ino_t ino, OpenFile& file) {
 void op::read(const Request& req, fuse_ino_t ino, size_t size, off_t offset, fuse_file_info* fi) {
     if (offset < 0) return (void)req.reply_err(EINVAL);
     MountState& state = req.state;
-    auto& file = *reinterpret_cast<OpenFile*>(fi->fh);
+    const auto file = open_file(req, fi->fh);
     const bool fills_page_cache = fi->lock_owner == 0;
-    const auto [content, error] = fills_page_cache ? page_cache_read(req, ino, file) : handle_read(req, ino, offset, file);
+    const auto [content, error] = fills_page_cache ? page_cache_read(req, ino, *file) : handle_read(req, ino, offset, *file);
     if (error || !content) return (void)req.reply_err(error ? error : EIO);
     size_t start = std::min(static_cast<size_t>(offset), content->size());
     size_t length = std::min(size, content->size() - start);
@@ -438,10 +445,9 @@ void op::write(const Request& req, fuse_ino_t ino, const char* data, size_t size
         int err = file && file->write ? file->write(req.context(), value) : EACCES;
         return (void)(err ? req.reply_err(err) : req.reply_write(size));
     }
-    // A subtree's write may attach an event source to the handle (a PSI trigger). The
-    // reply goes out after the lock: then the writer may close, and the RELEASE, on
-    // another thread, deletes the OpenFile.
-    auto& file = *reinterpret_cast<OpenFile*>(fi->fh);
+    // A subtree's write may attach an event source to the handle (a PSI trigger).
+    const auto handle = open_file(req, fi->fh);
+    OpenFile& file = *handle;
     int err = 0;
     {
         std::lock_guard guard(file.lock);
@@ -457,11 +463,11 @@ void op::write(const Request& req, fuse_ino_t ino, const char* data, size_t size
 // poller will wait) is woken at the source's next firing.
 void op::poll(const Request& req, fuse_ino_t ino, fuse_file_info* fi, fuse_pollhandle* ph) {
     auto target = resolve(req.state, ino);
-    auto& file = *reinterpret_cast<OpenFile*>(fi->fh);
+    const auto file = open_file(req, fi->fh);
     EventSources::Id event;
     {
-        std::lock_guard guard(file.lock);
-        event = file.event;
+        std::lock_guard guard(file->lock);
+        event = file->event;
     }
     const bool fired = event != 0 && req.state.events.poll(event, std::exchange(ph, nullptr));
     if (ph) fuse_pollhandle_destroy(ph);
@@ -479,9 +485,10 @@ void op::readlink(const Request& req, fuse_ino_t ino) {
 }
 
 void op::release(const Request& req, fuse_ino_t ino, fuse_file_info* fi) {
-    std::unique_ptr<OpenFile> file(reinterpret_cast<OpenFile*>(fi->fh));
-    req.state.page_cache.released(ino, file->read_by_read);
-    if (file->event) req.state.events.remove(file->event);  // ends the trigger
+    if (auto file = req.state.files.take(fi->fh)) {
+        req.state.page_cache.released(ino, file->read_by_read);
+        if (file->event) req.state.events.remove(file->event);  // ends the trigger
+    }
     req.reply_err(0);
 }
 

@@ -16,8 +16,10 @@
 #include "emulation/container.hpp"
 #include "fs/dynamic_nodes.hpp"
 #include "fs/event_sources.hpp"
+#include "fs/handles.hpp"
 #include "fs/kernel.hpp"
 #include "fs/node_table.hpp"
+#include "fs/open_file.hpp"
 #include "fs/page_cache.hpp"
 #include "fs/snapshots.hpp"
 #include "handlers/handler.hpp"
@@ -41,6 +43,8 @@ struct MountState {
     PageCache page_cache;
     Snapshots snapshots;  // the open files' renderings, shared and capped
     EventSources events;  // of the open files (PSI triggers); stopped before the session goes
+    Handles<OpenFile> files;
+    Handles<OpenDir> dirs;
     // Run work that may block on the kernel's page locks off the pool threads, which
     // must stay free to answer the READs holding those locks.
     std::function<void(std::function<void()>)> run_blocking;

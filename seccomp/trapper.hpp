@@ -25,6 +25,7 @@
 #include <atomic>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -44,6 +45,9 @@ struct TrapTarget {
     std::shared_ptr<emulation::Container> container;
     std::filesystem::path views_root;  // the container's FUSE mount, STATE/containers/ID
     std::vector<seccomp::Mask> masks;  // the runtime's, for a proc/sysfs mounted inside
+    // Called with a notify fd the runtime handed over, before it is served: the daemon
+    // has the fd holder keep a copy (docs/restart.md). Unset: nothing to do.
+    std::function<void(int notify_fd)> keep;
 };
 
 class NotifyFd;

@@ -15,13 +15,24 @@ std::optional<std::string> Store::get(const std::string& path) const {
 std::string Store::get_or_insert(const std::string& path, const std::function<std::string()>& make) {
     std::unique_lock lock(mutex_);
     auto [it, inserted] = values_.try_emplace(path);
-    if (inserted) it->second = make();
+    if (inserted) {
+        it->second = make();
+        if (save_) save_(values_);
+    }
     return it->second;
 }
 
 void Store::set(const std::string& path, std::string value) {
     std::unique_lock lock(mutex_);
     values_.insert_or_assign(path, std::move(value));
+    if (save_) save_(values_);
+}
+
+void Store::persist_with(std::map<std::string, std::string> values, Saver save) {
+    std::unique_lock lock(mutex_);
+    values.merge(values_);  // a value set before (none, in the daemon) stays under the disk's
+    values_ = std::move(values);
+    save_ = std::move(save);
 }
 
 std::map<std::string, std::string> Store::snapshot() const {

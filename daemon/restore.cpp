@@ -1,0 +1,152 @@
+// Serving again what an earlier daemon served (docs/restart.md): its records on disk,
+// the FUSE connections and seccomp notify fds the fd holder kept, the containers whose
+// processes still run.
+#include <sys/mount.h>
+#include <unistd.h>
+
+#include <fmt/core.h>
+#include <spdlog/spdlog.h>
+
+#include "daemon/daemon.hpp"
+#include "handlers/handler.hpp"
+#include "sys/log_limit.hpp"
+
+namespace ecifs::daemon {
+
+namespace {
+
+std::string seccomp_key_prefix(const std::string& id) { return "seccomp:" + id + ":"; }
+
+// Whether the process a record names is the one that runs under its pid now.
+bool still_runs(pid_t pid, double start) {
+    const auto now = pid > 0 ? process_start(pid) : std::nullopt;
+    return now && *now == start;
+}
+
+}  // namespace
+
+void Daemon::restore() {
+    std::map<std::string, sys::Fd> held;
+    for (auto& [key, fd] : holder_->list()) held.emplace(key, std::move(fd));
+    auto loaded = saved_.load_all();
+    for (const auto& error : loaded.errors) spdlog::error("saved state: {} (left as it is)", error);
+    for (const auto& record : loaded.containers) {
+        bool adopted = false;
+        try {
+            adopted = adopt(record, held);
+        } catch (const std::exception& e) {
+            spdlog::error("container {}: cannot serve it again: {}", record.id, e.what());
+        }
+        if (!adopted) discard(record.id);
+    }
+    for (auto& [key, fd] : held) {  // nothing took them: their connections may end
+        spdlog::info("fd holder: dropping {}, which no container claims", key);
+        holder_->remove(key);
+    }
+    remove_stale_mounts();
+}
+
+bool Daemon::adopt(const SavedContainer& record, std::map<std::string, sys::Fd>& held) {
+    const std::string& id = record.id;
+    const pid_t pid = record.started ? record.init_pid : record.creator;
+    if (!still_runs(pid, record.started ? record.init_start : record.creator_start)) {
+        spdlog::info("container {}: pid {} ended while no daemon ran; forgotten", id, pid);
+        return false;
+    }
+    auto fuse = held.extract("fuse:" + id);
+    if (fuse.empty()) {
+        spdlog::warn("container {}: the fd holder kept no FUSE connection for it; forgotten", id);
+        return false;
+    }
+    std::lock_guard lock(mutex_);
+    Entry entry;
+    entry.record = record;
+    entry.creator = record.creator;
+    entry.started = record.started;
+    entry.masks = seccomp::runtime_masks(record.masked_paths, record.readonly_paths, handlers::view_mounts());
+    entry.container = std::make_shared<emulation::Container>(id, record.root_uid, record.root_gid);
+    std::map<std::string, std::string> values;
+    try {
+        values = saved_.load_values(id);
+    } catch (const std::exception& e) {
+        spdlog::error("container {}: {}; its values start from the defaults", id, e.what());
+    }
+    persist_values(id, *entry.container, std::move(values));
+    if (record.started) {
+        emulation::InitFacts facts;
+        facts.pid = pid;
+        facts.cgroup = cgroup::Cgroup(cgroup::resolve_cgroup_paths(pid));
+        facts.start_seconds = entry.container->host().process_start_seconds(pid);
+        entry.container->set_init(std::move(facts));
+    }
+    entry.mount = fs::FuseMount::adopt(io_, options_.threads, container_dir(id), entry.container,
+                                       std::move(fuse.mapped()), record.fuse_init, saved_.nodes_file(id));
+    entry.held.push_back("fuse:" + id);
+    entry.watch = watch(id, pid);
+    const std::string prefix = seccomp_key_prefix(id);
+    for (auto it = held.lower_bound(prefix); it != held.end() && it->first.starts_with(prefix);) {
+        entry.held.push_back(it->first);
+        trapper_.add(it->second.release(), trap_target_of(id, entry));
+        it = held.erase(it);
+    }
+    entry.next_seccomp_key = static_cast<unsigned>(entry.held.size());
+    entry.mount->start();
+    spdlog::info("container {}: served again (pid {}, {} seccomp notify fds)", id, pid, entry.held.size() - 1);
+    containers_.emplace(id, std::move(entry));
+    return true;
+}
+
+// A container whose record is left but which is not served again: its mount goes.
+void Daemon::discard(const std::string& id) {
+    const auto mountpoint = container_dir(id);
+    ::umount2(mountpoint.c_str(), MNT_DETACH);
+    ::rmdir(mountpoint.c_str());
+    saved_.erase(id);
+}
+
+void Daemon::keep_fd(Entry& entry, const std::string& key, int fd) {
+    holder_->put(key, fd);
+    entry.held.push_back(key);
+}
+
+// Best effort: a holder that is gone keeps nothing anyway.
+void Daemon::drop_kept(const std::string& id, const Entry& entry) {
+    for (const auto& key : entry.held) {
+        try {
+            holder_->remove(key);
+        } catch (const std::exception& e) {
+            spdlog::warn("container {}: fd holder: {}", id, e.what());
+        }
+    }
+    saved_.erase(id);
+}
+
+// A value the disk cannot take is still the container's until the daemon stops; the
+// failure is logged (a restart would show the earlier value).
+void Daemon::persist_values(const std::string& id, const emulation::Container& container,
+                            std::map<std::string, std::string> values) {
+    container.own_values().persist_with(std::move(values), [this, id](const std::map<std::string, std::string>& all) {
+        try {
+            saved_.save_values(id, all);
+        } catch (const std::exception& e) {
+            sys::log_limited(spdlog::level::err, id, "save", "container {}: {}", id, e.what());
+        }
+    });
+}
+
+seccomp::TrapTarget Daemon::trap_target_of(const std::string& id, const Entry& entry) {
+    seccomp::TrapTarget target{id, entry.container, container_dir(id), entry.masks, {}};
+    target.keep = [this, id](int notify_fd) {
+        std::lock_guard lock(mutex_);
+        auto it = containers_.find(id);
+        if (it == containers_.end()) return;
+        try {
+            keep_fd(it->second, seccomp_key_prefix(id) + std::to_string(it->second.next_seccomp_key++), notify_fd);
+        } catch (const std::exception& e) {
+            spdlog::error("container {}: fd holder: {}; a restart would lose this notify fd", id, e.what());
+        }
+    };
+    return target;
+}
+
+}  // namespace ecifs::daemon

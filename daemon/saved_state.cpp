@@ -1,0 +1,157 @@
+#include "daemon/saved_state.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+
+#include <fmt/core.h>
+#include <nlohmann/json.hpp>
+
+#include "sys/fd.hpp"
+#include "sys/files.hpp"
+#include "sys/text.hpp"
+
+namespace ecifs::daemon {
+
+namespace {
+
+using nlohmann::json;
+
+const char* const record_suffix = ".json";
+const char* const values_suffix = ".values.json";
+
+// Write `text` to `path` whole: a temporary file beside it, then rename(2) over it.
+// No fsync: the files outlive the daemon, not the machine (a reboot ends the containers).
+void replace_file(const std::filesystem::path& path, const std::string& text) {
+    const auto temporary = std::filesystem::path(path) += ".tmp";
+    sys::Fd fd(::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600));
+    bool written = fd && ::write(fd.get(), text.data(), text.size()) == static_cast<ssize_t>(text.size());
+    const int err = errno;
+    fd.reset();
+    if (!written || ::rename(temporary.c_str(), path.c_str()) != 0) {
+        ::unlink(temporary.c_str());
+        throw std::runtime_error(fmt::format("cannot write {}: {}", path.string(), std::strerror(written ? errno : err)));
+    }
+}
+
+json to_json(const SavedContainer& c) {
+    std::string init_hex;
+    for (unsigned char byte : c.fuse_init) init_hex += fmt::format("{:02x}", byte);
+    return {{"version", SavedState::version}, {"id", c.id}, {"root_uid", c.root_uid}, {"root_gid", c.root_gid},
+            {"creator", c.creator}, {"creator_start", c.creator_start}, {"masked_paths", c.masked_paths},
+            {"readonly_paths", c.readonly_paths}, {"started", c.started}, {"init_pid", c.init_pid},
+            {"init_start", c.init_start}, {"fuse_init", init_hex}};
+}
+
+std::string from_hex(const std::string& hex) {
+    if (hex.size() % 2) throw std::invalid_argument("odd hex length");
+    std::string out;
+    for (size_t i = 0; i < hex.size(); i += 2) out += static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16));
+    return out;
+}
+
+SavedContainer from_json(const json& j) {
+    if (j.at("version").get<int>() != SavedState::version)
+        throw std::invalid_argument(fmt::format("version {} (this daemon reads {})", j.at("version").dump(),
+                                                SavedState::version));
+    SavedContainer c;
+    c.id = j.at("id").get<std::string>();
+    c.root_uid = j.at("root_uid").get<uid_t>();
+    c.root_gid = j.at("root_gid").get<gid_t>();
+    c.creator = j.at("creator").get<pid_t>();
+    c.creator_start = j.at("creator_start").get<double>();
+    c.masked_paths = j.at("masked_paths").get<std::vector<std::string>>();
+    c.readonly_paths = j.at("readonly_paths").get<std::vector<std::string>>();
+    c.started = j.at("started").get<bool>();
+    c.init_pid = j.at("init_pid").get<pid_t>();
+    c.init_start = j.at("init_start").get<double>();
+    c.fuse_init = from_hex(j.at("fuse_init").get<std::string>());
+    return c;
+}
+
+json read_json(const std::filesystem::path& path) {
+    std::string text;
+    if (int err = sys::read_file(path.string(), text))
+        throw std::runtime_error(fmt::format("{}: {}", path.string(), std::strerror(err)));
+    try {
+        return json::parse(text);
+    } catch (const std::exception& e) {
+        throw std::runtime_error(fmt::format("{}: {}", path.string(), e.what()));
+    }
+}
+
+}  // namespace
+
+SavedState::SavedState(std::filesystem::path dir) : dir_(std::move(dir)) {
+    std::filesystem::create_directories(dir_);
+    std::filesystem::permissions(dir_, std::filesystem::perms::owner_all);
+}
+
+std::filesystem::path SavedState::record_file(const std::string& id) const { return dir_ / (id + record_suffix); }
+std::filesystem::path SavedState::values_file(const std::string& id) const { return dir_ / (id + values_suffix); }
+std::filesystem::path SavedState::nodes_file(const std::string& id) const { return dir_ / (id + ".nodes"); }
+
+void SavedState::save(const SavedContainer& container) const {
+    replace_file(record_file(container.id), to_json(container).dump() + "\n");
+}
+
+void SavedState::save_values(const std::string& id, const std::map<std::string, std::string>& values) const {
+    replace_file(values_file(id), json{{"version", version}, {"values", values}}.dump() + "\n");
+}
+
+void SavedState::erase(const std::string& id) const {
+    for (const auto& path : {record_file(id), values_file(id), nodes_file(id)}) ::unlink(path.c_str());
+}
+
+std::map<std::string, std::string> SavedState::load_values(const std::string& id) const {
+    if (!std::filesystem::exists(values_file(id))) return {};
+    const json j = read_json(values_file(id));
+    try {
+        if (j.at("version").get<int>() != version) throw std::invalid_argument("unknown version " + j.at("version").dump());
+        return j.at("values").get<std::map<std::string, std::string>>();
+    } catch (const std::exception& e) {
+        throw std::runtime_error(fmt::format("{}: {}", values_file(id).string(), e.what()));
+    }
+}
+
+SavedState::Loaded SavedState::load_all() const {
+    Loaded loaded;
+    for (const auto& entry : std::filesystem::directory_iterator(dir_)) {
+        const std::string name = entry.path().filename().string();
+        if (!name.ends_with(record_suffix) || name.ends_with(values_suffix)) continue;
+        try {
+            SavedContainer c;
+            try {
+                c = from_json(read_json(entry.path()));
+            } catch (const nlohmann::json::exception& e) {
+                throw std::runtime_error(fmt::format("{}: {}", entry.path().string(), e.what()));
+            } catch (const std::invalid_argument& e) {
+                throw std::runtime_error(fmt::format("{}: {}", entry.path().string(), e.what()));
+            }
+            if (c.id + record_suffix != name) throw std::runtime_error(entry.path().string() + ": names another container");
+            loaded.containers.push_back(std::move(c));
+        } catch (const std::exception& e) {
+            loaded.errors.push_back(e.what());
+        }
+    }
+    return loaded;
+}
+
+std::optional<double> process_start(pid_t pid) {
+    std::string text;
+    if (pid <= 0 || sys::read_file(fmt::format("/proc/{}/stat", pid), text) != 0) return std::nullopt;
+    // Fields are counted from the last ')': the command may hold both spaces and ')'.
+    const auto paren = text.rfind(')');
+    if (paren == std::string::npos) return std::nullopt;
+    const auto fields = sys::split_fields(std::string_view(text).substr(paren + 1));
+    if (fields.size() < 20) return std::nullopt;
+    const auto ticks = sys::whole_number<uint64_t>(fields[19]);
+    if (!ticks) return std::nullopt;
+    return static_cast<double>(*ticks) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
+}  // namespace ecifs::daemon

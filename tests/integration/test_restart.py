@@ -1,0 +1,152 @@
+"""A daemon crash never breaks a running container (issue 12, docs/restart.md): the fd
+holder keeps every FUSE connection and seccomp notify fd, a new daemon serves them again,
+and the containers' readers see no failed or empty read across a kill -9."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+
+from conftest import MiB, fuse_mounts_under, pid_alive, wait_for
+
+# Each container reads every file twice per turn: read(2) (coreutils cat, Python's
+# open().read()) and sendfile(2) (busybox cat), and counts failed and empty reads and
+# the longest single read (the stall a restart costs a reader).
+READER = r"""
+import json, os, sys, time
+files = sys.argv[1:]
+r, w = os.pipe()
+reads = fails = 0
+worst = 0.0
+errors = []
+while not os.path.exists("/tmp/stop"):
+    for f in files:
+        started = time.monotonic()
+        try:
+            with open(f, "rb") as fh:
+                if not fh.read():
+                    raise OSError("empty read(2)")
+            fd = os.open(f, os.O_RDONLY)
+            try:
+                sent = os.sendfile(w, fd, 0, 65536)
+            finally:
+                os.close(fd)
+            if not sent or not os.read(r, 1 << 20):
+                raise OSError("empty sendfile(2)")
+        except OSError as e:
+            fails += 1
+            if len(errors) < 20:
+                errors.append(f"{f}: {e}")
+        worst = max(worst, time.monotonic() - started)
+        reads += 1
+    with open("/tmp/reader.new", "w") as out:
+        json.dump({"reads": reads, "fails": fails, "worst": worst, "errors": errors}, out)
+    os.rename("/tmp/reader.new", "/tmp/reader.json")
+with open("/tmp/reader.done", "w") as out:
+    out.write("done")
+"""
+
+FILES = ["/proc/meminfo", "/proc/uptime", "/proc/stat",
+         "/proc/sys/kernel/hostname",  # namespaced: an executor in the container's namespaces
+         "/proc/sys/kernel/panic"]     # emulated: the container's own value
+# product_uuid only where the host has DMI (a view covers the kernel's own file).
+IDENTITY = ("for f in /proc/sys/kernel/random/boot_id /sys/devices/virtual/dmi/id/product_uuid "
+            "/proc/sys/kernel/panic; do [ -e $f ] && cat $f; done; true")
+
+
+def progress(c) -> dict:
+    try:
+        return json.loads((c.bundle / "rootfs" / "tmp" / "reader.json").read_text())
+    except (OSError, ValueError):
+        return {"reads": 0, "fails": 0, "worst": 0.0, "errors": []}
+
+
+def start_readers(containers, count: int) -> list:
+    started = []
+    for i in range(count):
+        c = containers.start(memory=128 * MiB)
+        c.exec(f"sysctl -w kernel.panic={i + 3} >/dev/null")
+        (c.bundle / "rootfs" / "tmp" / "reader.py").write_text(READER)
+        r = containers.shim("exec", "-d", c.id, "python3", "/tmp/reader.py", *FILES,
+                            capture_output=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        assert r.returncode == 0
+        started.append(c)
+    for c in started:
+        assert wait_for(lambda: progress(c)["reads"] > 0, 30), c.id
+    return started
+
+
+def identities(cs) -> dict:
+    return {c.id: c.exec(IDENTITY) for c in cs}
+
+
+def wait_for_more_reads(cs, at_least: int = 50) -> None:
+    marks = {c.id: progress(c)["reads"] for c in cs}
+    for c in cs:
+        assert wait_for(lambda: progress(c)["reads"] >= marks[c.id] + at_least, 60), (c.id, progress(c))
+
+
+def stop_readers(cs) -> list[dict]:
+    for c in cs:
+        (c.bundle / "rootfs" / "tmp" / "stop").write_text("")
+    for c in cs:
+        assert wait_for(lambda: (c.bundle / "rootfs" / "tmp" / "reader.done").exists(), 30), c.id
+    return [progress(c) for c in cs]
+
+
+def kill_and_restart(daemon, gap: float) -> None:
+    daemon.kill()
+    daemon.proc.wait(10)
+    time.sleep(gap)  # the readers wait in the kernel meanwhile
+    daemon.start()
+
+
+def report(results: list[dict], label: str) -> None:
+    reads = sum(r["reads"] for r in results)
+    fails = sum(r["fails"] for r in results)
+    worst = max(r["worst"] for r in results)
+    print(f"{label}: {len(results)} containers, {reads} reads, {fails} failed or empty, "
+          f"longest read {worst * 1000:.0f} ms")
+    assert fails == 0, [r["errors"] for r in results if r["fails"]]
+
+
+@pytest.mark.parametrize("kills", [1, 10], ids=["kill-9", "10-kills-200ms-apart"])
+def test_readers_never_fail_across_kills(daemon, containers, kills):
+    cs = start_readers(containers, 20 if kills == 1 else 5)
+    before = identities(cs)
+    for _ in range(kills):
+        kill_and_restart(daemon, gap=0.5 if kills == 1 else 0.2)
+    wait_for_more_reads(cs)
+    report(stop_readers(cs), f"{kills} kill(s)")
+    assert identities(cs) == before  # boot_id, product_uuid, the container's kernel.panic
+    listed = daemon.listing()
+    assert all(c.id in listed for c in cs)
+
+
+def test_a_container_that_ended_while_no_daemon_ran_is_forgotten(daemon, containers):
+    gone, kept = containers.start(memory=128 * MiB), containers.start(memory=128 * MiB)
+    daemon.kill()
+    daemon.proc.wait(10)
+    pid = gone.pid
+    os.kill(pid, signal.SIGKILL)
+    assert wait_for(lambda: not pid_alive(pid), 10)
+    daemon.start()
+    listed = daemon.listing()
+    assert gone.id not in listed and kept.id in listed, listed
+    assert not fuse_mounts_under(daemon.containers_dir / gone.id)
+    assert kept.exec("head -n 1 /proc/meminfo") == "MemTotal:         131072 kB\n"
+
+
+def test_a_container_created_while_no_daemon_runs_is_refused_cleanly(daemon, containers):
+    daemon.kill()
+    daemon.proc.wait(10)
+    c = containers.start(memory=128 * MiB, check=False)
+    r = containers.runc_ids()
+    assert c.id not in r, r
+    print((containers.dir / f"{c.id}.out").read_text())
+    daemon.start()
+    assert c.id not in daemon.listing()
