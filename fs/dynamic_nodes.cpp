@@ -67,6 +67,8 @@ void DynamicNodes::restore(const std::filesystem::path& file, const NodeTable& t
     std::string sign, path;
     fuse_ino_t ino = 0, root = 0;
     while (in >> sign >> ino) {
+        next_ = std::max(next_, ino + 1);  // never given again, dropped or not
+        if (sign == "n") continue;
         if (sign == "-") {
             if (auto it = by_ino_.find(ino); it != by_ino_.end()) by_key_.erase(it->second.key), by_ino_.erase(it);
             continue;
@@ -75,12 +77,11 @@ void DynamicNodes::restore(const std::filesystem::path& file, const NodeTable& t
         in.get();
         std::getline(in, path);
         const Node* node = table.find(root);
-        if (sign != "+" || !node || !node->subtree || ino < next_) continue;  // not ours to take on
+        if (sign != "+" || !node || !node->subtree || ino < first_) continue;  // not ours to take on
         std::string key = std::to_string(root) + '/' + path;
         by_key_[key] = ino;
         by_ino_[ino] = Entry{DynamicNode{node, path}, std::move(key), held_for_good};
     }
-    for (const auto& [number, entry] : by_ino_) next_ = std::max(next_, number + 1);
 }
 
 void DynamicNodes::keep_journal(const std::filesystem::path& file, const NodeTable& table) {
@@ -89,6 +90,7 @@ void DynamicNodes::keep_journal(const std::filesystem::path& file, const NodeTab
     const auto fresh = std::filesystem::path(file) += ".new";
     {
         std::ofstream out(fresh, std::ios::trunc);
+        out << "n " << next_ - 1 << '\n';
         for (const auto& [ino, entry] : by_ino_) out << "+ " << ino << ' ' << entry.node.root->ino << ' ' << entry.node.path << '\n';
         if (!out.flush()) throw std::runtime_error(fmt::format("cannot write {}", fresh.string()));
     }

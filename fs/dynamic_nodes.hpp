@@ -31,7 +31,7 @@ struct DynamicNode {
 
 class DynamicNodes {
 public:
-    explicit DynamicNodes(fuse_ino_t first_ino) : next_(first_ino) {}
+    explicit DynamicNodes(fuse_ino_t first_ino) : first_(first_ino), next_(first_ino) {}
 
     // The inode of `path` below `root`, made if it has none, with one reference more.
     fuse_ino_t intern(const Node& root, const std::string& path);
@@ -46,7 +46,8 @@ public:
     // after a restart (docs/restart.md) answers the numbers the kernel holds. Inodes
     // the file already names are taken on first, each held for good (their counts
     // went with the old daemon), and the file is rewritten with only them. One line
-    // per change: "+ INO ROOT PATH" or "- INO". Throws std::runtime_error.
+    // per change: "+ INO ROOT PATH" or "- INO"; and "n INO", the highest number given
+    // (numbers are never given twice). Throws std::runtime_error.
     void keep_journal(const std::filesystem::path& file, const NodeTable& table);
 
 private:
@@ -59,6 +60,7 @@ private:
     void restore(const std::filesystem::path& file, const NodeTable& table);
     void journal(const std::string& line);
 
+    const fuse_ino_t first_;
     fuse_ino_t next_;
     mutable std::mutex mutex_;
     sys::Fd journal_;

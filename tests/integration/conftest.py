@@ -102,6 +102,21 @@ def fuse_mounts_under(base: Path | str) -> list[str]:
     return mounts_under(base, fuse_only=True)
 
 
+def quit_fd_holder(path: Path) -> None:
+    """A daemon killed and not started again leaves its fd holder (docs/restart.md)
+    keeping its containers' connections: tell it to let go and exit."""
+    if not path.exists():
+        return
+    with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as s:
+        s.settimeout(5)
+        try:
+            s.connect(str(path))
+            s.send(b"quit")
+            s.recv(64)
+        except OSError:
+            pass  # it ended meanwhile
+
+
 def unmount_all_under(base: Path | str) -> list[str]:
     """Lazily unmount every mount under base (deepest first); returns what was there."""
     found = mounts_under(base)
@@ -338,6 +353,7 @@ class Daemon:
 
     def cleanup(self) -> None:
         self.stop()
+        quit_fd_holder(self.state_dir / "holder.sock")
         unmount_all_under(self.dir)
 
     def log_tail(self, lines: int = 80) -> str:

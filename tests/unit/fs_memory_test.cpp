@@ -12,6 +12,7 @@
 #include <gtest/gtest.h>
 
 #include "fixture_trees.hpp"
+#include "temp_dir.hpp"
 #include "fs/dynamic_nodes.hpp"
 #include "fs/open_file.hpp"
 #include "fs/operations.hpp"
@@ -52,6 +53,34 @@ TEST(DynamicNodes, APathMadeAgainGetsANewNumber) {
     EXPECT_NE(first, second);  // the kernel may still hold a FORGET for `first` in flight
     EXPECT_FALSE(nodes.release(first, 1));  // a late one changes nothing
     EXPECT_TRUE(nodes.find(second));
+}
+
+// A daemon that serves a mount after a restart (docs/restart.md) answers the numbers
+// the earlier one gave, for the inodes still held, and gives new ones above them.
+TEST(DynamicNodes, TheJournalGivesTheNextDaemonTheSameNumbers) {
+    const NodeTable& table = NodeTable::instance();
+    const Node* proc = table.child(table.root(), "proc");
+    ASSERT_TRUE(proc);
+    const Node* sys = table.child(*proc, "sys");
+    ASSERT_TRUE(sys && sys->subtree);
+    const auto journal = testing_support::unique_temp_dir("journal") / "nodes";
+    fuse_ino_t kept = 0, dropped = 0;
+    {
+        DynamicNodes first(table.size() + 1);
+        first.keep_journal(journal, table);
+        kept = first.intern(*sys, "net/core/somaxconn");
+        dropped = first.intern(*sys, "kernel/hostname");
+        first.release(dropped, 1);
+    }
+    DynamicNodes second(table.size() + 1);
+    second.keep_journal(journal, table);
+    ASSERT_TRUE(second.find(kept));
+    EXPECT_EQ(second.find(kept)->path, "net/core/somaxconn");
+    EXPECT_EQ(second.find(kept)->root, sys);
+    EXPECT_FALSE(second.find(dropped));
+    EXPECT_EQ(second.intern(*sys, "net/core/somaxconn"), kept);
+    EXPECT_GT(second.intern(*sys, "kernel/hostname"), std::max(kept, dropped));
+    EXPECT_FALSE(second.release(kept, 1000));  // its count went with the first daemon: held
 }
 
 TEST(DynamicNodes, UnknownAndStaticInodesAreLeftAlone) {

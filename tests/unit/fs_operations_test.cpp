@@ -435,7 +435,8 @@ TEST_F(FsOperations, AReadTouchesNothingOfItsHandleAfterReplying) {
             auto fi = open(text);
             open_handles.erase(fi.fh);
             kernel->after_reply = [&, fi](const Reply&) mutable {
-                auto* file = reinterpret_cast<OpenFile*>(fi.fh);
+                auto file = state.files.find(fi.fh);
+                ASSERT_TRUE(file);
                 const bool lock_free = file->lock.try_lock();
                 EXPECT_TRUE(lock_free) << "replied under the handle's lock (error " << error << ", owner " << owner << ")";
                 if (lock_free) file->lock.unlock();
@@ -566,6 +567,22 @@ TEST_F(FsOperations, ReadlinkAsksTheSubtree) {
 TEST_F(FsOperations, ForgetAnswersNothing) {
     op::forget(request(), lookup("proc/text"), 1);
     EXPECT_EQ(last().kind, Reply::none);
+}
+
+// A daemon restarted under a live mount (docs/restart.md) gets READs and RELEASEs of
+// handles an earlier daemon gave: a READ renders the file afresh, a RELEASE is done.
+TEST_F(FsOperations, AHandleAnEarlierDaemonGaveIsServed) {
+    const fuse_ino_t text = lookup("proc/text");
+    fuse_file_info fi{};
+    fi.fh = 12345;  // below any number this mount's table gives
+    fi.lock_owner = read_syscall;
+    op::read(request(), text, 4096, 0, &fi);
+    ASSERT_EQ(last().kind, Reply::buf);
+    EXPECT_FALSE(last().data.empty());
+    op::release(request(), text, &fi);
+    EXPECT_EQ(last().kind, Reply::err);
+    EXPECT_EQ(last().error, 0);
+    EXPECT_EQ(state.files.size(), 0u);
 }
 
 }  // namespace
