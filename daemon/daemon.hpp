@@ -85,6 +85,7 @@ private:
     void persist_values(const std::string& id, const emulation::Container& container,
                         std::map<std::string, std::string> values);
     seccomp::TrapTarget trap_target_of(const std::string& id, const Entry& entry);
+    std::function<void()> release_kept(const std::string& id, const std::string& key);
     std::filesystem::path container_dir(const std::string& id) const;
     std::optional<seccomp::TrapTarget> trap_target(const std::string& id);
     nlohmann::json describe(const std::string& id, const Entry& entry) const;

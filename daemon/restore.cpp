@@ -86,7 +86,9 @@ bool Daemon::adopt(const SavedContainer& record, std::map<std::string, sys::Fd>&
     const std::string prefix = seccomp_key_prefix(id);
     for (auto it = held.lower_bound(prefix); it != held.end() && it->first.starts_with(prefix);) {
         entry.held.push_back(it->first);
-        trapper_.add(it->second.release(), trap_target_of(id, entry));
+        auto target = trap_target_of(id, entry);
+        target.released = release_kept(id, it->first);
+        trapper_.add(it->second.release(), std::move(target));
         it = held.erase(it);
     }
     entry.next_seccomp_key = static_cast<unsigned>(entry.held.size());
@@ -135,18 +137,39 @@ void Daemon::persist_values(const std::string& id, const emulation::Container& c
 }
 
 seccomp::TrapTarget Daemon::trap_target_of(const std::string& id, const Entry& entry) {
-    seccomp::TrapTarget target{id, entry.container, container_dir(id), entry.masks, {}};
-    target.keep = [this, id](int notify_fd) {
+    seccomp::TrapTarget target{id, entry.container, container_dir(id), entry.masks, {}, {}};
+    target.keep = [this, id](int notify_fd) -> std::function<void()> {
+        std::lock_guard lock(mutex_);
+        auto it = containers_.find(id);
+        if (it == containers_.end()) return nullptr;
+        const std::string key = seccomp_key_prefix(id) + std::to_string(it->second.next_seccomp_key++);
+        try {
+            keep_fd(it->second, key, notify_fd);
+        } catch (const std::exception& e) {
+            spdlog::error("container {}: fd holder: {}; a restart would lose this notify fd", id, e.what());
+            return nullptr;
+        }
+        return release_kept(id, key);
+    };
+    return target;
+}
+
+// A notify fd whose processes are gone: the holder's copy goes too (a copy would keep
+// the runtime's credentials, and with them its session keyring, alive: runc execs
+// would then run out of the user's key quota).
+std::function<void()> Daemon::release_kept(const std::string& id, const std::string& key) {
+    return [this, id, key] {
+        spdlog::debug("container {}: a seccomp notify fd is released (its processes are gone)", id);
         std::lock_guard lock(mutex_);
         auto it = containers_.find(id);
         if (it == containers_.end()) return;
+        std::erase(it->second.held, key);
         try {
-            keep_fd(it->second, seccomp_key_prefix(id) + std::to_string(it->second.next_seccomp_key++), notify_fd);
+            holder_->remove(key);
         } catch (const std::exception& e) {
-            spdlog::error("container {}: fd holder: {}; a restart would lose this notify fd", id, e.what());
+            spdlog::warn("container {}: fd holder: {}", id, e.what());
         }
     };
-    return target;
 }
 
 }  // namespace ecifs::daemon

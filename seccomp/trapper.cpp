@@ -97,6 +97,7 @@ public:
           counters_(counters) {}
 
     const std::string& id() const { return target_.id; }
+    const std::function<void()>& released() const { return target_.released; }
     void start() { arm(); }
 
     void close() {
@@ -462,7 +463,7 @@ void SeccompTrapper::release(const std::shared_ptr<NotifyFd>& fd) {
         }
     }
     fd->close();
-    spdlog::debug("container {}: a seccomp notify fd is released (its processes are gone)", fd->id());
+    if (fd->released()) fd->released()();  // e.g. the fd holder's copy goes too
 }
 
 void SeccompTrapper::forget(const std::string& id) {

@@ -46,8 +46,11 @@ struct TrapTarget {
     std::filesystem::path views_root;  // the container's FUSE mount, STATE/containers/ID
     std::vector<seccomp::Mask> masks;  // the runtime's, for a proc/sysfs mounted inside
     // Called with a notify fd the runtime handed over, before it is served: the daemon
-    // has the fd holder keep a copy (docs/restart.md). Unset: nothing to do.
-    std::function<void(int notify_fd)> keep;
+    // has the fd holder keep a copy (docs/restart.md), and returns what `released` is
+    // then. Unset: nothing to do.
+    std::function<std::function<void()>(int notify_fd)> keep;
+    // Called when the fd's processes are gone (it hung up), not when it is forgotten.
+    std::function<void()> released;
 };
 
 class NotifyFd;
