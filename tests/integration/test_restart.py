@@ -150,3 +150,25 @@ def test_a_container_created_while_no_daemon_runs_is_refused_cleanly(daemon, con
     print((containers.dir / f"{c.id}.out").read_text())
     daemon.start()
     assert c.id not in daemon.listing()
+
+
+def test_the_inits_trapped_calls_are_answered_after_a_restart(daemon, containers):
+    """The init's seccomp notify fd (handed over once, at create) is served again: its
+    busybox free (sysinfo(2), trapped) keeps showing the container's memory."""
+    loop = "while :; do busybox free > /tmp/free.new && mv /tmp/free.new /tmp/free.out; sleep 0.1; done"
+    c = containers.start(memory=128 * MiB, args=["sh", "-c", loop])
+    out = c.bundle / "rootfs" / "tmp" / "free.out"
+
+    def total() -> int | None:
+        try:
+            return int(out.read_text().splitlines()[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            return None
+
+    assert wait_for(lambda: total() == 131072, 10), total()
+    kill_and_restart(daemon, gap=0.5)
+    out.unlink()
+    assert wait_for(lambda: total() is not None, 10)
+    assert total() == 131072
+    assert "seccomp_notify_fds" in json.dumps(daemon.ctl_json("inspect", c.id))
+    assert daemon.ctl_json("inspect", c.id)["container"]["seccomp_notify_fds"] >= 1
