@@ -195,11 +195,11 @@ def processes_using(base: Path, but: set[int]) -> list[int]:
 @pytest.fixture
 def host_state(work_dir, daemon):
     """Fails the test if the host differs afterwards, or something of it is left (but
-    the test's ecifs daemon, stopped after this check: it must have no mount left)."""
+    the test's ecifs daemon and its fd holder, stopped after this check: no mount may be left)."""
     before = host_snapshot()
     yield before
     problems = []
-    left = processes_using(work_dir, but={daemon.pid})
+    left = processes_using(work_dir, but={daemon.pid, daemon.holder_pid()})  # the daemon's own
     for pid in left:  # started by this test's engines: end them by pid
         try:
             os.kill(pid, signal.SIGKILL)

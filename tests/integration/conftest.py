@@ -19,6 +19,7 @@ import select
 import signal
 import socket
 import stat
+import struct
 import shutil
 import subprocess
 import sys
@@ -346,6 +347,18 @@ class Daemon:
         else:
             self.returncode = self.proc.returncode
         return self.returncode
+
+    def holder_pid(self) -> int | None:
+        """The pid of the daemon's fd holder (docs/restart.md), from its socket's peer
+        credentials; None if none serves."""
+        path = self.state_dir / "holder.sock"
+        with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as s:
+            try:
+                s.connect(str(path))
+            except OSError:
+                return None
+            creds = s.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+            return struct.unpack("3i", creds)[0]
 
     def kill(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
