@@ -97,6 +97,19 @@ std::vector<std::string> optional_paths(const json& request, const char* key) {
     return out;
 }
 
+SavedContainer new_record(const std::string& id, uid_t root_uid, gid_t root_gid, pid_t creator,
+                          std::vector<std::string> masked_paths, std::vector<std::string> readonly_paths) {
+    SavedContainer record;
+    record.id = id;
+    record.root_uid = root_uid;
+    record.root_gid = root_gid;
+    record.creator = creator;
+    if (creator > 0) record.creator_start = process_start(creator).value_or(0);
+    record.masked_paths = std::move(masked_paths);
+    record.readonly_paths = std::move(readonly_paths);
+    return record;
+}
+
 json optional_number(const std::optional<uint64_t>& value) { return value ? json(*value) : json(nullptr); }
 
 // The container's own values, each with the policy that serves its path.
@@ -264,14 +277,8 @@ control::Answer Daemon::prepare(const json& request, const control::Peer& peer) 
     if (creator > 0 && peer.pid > 0 && creator != peer.pid)
         throw std::invalid_argument(fmt::format("creator_pid {} is not the caller's pid {}", creator, peer.pid));
     const bool mount_fd = optional_flag(request, "mount_fd");
-    SavedContainer record;
-    record.id = id;
-    record.root_uid = root_uid;
-    record.root_gid = root_gid;
-    record.creator = creator;
-    record.masked_paths = optional_paths(request, "masked_paths");
-    record.readonly_paths = optional_paths(request, "readonly_paths");
-    if (creator > 0) record.creator_start = process_start(creator).value_or(0);
+    SavedContainer record = new_record(id, root_uid, root_gid, creator, optional_paths(request, "masked_paths"),
+                                       optional_paths(request, "readonly_paths"));
     std::lock_guard lock(mutex_);
     if (containers_.count(id)) throw std::invalid_argument(fmt::format("container {} is already prepared", id));
     Entry entry;
@@ -279,18 +286,7 @@ control::Answer Daemon::prepare(const json& request, const control::Peer& peer) 
     entry.creator = creator;
     entry.container = std::make_shared<emulation::Container>(id, root_uid, root_gid);
     entry.mount = fs::FuseMount::create(io_, options_.threads, container_dir(id), entry.container, saved_.nodes_file(id));
-    try {
-        // Kept before the runtime hears of the mount: from then on a restart finds it.
-        record.fuse_init = entry.mount->init_request();
-        persist_values(id, *entry.container, {});
-        keep_fd(entry, "fuse:" + id, entry.mount->connection_fd());
-        saved_.save(record);
-        entry.record = record;
-    } catch (const std::exception&) {
-        drop_kept(id, entry);
-        entry.mount->stop();
-        throw;
-    }
+    keep_new(entry, std::move(record));
     entry.mount->start();
     // Until the runtime reports the init pid, the container lives as long as its creator.
     if (creator > 0) {
@@ -329,6 +325,21 @@ control::Answer Daemon::prepare(const json& request, const control::Peer& peer) 
                   {"seccomp_listener", options_.seccomp_socket_path.string()}};
     if (tree) reply["mount_fd"] = true;
     return {std::move(reply), std::move(tree)};
+}
+
+// Kept before the runtime hears of the mount: from then on a restart finds it.
+void Daemon::keep_new(Entry& entry, SavedContainer record) {
+    try {
+        record.fuse_init = entry.mount->init_request();
+        persist_values(record.id, *entry.container, {});
+        keep_fd(entry, "fuse:" + record.id, entry.mount->connection_fd());
+        saved_.save(record);
+        entry.record = std::move(record);
+    } catch (const std::exception&) {
+        drop_kept(record.id, entry);
+        entry.mount->stop();
+        throw;
+    }
 }
 
 json Daemon::start(const json& request) {
