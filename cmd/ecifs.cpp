@@ -1,5 +1,6 @@
 // ecifs: the daemon. Parses flags, sets up logging, binds everything (so errors reach
-// the shell), detaches unless --foreground, and serves until SIGTERM/SIGINT.
+// the shell), detaches unless --foreground, and serves until SIGTERM/SIGINT (which leave
+// the containers to the next daemon: docs/restart.md) or `ecifs --stop-all`.
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/resource.h>
@@ -13,6 +14,7 @@
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "control/protocol.hpp"
 #include "daemon/daemon.hpp"
 #include "daemon/fd_holder.hpp"
 #include "ns/executor.hpp"
@@ -44,6 +46,18 @@ void raise_file_limit() {
     if (::getrlimit(RLIMIT_NOFILE, &files) != 0 || files.rlim_cur >= files.rlim_max) return;
     files.rlim_cur = files.rlim_max;
     ::setrlimit(RLIMIT_NOFILE, &files);
+}
+
+// ecifs --stop-all: the operator's full stop, through the control socket.
+int request_stop_all(const std::filesystem::path& socket) {
+    try {
+        const auto reply = ecifs::control::request(socket.string(), {{"op", "stop-all"}});
+        std::printf("ecifs: stopped; %zu containers removed\n", reply.value("removed", nlohmann::json::array()).size());
+        return 0;
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "ecifs: %s\n", e.what());
+        return 1;
+    }
 }
 
 }  // namespace
@@ -87,7 +101,12 @@ int main(int argc, char** argv) {
         ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
         ->capture_default_str();
     app.add_option("--log-file", log_file, "Log file when detached (default: STATE_DIR/ecifs.log)");
+    bool stop_all = false;
+    app.add_flag("--stop-all", stop_all,
+                 "Tell the daemon on --socket to unmount every container's views and stop (SIGTERM or "
+                 "SIGINT stop it and leave the containers to the next daemon), then exit");
     CLI11_PARSE(app, argc, argv);
+    if (stop_all) return request_stop_all(options.socket_path);
     options.client_timeout = std::chrono::milliseconds(static_cast<long>(client_timeout_seconds * 1000));
 
     ::signal(SIGPIPE, SIG_IGN);

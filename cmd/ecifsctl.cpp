@@ -31,6 +31,9 @@ int main(int argc, char** argv) {
     start->add_option("pid", pid, "Init pid (host pid namespace)")->required()->check(CLI::PositiveNumber);
     auto* remove = app.add_subcommand("remove", "Unmount and forget a container");
     remove->add_option("id", id, "Container ID")->required();
+    auto* stop_all = app.add_subcommand("stop-all",
+                                        "Unmount every container's views, forget them and stop the daemon "
+                                        "(a SIGTERM instead leaves them to the next daemon)");
     CLI11_PARSE(app, argc, argv);
 
     json request;
@@ -39,6 +42,7 @@ int main(int argc, char** argv) {
     if (prepare->parsed()) request = {{"op", "prepare"}, {"id", id}, {"root_uid", root_uid}, {"root_gid", root_gid}};
     if (start->parsed()) request = {{"op", "start"}, {"id", id}, {"pid", pid}};
     if (remove->parsed()) request = {{"op", "remove"}, {"id", id}};
+    if (stop_all->parsed()) request = {{"op", "stop-all"}};
     try {
         json reply = ecifs::control::request(socket, request);
         reply.erase("ok");

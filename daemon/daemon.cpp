@@ -166,6 +166,7 @@ Daemon::Daemon(Options options)
       io_(static_cast<int>(options_.threads)),
       signals_(io_, SIGTERM, SIGINT),
       executor_reaper_(io_),
+      stop_timer_(io_),
       trapper_(io_) {
     // Containers' root users (often unprivileged on the host) must reach their mounts.
     ::chmod(options_.state_dir.c_str(), 0711);
@@ -187,8 +188,8 @@ Daemon::~Daemon() = default;
 void Daemon::run() {
     signals_.async_wait([this](const boost::system::error_code& ec, int signal) {
         if (ec) return;
-        spdlog::info("signal {}: shutting down", signal);
-        shutdown();
+        spdlog::info("signal {}: stopping; the containers stay for the next daemon (docs/restart.md)", signal);
+        shutdown(false);
     });
     note_holder(state_lock_);
     server_->start();
@@ -204,7 +205,10 @@ void Daemon::run() {
     spdlog::info("ecifs stopped");
 }
 
-void Daemon::shutdown() {
+// Stop serving. With `unmount`, every container goes (views unmounted, records and the
+// fd holder's copies dropped); without, they stay as they are for the next daemon, which
+// serves them again (the requests this one left unanswered are sent to it again).
+void Daemon::shutdown(bool unmount) {
     boost::system::error_code ignored;
     signals_.cancel(ignored);
     executor_reaper_.cancel();
@@ -218,10 +222,36 @@ void Daemon::shutdown() {
         all.swap(containers_);
     }
     for (auto& [id, entry] : all) {
+        if (!unmount) {
+            entry.mount->leave();
+            continue;
+        }
         spdlog::info("container {}: unmounting", id);
         entry.mount->stop();
         drop_kept(id, entry);
     }
+}
+
+// ecifsctl stop-all: every container goes now, the reply tells the operator so, and the
+// daemon stops once it is sent.
+nlohmann::json Daemon::stop_all() {
+    std::vector<std::string> ids;
+    {
+        std::lock_guard lock(mutex_);
+        for (const auto& [id, entry] : containers_) ids.push_back(id);
+    }
+    for (const auto& id : ids) forget(id);
+    try {
+        holder_->quit();
+    } catch (const std::exception& e) {
+        spdlog::warn("fd holder: {}", e.what());
+    }
+    spdlog::info("stop-all: {} containers removed; stopping", ids.size());
+    stop_timer_.expires_after(std::chrono::milliseconds(100));
+    stop_timer_.async_wait([this](const boost::system::error_code& ec) {
+        if (!ec) shutdown(true);
+    });
+    return {{"removed", ids}};
 }
 
 // Namespace executors are cheap to start again: stop those a minute idle.
@@ -265,6 +295,7 @@ control::Answer Daemon::handle(const json& request, const control::Peer& peer) {
     if (op == "remove") return {remove(request), {}};
     if (op == "list") return {list(), {}};
     if (op == "inspect") return {inspect(request), {}};
+    if (op == "stop-all") return {stop_all(), {}};
     throw std::invalid_argument(fmt::format("unknown op \"{}\"", op));
 }
 

@@ -48,7 +48,8 @@ public:
     ~Daemon();
 
     boost::asio::io_context& io() { return io_; }
-    // Serve until SIGTERM/SIGINT, then unmount everything and remove what we created.
+    // Serve until SIGTERM/SIGINT (the containers stay for the next daemon) or a
+    // stop-all request (they go).
     void run();
 
 private:
@@ -73,7 +74,8 @@ private:
 
     std::unique_ptr<PidWatch> watch(const std::string& id, pid_t pid);
     void forget(const std::string& id, pid_t only_if_watching = 0);
-    void shutdown();
+    void shutdown(bool unmount);
+    nlohmann::json stop_all();
     void reap_idle_executors();
     void remove_stale_mounts();
     // daemon/restore.cpp: serving again what an earlier daemon served (docs/restart.md).
@@ -99,6 +101,7 @@ private:
     boost::asio::io_context io_;
     boost::asio::signal_set signals_;
     boost::asio::steady_timer executor_reaper_;
+    boost::asio::steady_timer stop_timer_;
     std::optional<control::Server> server_;
     seccomp::SeccompTrapper trapper_;
     std::optional<seccomp::SeccompListener> listener_;

@@ -49,7 +49,8 @@ void Daemon::restore() {
 bool Daemon::adopt(const SavedContainer& record, std::map<std::string, sys::Fd>& held) {
     const std::string& id = record.id;
     const pid_t pid = record.started ? record.init_pid : record.creator;
-    if (!still_runs(pid, record.started ? record.init_start : record.creator_start)) {
+    const bool operators = pid == 0;  // prepared by hand (ecifsctl): it lives until removed
+    if (!operators && !still_runs(pid, record.started ? record.init_start : record.creator_start)) {
         spdlog::info("container {}: pid {} ended while no daemon ran; forgotten", id, pid);
         return false;
     }
@@ -82,7 +83,7 @@ bool Daemon::adopt(const SavedContainer& record, std::map<std::string, sys::Fd>&
     entry.mount = fs::FuseMount::adopt(io_, options_.threads, container_dir(id), entry.container,
                                        std::move(fuse.mapped()), record.fuse_init, saved_.nodes_file(id));
     entry.held.push_back("fuse:" + id);
-    entry.watch = watch(id, pid);
+    if (!operators) entry.watch = watch(id, pid);
     const std::string prefix = seccomp_key_prefix(id);
     for (auto it = held.lower_bound(prefix); it != held.end() && it->first.starts_with(prefix);) {
         entry.held.push_back(it->first);

@@ -258,6 +258,16 @@ void FuseMount::stop() {
         spdlog::warn("cannot remove {}: {}", mountpoint_.string(), std::strerror(errno));
 }
 
+void FuseMount::leave() {
+    std::unique_lock lock(io_mutex_);
+    if (closed_) return;
+    closed_ = true;
+    boost::system::error_code ignored;
+    descriptor_.cancel(ignored);
+    descriptor_.release();  // the session closes it; the holder's copy keeps the connection
+    state_.events.stop();
+}
+
 // Called with io_mutex_ held (shared). At most one wait is outstanding at a time.
 void FuseMount::arm() {
     if (closed_) return;

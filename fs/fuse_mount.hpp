@@ -49,6 +49,10 @@ public:
     // ENOTCONN) and remove the mountpoint. Waits for requests already being processed.
     void stop();
 
+    // Stop serving and leave the mount as it is, for a daemon that adopts it (the fd
+    // holder keeps the connection). Waits for requests already being processed.
+    void leave();
+
     const std::filesystem::path& mountpoint() const { return mountpoint_; }
     // The /dev/fuse file the connection lives by, for the fd holder.
     int connection_fd() const { return fuse_session_fd(session_); }

@@ -81,7 +81,12 @@ cleanup() {
   local rc=$?
   set +e
   trap - EXIT INT TERM
-  # Stop in reverse order: servers unmount themselves on SIGTERM.
+  # Stop in reverse order: servers unmount themselves on SIGTERM; ecifs on stop-all (a
+  # SIGTERM leaves its views to the next daemon: docs/restart.md).
+  local sock
+  for sock in "$tmp"/ecifs*/sock; do
+    [[ -S "$sock" ]] && "$bin/ecifsctl" --socket "$sock" stop-all > /dev/null 2>&1
+  done
   local i pid
   for (( i=${#pids[@]}-1; i>=0; i-- )); do
     pid=${pids[i]}

@@ -47,7 +47,9 @@ cleanup() {
     shim delete -f "$cid" >/dev/null 2>&1 || runc --root "$runc_root" delete -f "$cid" >/dev/null 2>&1
   fi
   if [[ -n "$daemon_pid" ]] && kill -0 "$daemon_pid" 2>/dev/null; then
-    kill -TERM "$daemon_pid"
+    # The full stop: a plain SIGTERM would leave the views for the next daemon
+    # (docs/restart.md); stop-all unmounts them and ends the fd holder too.
+    "$bin/ecifs" --stop-all --socket "$sock" >/dev/null || kill -TERM "$daemon_pid"
     for _ in $(seq 100); do kill -0 "$daemon_pid" 2>/dev/null || break; sleep 0.1; done
     if kill -0 "$daemon_pid" 2>/dev/null; then
       echo "demo: ecifs did not stop on SIGTERM, killing it" >&2

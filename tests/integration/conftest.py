@@ -365,6 +365,11 @@ class Daemon:
             os.kill(self.proc.pid, signal.SIGKILL)
 
     def cleanup(self) -> None:
+        if self.running():  # the full stop; a signal would leave the containers (docs/restart.md)
+            try:
+                self.ctl("stop-all", timeout=30)
+            except subprocess.TimeoutExpired:
+                pass
         self.stop()
         quit_fd_holder(self.state_dir / "holder.sock")
         unmount_all_under(self.dir)

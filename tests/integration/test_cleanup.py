@@ -2,6 +2,7 @@
 no FUSE mount in /proc/self/mountinfo, no state directory, no registry entry, no cgroup."""
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
@@ -64,21 +65,45 @@ def test_delete_leaves_nothing(daemon, containers, force):
 
 @pytest.mark.asan
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
-def test_daemon_signal_removes_everything(daemon, containers, make_pseudo, sig):
+def test_daemon_signal_leaves_the_containers_to_the_next_daemon(daemon, containers, sig):
+    """A signal stops the daemon as an upgrade or a service restart does: the views stay
+    mounted, their connections held by the fd holder (docs/restart.md), and the next
+    daemon serves them."""
+    c = containers.start(memory=256 * MiB, cpus=1.5)
+    rc = daemon.stop(sig)
+    assert rc == 0, daemon.log_tail()
+    assert len(fuse_mounts_under(daemon.state_dir)) == 1
+    assert daemon.holder_pid() is not None
+    daemon.start()
+    assert c.exec("head -n 1 /proc/meminfo") == "MemTotal:         262144 kB\n"
+    assert c.id in daemon.listing()
+
+
+@pytest.mark.asan
+def test_stop_all_removes_everything(daemon, containers, make_pseudo):
     c1 = containers.start(memory=256 * MiB, cpus=1.5)
     c2 = containers.start(memory=512 * MiB, cpus=1.0, how="create")
     p = make_pseudo(100000, 100000)
     for cid in (c1.id, c2.id, p.id):
         assert (daemon.containers_dir / cid).is_dir()
     assert len(fuse_mounts_under(daemon.state_dir)) == 3
+    holder = daemon.holder_pid()
+    assert holder is not None
 
     started = time.monotonic()
-    rc = daemon.stop(sig)
+    r = daemon.ctl("stop-all")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert sorted(json.loads(r.stdout)["removed"]) == sorted([c1.id, c2.id, p.id])
+    assert wait_for(lambda: not daemon.running(), 10), daemon.log_tail()
+    rc = daemon.stop()
     assert rc == 0, f"exit code {rc} after {time.monotonic() - started:.1f}s\n" + daemon.log_tail()
     assert not fuse_mounts_under(daemon.state_dir)
     assert not daemon.socket.exists()
     leftovers = os.listdir(daemon.containers_dir) if daemon.containers_dir.exists() else []
     assert leftovers == []
+    assert not os.listdir(daemon.state_dir / "records")
+    assert wait_for(lambda: not pid_alive(holder), 5)
+    assert not (daemon.state_dir / "holder.sock").exists()
 
     # The containers can still be deleted through the shim with the daemon gone, and
     # leave no cgroup.

@@ -172,3 +172,23 @@ def test_the_inits_trapped_calls_are_answered_after_a_restart(daemon, containers
     assert total() == 131072
     assert "seccomp_notify_fds" in json.dumps(daemon.ctl_json("inspect", c.id))
     assert daemon.ctl_json("inspect", c.id)["container"]["seccomp_notify_fds"] >= 1
+
+
+def test_an_upgrade_is_sigterm_and_the_new_binary(daemon, containers, tmp_path):
+    """An upgrade in place: SIGTERM to the old daemon (it leaves the containers, and the
+    requests it had not answered, to the next one), then the new binary on the same state
+    directory. Here the "new binary" is a copy at another path."""
+    cs = start_readers(containers, 5)
+    before = identities(cs)
+    new_bin = tmp_path / "ecifs-next"
+    new_bin.mkdir()
+    for name in ("ecifs", "ecifsctl"):
+        (new_bin / name).write_bytes((daemon.bin_dir / name).read_bytes())
+        (new_bin / name).chmod(0o755)
+    assert daemon.stop(signal.SIGTERM) == 0, daemon.log_tail()
+    daemon.bin_dir = new_bin
+    daemon.start()
+    assert os.readlink(f"/proc/{daemon.pid}/exe") == str(new_bin / "ecifs")
+    wait_for_more_reads(cs)
+    report(stop_readers(cs), "SIGTERM + new binary")
+    assert identities(cs) == before
