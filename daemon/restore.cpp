@@ -89,6 +89,7 @@ bool Daemon::adopt(const SavedContainer& record, std::map<std::string, sys::Fd>&
         entry.held.push_back(it->first);
         auto target = trap_target_of(id, entry);
         target.released = release_kept(id, it->first);
+        target.pending = std::make_shared<seccomp::PendingCalls>(saved_.pending_dir(), it->first);
         trapper_.add(it->second.release(), std::move(target));
         it = held.erase(it);
     }
@@ -138,19 +139,20 @@ void Daemon::persist_values(const std::string& id, const emulation::Container& c
 }
 
 seccomp::TrapTarget Daemon::trap_target_of(const std::string& id, const Entry& entry) {
-    seccomp::TrapTarget target{id, entry.container, container_dir(id), entry.masks, {}, {}};
-    target.keep = [this, id](int notify_fd) -> std::function<void()> {
+    seccomp::TrapTarget target{id, entry.container, container_dir(id), entry.masks, {}, {}, {}};
+    target.keep = [this, id](int notify_fd, seccomp::TrapTarget& kept) {
         std::lock_guard lock(mutex_);
         auto it = containers_.find(id);
-        if (it == containers_.end()) return nullptr;
+        if (it == containers_.end()) return;
         const std::string key = seccomp_key_prefix(id) + std::to_string(it->second.next_seccomp_key++);
         try {
             keep_fd(it->second, key, notify_fd);
         } catch (const std::exception& e) {
             spdlog::error("container {}: fd holder: {}; a restart would lose this notify fd", id, e.what());
-            return nullptr;
+            return;
         }
-        return release_kept(id, key);
+        kept.released = release_kept(id, key);
+        kept.pending = std::make_shared<seccomp::PendingCalls>(saved_.pending_dir(), key);
     };
     return target;
 }
@@ -165,6 +167,7 @@ std::function<void()> Daemon::release_kept(const std::string& id, const std::str
         auto it = containers_.find(id);
         if (it == containers_.end()) return;
         std::erase(it->second.held, key);
+        seccomp::PendingCalls(saved_.pending_dir(), key).clear();
         try {
             holder_->remove(key);
         } catch (const std::exception& e) {

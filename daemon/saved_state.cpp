@@ -87,7 +87,7 @@ json read_json(const std::filesystem::path& path) {
 }  // namespace
 
 SavedState::SavedState(std::filesystem::path dir) : dir_(std::move(dir)) {
-    std::filesystem::create_directories(dir_);
+    std::filesystem::create_directories(dir_ / "pending");
     std::filesystem::permissions(dir_, std::filesystem::perms::owner_all);
 }
 
@@ -105,6 +105,10 @@ void SavedState::save_values(const std::string& id, const std::map<std::string, 
 
 void SavedState::erase(const std::string& id) const {
     for (const auto& path : {record_file(id), values_file(id), nodes_file(id)}) ::unlink(path.c_str());
+    std::error_code ignored;
+    const std::string prefix = "seccomp:" + id + ":";  // the fd holder's keys of its notify fds
+    for (const auto& entry : std::filesystem::directory_iterator(pending_dir(), ignored))
+        if (entry.path().filename().string().starts_with(prefix)) ::unlink(entry.path().c_str());
 }
 
 std::map<std::string, std::string> SavedState::load_values(const std::string& id) const {

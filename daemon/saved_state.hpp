@@ -39,8 +39,11 @@ public:
     // Each throws std::runtime_error when the file cannot be written.
     void save(const SavedContainer& container) const;
     void save_values(const std::string& id, const std::map<std::string, std::string>& values) const;
+    // Its files, its pending calls' included.
     void erase(const std::string& id) const;
     std::filesystem::path nodes_file(const std::string& id) const;
+    // Trapped calls taken and not answered (seccomp/pending.hpp), of every container.
+    std::filesystem::path pending_dir() const { return dir_ / "pending"; }
 
     // A record per container found; a file that cannot be read or parsed is an error
     // naming it (the record is left for the operator).

@@ -187,7 +187,7 @@ void SeccompListener::deliver(std::string_view text, std::vector<int>& fds, bool
     }
     spdlog::info("container {}: serving the seccomp notifications of pid {} (runtime spec {})", message.id,
                  message.pid, message.oci_version);
-    if (target->keep) target->released = target->keep(notify_fd);
+    if (target->keep) target->keep(notify_fd, *target);
     trapper_.add(notify_fd, std::move(*target));
 }
 

@@ -18,6 +18,7 @@
 
 #include "handlers/handler.hpp"
 #include "ns/executor.hpp"
+#include "seccomp/helper_job.hpp"
 #include "seccomp/io.hpp"
 #include "seccomp/mount_helper.hpp"
 #include "seccomp/mounts.hpp"
@@ -48,41 +49,6 @@ constexpr int max_helpers_per_fd = 1;
 // killed, and the call fails with EIO and a log line.
 constexpr auto helper_timeout = std::chrono::seconds(30);
 
-const char* op_name(mh::Op op) {
-    switch (op) {
-    case mh::Op::new_mount: return "mount";
-    case mh::Op::umount: return "umount2";
-    case mh::Op::move: return "mount --move";
-    case mh::Op::bind: return "mount --bind";
-    }
-    return "?";
-}
-
-struct HelperJob {
-    HelperJob(boost::asio::io_context& io, mh::Spawned s, sys::Fd caller_mnt_ns, sys::Fd caller_task, mh::Op op,
-              sys::Credentials caller_creds)
-        : pid(s.pid),
-          reply(Readable::create(io, ::fcntl(s.socket.get(), F_DUPFD_CLOEXEC, 0))),
-          socket(std::move(s.socket)),
-          exit(Readable::create(io, s.pidfd.release())),
-          timer(io),
-          mnt_ns(std::move(caller_mnt_ns)),
-          task(std::move(caller_task)),
-          op(op),
-          creds(std::move(caller_creds)) {}
-    ~HelperJob() { reply->close(), exit->close(); }
-    pid_t pid;
-    std::shared_ptr<Readable> reply;  // the socket, readable once the helper has answered
-    sys::Fd socket;
-    std::shared_ptr<Readable> exit;
-    boost::asio::steady_timer timer;
-    sys::Fd mnt_ns;  // the caller's mount namespace, where the helper acted
-    sys::Fd task;    // the caller's /proc/TID
-    mh::Op op;
-    sys::Credentials creds;  // the caller's, as the helper took them
-    bool answered = false;   // the helper's reply has been taken
-};
-
 }  // namespace
 
 class NotifyFd : public std::enable_shared_from_this<NotifyFd> {
@@ -98,7 +64,10 @@ public:
 
     const std::string& id() const { return target_.id; }
     const std::function<void()>& released() const { return target_.released; }
-    void start() { arm(); }
+    void start() {
+        take_up_pending();
+        arm();
+    }
 
     void close() {
         std::lock_guard lock(mutex_);
@@ -108,6 +77,26 @@ public:
     }
 
 private:
+    // Calls an earlier daemon took on this fd and did not answer (docs/restart.md): their
+    // callers still wait, so they are handled now, as if just received.
+    void take_up_pending() {
+        if (!target_.pending) return;
+        for (const auto& n : target_.pending->take_over()) {
+            if (!valid(n.id)) continue;
+            spdlog::info("container {}: taking up trapped call {} of pid {} from an earlier daemon", id(), n.id, n.pid);
+            handle_taken(n);
+        }
+    }
+
+    void handle_taken(const seccomp::Notification& n) {
+        if (target_.pending) target_.pending->taken(n);
+        try {
+            handle(n);
+        } catch (const std::exception& e) {
+            fail(n.id, e.what());
+        }
+    }
+
     void arm() {
         readable_->wait([self = shared_from_this()](bool readable) {
             if (readable) self->drain();
@@ -146,11 +135,7 @@ private:
             }
             if (what == none) return arm();
             if (what == gone) return trapper_.release(shared_from_this());
-            try {
-                handle(n);
-            } catch (const std::exception& e) {
-                fail(n.id, e.what());
-            }
+            handle_taken(n);
         }
     }
 
@@ -383,9 +368,14 @@ private:
         return !closed_ && seccomp::id_valid(readable_->fd(), id);
     }
 
+    void settled(uint64_t id) {
+        if (target_.pending) target_.pending->answered(id);
+    }
+
     void respond_locked(uint64_t id, int error) {
         counters_.answered++;
         int err = seccomp::respond(readable_->fd(), id, error);
+        settled(id);
         if (err && err != ENOENT) spdlog::warn("container {}: seccomp answer: {}", this->id(), std::strerror(err));
     }
 
@@ -400,6 +390,7 @@ private:
         if (closed_) return false;
         counters_.answered++;
         const int err = seccomp::respond(readable_->fd(), id, error);
+        settled(id);
         if (err && err != ENOENT) spdlog::warn("container {}: seccomp answer: {}", this->id(), std::strerror(err));
         return err == 0;
     }
@@ -409,6 +400,7 @@ private:
         if (closed_) return;
         counters_.continued++;
         int err = seccomp::respond_continue(readable_->fd(), id);
+        settled(id);
         if (err && err != ENOENT) spdlog::warn("container {}: seccomp continue: {}", this->id(), std::strerror(err));
     }
 

@@ -36,6 +36,7 @@
 
 #include "emulation/container.hpp"
 #include "seccomp/mounts.hpp"
+#include "seccomp/pending.hpp"
 
 namespace ecifs::seccomp {
 
@@ -46,11 +47,13 @@ struct TrapTarget {
     std::filesystem::path views_root;  // the container's FUSE mount, STATE/containers/ID
     std::vector<seccomp::Mask> masks;  // the runtime's, for a proc/sysfs mounted inside
     // Called with a notify fd the runtime handed over, before it is served: the daemon
-    // has the fd holder keep a copy (docs/restart.md), and returns what `released` is
-    // then. Unset: nothing to do.
-    std::function<std::function<void()>(int notify_fd)> keep;
+    // has the fd holder keep a copy (docs/restart.md), and sets `released` and `pending`
+    // of the target the fd is served for. Unset: nothing to do.
+    std::function<void(int notify_fd, TrapTarget& target)> keep;
     // Called when the fd's processes are gone (it hung up), not when it is forgotten.
     std::function<void()> released;
+    // Where the calls taken and not yet answered are kept for a restart; null: nowhere.
+    std::shared_ptr<const PendingCalls> pending;
 };
 
 class NotifyFd;

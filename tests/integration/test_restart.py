@@ -3,9 +3,13 @@ holder keeps every FUSE connection and seccomp notify fd, a new daemon serves th
 and the containers' readers see no failed or empty read across a kill -9."""
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import select
 import signal
+import socket
+import struct
 import subprocess
 import time
 
@@ -192,3 +196,61 @@ def test_an_upgrade_is_sigterm_and_the_new_binary(daemon, containers, tmp_path):
     wait_for_more_reads(cs)
     report(stop_readers(cs), "SIGTERM + new binary")
     assert identities(cs) == before
+
+
+SECCOMP_IOCTL_NOTIF_RECV = 0xC0502100  # _IOWR('!', 0, struct seccomp_notif): 80 bytes
+
+
+def held_fds(daemon) -> dict[str, int]:
+    """Copies of what the daemon's fd holder keeps, by key (its `list`)."""
+    out = {}
+    with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as s:
+        s.settimeout(5)
+        s.connect(str(daemon.state_dir / "holder.sock"))
+        s.send(b"list")
+        while True:
+            msg, fds, _, _ = socket.recv_fds(s, 512, 1)
+            if msg == b"end":
+                return out
+            assert msg.startswith(b"fd ") and len(fds) == 1, msg
+            out[msg[3:].decode()] = fds[0]
+
+
+def test_a_trapped_call_taken_by_a_daemon_that_died_is_answered_by_the_next(daemon, containers):
+    """The kernel delivers a notification once. Here the test plays the daemon that took
+    it and died before answering: with the daemon stopped, it takes the init's trapped
+    sysinfo(2) from the notify fd the holder keeps and writes it where the daemon keeps
+    its calls in flight (STATE/records/pending, written before a call is acted on). The
+    next daemon answers it: the caller, which waited all along, gets the container's
+    figures, not an error."""
+    loop = ("while :; do if [ -e /tmp/go ]; then rm /tmp/go; busybox free > /tmp/free.new; "
+            "mv /tmp/free.new /tmp/free.out; fi; sleep 0.05; done")
+    c = containers.start(memory=128 * MiB, args=["sh", "-c", loop])
+    rootfs_tmp = c.bundle / "rootfs" / "tmp"
+    os.kill(daemon.pid, signal.SIGSTOP)
+    fds = held_fds(daemon)
+    try:
+        key = f"seccomp:{c.id}:0"  # the init's: handed over at create
+        assert key in fds, sorted(fds)
+        (rootfs_tmp / "go").write_text("")
+        poller = select.poll()
+        poller.register(fds[key], select.POLLIN)
+        assert poller.poll(10_000), "no trapped call came"
+        buf = bytearray(80)
+        fcntl.ioctl(fds[key], SECCOMP_IOCTL_NOTIF_RECV, buf)
+        nid, pid, _flags, nr, arch, _ip, *args = struct.unpack("=QIIiIQ6Q", bytes(buf))
+        pending = daemon.state_dir / "records" / "pending" / f"{key}.{nid}"
+        pending.write_text(" ".join(str(v) for v in (nid, pid, arch, nr, *args)) + "\n")
+    finally:
+        for fd in fds.values():
+            os.close(fd)
+    os.kill(daemon.pid, signal.SIGKILL)
+    daemon.proc.wait(10)
+    time.sleep(0.3)
+    assert not (rootfs_tmp / "free.out").exists()  # the caller still waits
+    daemon.start()
+    out = rootfs_tmp / "free.out"
+    assert wait_for(out.exists, 10), daemon.log_tail()
+    assert int(out.read_text().splitlines()[1].split()[1]) == 131072
+    assert not pending.exists()
+    assert "taking up trapped call" in daemon.log_tail(400)

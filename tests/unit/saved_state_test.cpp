@@ -3,10 +3,12 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 
 #include <gtest/gtest.h>
 
+#include "seccomp/pending.hpp"
 #include "temp_dir.hpp"
 
 namespace ecifs::daemon {
@@ -67,8 +69,14 @@ TEST(SavedState, EraseLeavesNothing) {
     state.save(sample());
     state.save_values("web-1", {{"kernel/panic", "7\n"}});
     std::ofstream(state.nodes_file("web-1")) << "+ 900 12 kernel/hostname\n";
+    std::ofstream(state.pending_dir() / "seccomp:web-1:0.77") << "77 1 2 3 0 0 0 0 0 0\n";
+    std::ofstream(state.pending_dir() / "seccomp:web-10:0.78") << "78 1 2 3 0 0 0 0 0 0\n";
     state.erase("web-1");
-    EXPECT_TRUE(std::filesystem::is_empty(dir));
+    std::vector<std::string> left;
+    for (const auto& entry : std::filesystem::recursive_directory_iterator(dir))
+        left.push_back(entry.path().lexically_relative(dir).string());
+    std::sort(left.begin(), left.end());
+    EXPECT_EQ(left, (std::vector<std::string>{"pending", "pending/seccomp:web-10:0.78"}));  // another's stays
 }
 
 TEST(SavedState, AProcessIsKnownByItsPidAndStart) {
@@ -76,6 +84,27 @@ TEST(SavedState, AProcessIsKnownByItsPidAndStart) {
     ASSERT_TRUE(mine);
     EXPECT_EQ(process_start(::getpid()), mine);
     EXPECT_FALSE(process_start(0));
+}
+
+TEST(PendingCalls, ACallTakenAndNotAnsweredIsTakenOverOnce) {
+    const auto dir = testing_support::unique_temp_dir("pending");
+    const seccomp::PendingCalls fd0(dir, "seccomp:web-1:0"), fd1(dir, "seccomp:web-1:1");
+    seccomp::Notification a{.id = 11, .pid = 4300, .arch = 0xc000003e, .nr = 99, .args = {1, 2, 3, 4, 5, 6}};
+    seccomp::Notification b = a;
+    b.id = 12;
+    fd0.taken(a);
+    fd0.taken(b);
+    fd0.answered(12);
+    fd1.taken(b);
+    const auto taken = fd0.take_over();
+    ASSERT_EQ(taken.size(), 1u);
+    EXPECT_EQ(taken[0].id, 11u);
+    EXPECT_EQ(taken[0].pid, 4300);
+    EXPECT_EQ(taken[0].arch, 0xc000003eu);
+    EXPECT_EQ(taken[0].nr, 99);
+    EXPECT_EQ(taken[0].args[5], 6u);
+    EXPECT_TRUE(fd0.take_over().empty());
+    EXPECT_EQ(fd1.take_over().size(), 1u);  // each fd its own
 }
 
 }  // namespace
