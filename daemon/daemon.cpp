@@ -363,6 +363,7 @@ void Daemon::keep_new(Entry& entry, SavedContainer record) {
     try {
         record.fuse_init = entry.mount->init_request();
         persist_values(record.id, *entry.container, {});
+        persist_load(record.id, *entry.container);
         keep_fd(entry, "fuse:" + record.id, entry.mount->connection_fd());
         saved_.save(record);
         entry.record = std::move(record);

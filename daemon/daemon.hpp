@@ -84,6 +84,7 @@ private:
     void discard(const std::string& id);
     void keep_fd(Entry& entry, const std::string& key, int fd);
     void keep_new(Entry& entry, SavedContainer record);
+    void persist_load(const std::string& id, const emulation::Container& container);
     void drop_kept(const std::string& id, const Entry& entry);
     void persist_values(const std::string& id, const emulation::Container& container,
                         std::map<std::string, std::string> values);

@@ -73,6 +73,8 @@ bool Daemon::adopt(const SavedContainer& record, std::map<std::string, sys::Fd>&
         spdlog::error("container {}: {}; its values start from the defaults", id, e.what());
     }
     persist_values(id, *entry.container, std::move(values));
+    if (auto load = saved_.load_load(id)) entry.container->load().restore(*load);
+    persist_load(id, *entry.container);
     if (record.started) {
         emulation::InitFacts facts;
         facts.pid = pid;
@@ -106,6 +108,18 @@ void Daemon::discard(const std::string& id) {
     ::umount2(mountpoint.c_str(), MNT_DETACH);
     ::rmdir(mountpoint.c_str());
     saved_.erase(id);
+}
+
+// After each fold the load average goes to disk, whoever folded it (the sampler or a
+// read of /proc/loadavg), so the next daemon goes on from the very same figures.
+void Daemon::persist_load(const std::string& id, const emulation::Container& container) {
+    container.load().on_fold([this, id](const emulation::LoadAverage::Saved& load) {
+        try {
+            saved_.save_load(id, load);
+        } catch (const std::exception& e) {
+            sys::log_limited(spdlog::level::err, id, "load", "container {}: {}", id, e.what());
+        }
+    });
 }
 
 void Daemon::keep_fd(Entry& entry, const std::string& key, int fd) {

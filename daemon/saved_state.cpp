@@ -10,6 +10,7 @@
 
 #include <fmt/core.h>
 #include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
 
 #include "sys/fd.hpp"
 #include "sys/files.hpp"
@@ -23,6 +24,7 @@ using nlohmann::json;
 
 const char* const record_suffix = ".json";
 const char* const values_suffix = ".values.json";
+const char* const load_suffix = ".load.json";
 
 // Write `text` to `path` whole: a temporary file beside it, then rename(2) over it.
 // No fsync: the files outlive the daemon, not the machine (a reboot ends the containers).
@@ -93,6 +95,7 @@ SavedState::SavedState(std::filesystem::path dir) : dir_(std::move(dir)) {
 
 std::filesystem::path SavedState::record_file(const std::string& id) const { return dir_ / (id + record_suffix); }
 std::filesystem::path SavedState::values_file(const std::string& id) const { return dir_ / (id + values_suffix); }
+std::filesystem::path SavedState::load_file(const std::string& id) const { return dir_ / (id + load_suffix); }
 std::filesystem::path SavedState::nodes_file(const std::string& id) const { return dir_ / (id + ".nodes"); }
 
 void SavedState::save(const SavedContainer& container) const {
@@ -104,7 +107,7 @@ void SavedState::save_values(const std::string& id, const std::map<std::string, 
 }
 
 void SavedState::erase(const std::string& id) const {
-    for (const auto& path : {record_file(id), values_file(id), nodes_file(id)}) ::unlink(path.c_str());
+    for (const auto& path : {record_file(id), values_file(id), load_file(id), nodes_file(id)}) ::unlink(path.c_str());
     std::error_code ignored;
     const std::string prefix = "seccomp:" + id + ":";  // the fd holder's keys of its notify fds
     for (const auto& entry : std::filesystem::directory_iterator(pending_dir(), ignored))
@@ -122,11 +125,29 @@ std::map<std::string, std::string> SavedState::load_values(const std::string& id
     }
 }
 
+void SavedState::save_load(const std::string& id, const emulation::LoadAverage::Saved& load) const {
+    replace_file(load_file(id), json{{"version", version}, {"avenrun", load.avenrun}, {"next_fold_ns", load.next_fold_ns}}
+                                        .dump() + "\n");
+}
+
+std::optional<emulation::LoadAverage::Saved> SavedState::load_load(const std::string& id) const {
+    if (!std::filesystem::exists(load_file(id))) return std::nullopt;
+    try {
+        const json j = read_json(load_file(id));
+        if (j.at("version").get<int>() != version) throw std::invalid_argument("unknown version " + j.at("version").dump());
+        return emulation::LoadAverage::Saved{j.at("avenrun").get<std::array<uint64_t, 3>>(),
+                                             j.at("next_fold_ns").get<int64_t>()};
+    } catch (const std::exception& e) {
+        spdlog::error("{}: {}; its load average starts again", load_file(id).string(), e.what());
+        return std::nullopt;
+    }
+}
+
 SavedState::Loaded SavedState::load_all() const {
     Loaded loaded;
     for (const auto& entry : std::filesystem::directory_iterator(dir_)) {
         const std::string name = entry.path().filename().string();
-        if (!name.ends_with(record_suffix) || name.ends_with(values_suffix)) continue;
+        if (!name.ends_with(record_suffix) || name.ends_with(values_suffix) || name.ends_with(load_suffix)) continue;
         try {
             SavedContainer c;
             try {

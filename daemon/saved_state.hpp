@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include "emulation/loadavg.hpp"
+
 namespace ecifs::daemon {
 
 struct SavedContainer {
@@ -45,6 +47,11 @@ public:
     // Trapped calls taken and not answered (seccomp/pending.hpp), of every container.
     std::filesystem::path pending_dir() const { return dir_ / "pending"; }
 
+    // The container's load average (ID.load.json), after each fold; none if it has no
+    // file or a bad one (logged).
+    void save_load(const std::string& id, const emulation::LoadAverage::Saved& load) const;
+    std::optional<emulation::LoadAverage::Saved> load_load(const std::string& id) const;
+
     // A record per container found; a file that cannot be read or parsed is an error
     // naming it (the record is left for the operator).
     struct Loaded {
@@ -59,6 +66,7 @@ public:
 private:
     std::filesystem::path record_file(const std::string& id) const;
     std::filesystem::path values_file(const std::string& id) const;
+    std::filesystem::path load_file(const std::string& id) const;
 
     std::filesystem::path dir_;
 };

@@ -79,6 +79,26 @@ void LoadAverage::start(Clock::time_point start) {
     if (!next_fold_) next_fold_ = start + period;
 }
 
+LoadAverage::Saved LoadAverage::saved() const {
+    std::lock_guard lock(mutex_);
+    Saved out{avenrun_, 0};
+    if (next_fold_) out.next_fold_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                           next_fold_->time_since_epoch()).count();
+    return out;
+}
+
+void LoadAverage::on_fold(std::function<void(const Saved&)> saver) {
+    std::lock_guard lock(mutex_);
+    saver_ = std::move(saver);
+}
+
+void LoadAverage::restore(const Saved& saved) {
+    std::lock_guard lock(mutex_);
+    avenrun_ = saved.avenrun;
+    if (saved.next_fold_ns > 0)
+        next_fold_ = Clock::time_point(std::chrono::duration_cast<Clock::duration>(std::chrono::nanoseconds(saved.next_fold_ns)));
+}
+
 bool LoadAverage::started() const {
     std::lock_guard lock(mutex_);
     return next_fold_.has_value();
@@ -104,6 +124,9 @@ void LoadAverage::sample(Clock::time_point now, uint64_t active) {
         if (missed) avenrun_[i] = calc_load_n(avenrun_[i], exp[i], active * fixed_1, missed);
     }
     *next_fold_ += period * static_cast<Clock::rep>(missed + 1);
+    // Under the lock: two folds racing are kept in their order.
+    if (saver_)
+        saver_({avenrun_, std::chrono::duration_cast<std::chrono::nanoseconds>(next_fold_->time_since_epoch()).count()});
 }
 
 std::array<uint64_t, 3> LoadAverage::averages() const {

@@ -9,6 +9,7 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <span>
@@ -44,10 +45,24 @@ public:
     // The loads of struct sysinfo, with SI_LOAD_SHIFT (16) fractional bits.
     std::array<unsigned long, 3> sysinfo_loads() const;
 
+    // What a restarted daemon needs to go on where this one stopped (docs/restart.md):
+    // the averages and the end of the current period, on the monotonic clock, which is
+    // the machine's and the same in every process. next_fold_ns 0: not started.
+    struct Saved {
+        std::array<uint64_t, 3> avenrun{};
+        int64_t next_fold_ns = 0;
+    };
+    Saved saved() const;
+    void restore(const Saved& saved);
+    // Called after every fold, with what saved() then gives (under the averages' lock:
+    // it must not call back into this object).
+    void on_fold(std::function<void(const Saved&)> saver);
+
 private:
     mutable std::mutex mutex_;
     std::optional<Clock::time_point> next_fold_;  // end of the current period
     std::array<uint64_t, 3> avenrun_{};
+    std::function<void(const Saved&)> saver_;
 };
 
 // The tasks of a container, counted from the host's /proc/TID/stat (or status).

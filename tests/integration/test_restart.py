@@ -254,3 +254,21 @@ def test_a_trapped_call_taken_by_a_daemon_that_died_is_answered_by_the_next(daem
     assert int(out.read_text().splitlines()[1].split()[1]) == 131072
     assert not pending.exists()
     assert "taking up trapped call" in daemon.log_tail(400)
+
+
+def loadavg_1min(c) -> float:
+    return float(c.exec("cat /proc/loadavg").split()[0])
+
+
+def test_the_load_average_goes_on_across_a_restart(daemon, containers):
+    """The load average is folded every 5 s from what it was: a restart neither resets
+    it nor makes it jump (its state is on disk after every fold)."""
+    busy = containers.start(memory=128 * MiB, cpus=1.0)
+    busy.exec("sh -c 'while :; do :; done' </dev/null >/dev/null 2>&1 &")
+    assert wait_for(lambda: loadavg_1min(busy) >= 0.15, 25)
+    before = loadavg_1min(busy)
+    kill_and_restart(daemon, gap=0.2)
+    after = loadavg_1min(busy)
+    # At most one fold may come between the two reads: with one task running, a fold
+    # adds at most 0.08 to a 1-min average below 1.
+    assert before <= after <= before + 0.09, (before, after)

@@ -82,6 +82,28 @@ TEST(LoadAverage, NoFoldWithinAPeriodAndStartIsIdempotent) {
     EXPECT_EQ(load.format(), "0.08 0.02 0.01");
 }
 
+// A restarted daemon (docs/restart.md) goes on from the very state the fold left.
+TEST(LoadAverage, EveryFoldIsSavedAndARestoredAverageGoesOnAsTheFirst) {
+    const Clock::time_point t0{std::chrono::seconds(1000)};
+    LoadAverage first;
+    std::vector<LoadAverage::Saved> saves;
+    first.on_fold([&](const LoadAverage::Saved& s) { saves.push_back(s); });
+    first.start(t0);
+    first.sample(t0 + 2s, 1);  // within the period: no fold, nothing saved
+    EXPECT_TRUE(saves.empty());
+    first.sample(t0 + 5s, 1);
+    first.sample(t0 + 10s, 2);
+    ASSERT_EQ(saves.size(), 2u);
+    LoadAverage second;
+    second.restore(saves.back());
+    EXPECT_EQ(second.averages(), first.averages());
+    EXPECT_FALSE(second.due(t0 + 14s));
+    first.sample(t0 + 21s, 1);  // two periods ended: one fold and one missed
+    second.sample(t0 + 21s, 1);
+    EXPECT_EQ(second.averages(), first.averages());
+    EXPECT_EQ(second.format(), first.format());
+}
+
 TEST(LoadAverage, SampleBeforeStartStartsTheClock) {
     LoadAverage load;
     load.sample(t0, 5);
