@@ -1,13 +1,18 @@
 #pragma once
 // The static shape of every mount: an immutable tree of directories, files and
-// subtree roots built once from the handlers' tables. Inode numbers are indexes into
-// it, so a lookup is a checked array access and a FORGET has nothing to release.
-// Below a subtree root, nodes are made at run time (fs/dynamic_nodes.hpp).
+// subtree roots built once from the handlers' tables, so a FORGET has nothing to
+// release. A node's inode number is a hash of its path: it means the same file to every
+// daemon, of this version or another, which a daemon serving a mount an earlier one
+// made needs (the kernel keeps the numbers it was given: docs/restart.md). Numbers stay
+// below 2^31 (a 32-bit program's stat(2) fails with EOVERFLOW on a larger one); a
+// collision is found when the table is built. Below a subtree root, nodes are made at
+// run time (fs/dynamic_nodes.hpp), numbered from first_dynamic_ino.
 #include <fuse_lowlevel.h>
 
 #include <optional>
 #include <span>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "handlers/handler.hpp"
@@ -38,12 +43,17 @@ public:
 
     // The table built from handlers::file_table(), shared by every mount.
     static const NodeTable& instance();
+    // Where run-time inode numbers begin: above every static one.
+    static constexpr fuse_ino_t first_dynamic_ino = fuse_ino_t{1} << 31;
 
 private:
     fuse_ino_t add_path(std::string_view path, const handlers::FileEntry* file);
-    fuse_ino_t add_child(fuse_ino_t parent, std::string name, const handlers::FileEntry* file);
+    fuse_ino_t add_child(fuse_ino_t parent, fuse_ino_t ino, std::string name, const handlers::FileEntry* file);
 
-    std::vector<Node> nodes_;  // nodes_[ino - 1]
+    Node& at(fuse_ino_t ino) { return nodes_[index_.at(ino)]; }
+
+    std::vector<Node> nodes_;                       // the root first
+    std::unordered_map<fuse_ino_t, size_t> index_;  // ino -> its place in nodes_
 };
 
 }  // namespace ecifs::fs

@@ -31,7 +31,7 @@ struct MountState {
     // test chooses, whatever kernel runs it.
     MountState(std::shared_ptr<const emulation::Container> c, const NodeTable& table, boost::asio::io_context& io,
                bool splice_reads_cache = splice_reads_page_cache())
-        : container(std::move(c)), nodes(table), dynamic(table.size() + 1), page_cache(splice_reads_cache), events(io) {
+        : container(std::move(c)), nodes(table), dynamic(NodeTable::first_dynamic_ino), page_cache(splice_reads_cache), events(io) {
         clock_gettime(CLOCK_REALTIME, &mounted_at);
     }
 

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <ranges>
 #include <string>
 #include <vector>
 
@@ -55,6 +56,27 @@ TEST(DynamicNodes, APathMadeAgainGetsANewNumber) {
     EXPECT_TRUE(nodes.find(second));
 }
 
+// Inode numbers are the paths': a daemon of another version, whose table has other
+// files, gives the same number to the same path (docs/restart.md: an upgrade).
+TEST(NodeTable, APathHasTheSameInodeInEveryTable) {
+    using handlers::FileEntry;
+    const FileEntry old_files[] = {{.path = "proc/meminfo", .mode = 0444}, {.path = "proc/uptime", .mode = 0444}};
+    const FileEntry new_files[] = {{.path = "proc/cpuinfo", .mode = 0444}, {.path = "proc/uptime", .mode = 0444},
+                                   {.path = "proc/meminfo", .mode = 0444}, {.path = "sys/a/b", .mode = 0444}};
+    const NodeTable before(old_files, {}), after(new_files, {});
+    for (const char* path : {"proc", "proc/meminfo", "proc/uptime"}) {
+        const Node* a = &before.root();
+        const Node* b = &after.root();
+        for (auto part : std::views::split(std::string_view(path), '/')) {
+            a = before.child(*a, std::string_view(part.begin(), part.end()));
+            b = after.child(*b, std::string_view(part.begin(), part.end()));
+        }
+        ASSERT_TRUE(a && b) << path;
+        EXPECT_EQ(a->ino, b->ino) << path;
+        EXPECT_LT(a->ino, NodeTable::first_dynamic_ino) << path;  // fits a 32-bit stat
+    }
+}
+
 // A daemon that serves a mount after a restart (docs/restart.md) answers the numbers
 // the earlier one gave, for the inodes still held, and gives new ones above them.
 TEST(DynamicNodes, TheJournalGivesTheNextDaemonTheSameNumbers) {
@@ -66,13 +88,13 @@ TEST(DynamicNodes, TheJournalGivesTheNextDaemonTheSameNumbers) {
     const auto journal = testing_support::unique_temp_dir("journal") / "nodes";
     fuse_ino_t kept = 0, dropped = 0;
     {
-        DynamicNodes first(table.size() + 1);
+        DynamicNodes first(NodeTable::first_dynamic_ino);
         first.keep_journal(journal, table);
         kept = first.intern(*sys, "net/core/somaxconn");
         dropped = first.intern(*sys, "kernel/hostname");
         first.release(dropped, 1);
     }
-    DynamicNodes second(table.size() + 1);
+    DynamicNodes second(NodeTable::first_dynamic_ino);
     second.keep_journal(journal, table);
     ASSERT_TRUE(second.find(kept));
     EXPECT_EQ(second.find(kept)->path, "net/core/somaxconn");
