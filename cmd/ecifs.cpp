@@ -60,6 +60,67 @@ int request_stop_all(const std::filesystem::path& socket) {
     }
 }
 
+// What the flags ask for.
+struct CommandLine {
+    ecifs::daemon::Options options;
+    bool foreground = false;
+    bool stop_all = false;
+    std::string log_level = "info";
+    std::string log_file;
+    double client_timeout_seconds = 60;
+};
+
+void add_flags(CLI::App& app, CommandLine& cl) {
+    app.set_version_flag("--version", std::string("ecifs ") + ECIFS_VERSION);
+    app.add_flag("--foreground,-f", cl.foreground, "Stay in the foreground and log to stderr (for debugging)");
+    app.add_option("--state-dir", cl.options.state_dir, "Where container mounts and state live")
+        ->capture_default_str();
+    app.add_option("--socket", cl.options.socket_path, "The control socket")->capture_default_str();
+    app.add_option("--seccomp-socket", cl.options.seccomp_socket_path,
+                   "Where runtimes hand over seccomp notify fds (default: seccomp.sock beside --socket, "
+                   "/run/ecifs/seccomp.sock)");
+    app.add_option("--threads", cl.options.threads, "Threads serving every mount and socket")
+        ->check(CLI::Range(1u, 256u))
+        ->capture_default_str();
+    app.add_option("--client-timeout", cl.client_timeout_seconds,
+                   "Seconds a control connection may stay idle before it is closed")
+        ->check(CLI::Range(0.1, 86400.0))
+        ->capture_default_str();
+    app.add_option("--log-level", cl.log_level, "trace, debug, info, warn, error or off")
+        ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
+        ->capture_default_str();
+    app.add_option("--log-file", cl.log_file, "Log file when detached (default: STATE_DIR/ecifs.log)");
+    app.add_flag("--stop-all", cl.stop_all,
+                 "Tell the daemon on --socket to unmount every container's views and stop (SIGTERM or "
+                 "SIGINT stop it and leave the containers to the next daemon), then exit");
+}
+
+// Set up logging, bind everything (so errors reach the shell), detach, serve.
+int serve(CommandLine& cl) {
+    cl.options.client_timeout = std::chrono::milliseconds(static_cast<long>(cl.client_timeout_seconds * 1000));
+    ::signal(SIGPIPE, SIG_IGN);
+    raise_file_limit();
+    try {
+        if (cl.foreground) {
+            spdlog::set_default_logger(spdlog::stderr_logger_mt("ecifs"));
+        } else {
+            std::filesystem::create_directories(cl.options.state_dir);
+            if (cl.log_file.empty()) cl.log_file = (cl.options.state_dir / "ecifs.log").string();
+            spdlog::set_default_logger(spdlog::basic_logger_mt("ecifs", cl.log_file));
+            spdlog::flush_on(spdlog::level::info);
+        }
+        spdlog::set_level(spdlog::level::from_str(cl.log_level));
+        ecifs::daemon::Daemon daemon(cl.options);
+        if (!cl.foreground) detach(daemon.io());
+        daemon.run();
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "ecifs: %s\n", e.what());
+        spdlog::error("{}", e.what());
+        return 1;
+    }
+    return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -74,60 +135,11 @@ int main(int argc, char** argv) {
     // (daemon/fd_holder.hpp).
     if (argc == 3 && std::string_view(argv[1]) == "__fd-holder") return ecifs::daemon::run_fd_holder(argv[2]);
 
-    ecifs::daemon::Options options;
-    bool foreground = false;
-    std::string log_level = "info";
-    std::string log_file;
-    options.threads = std::max(2u, std::thread::hardware_concurrency());
-
+    CommandLine cl;
+    cl.options.threads = std::max(2u, std::thread::hardware_concurrency());
     CLI::App app{"ecifs: per-container emulated /proc and /sys views over FUSE"};
-    app.set_version_flag("--version", std::string("ecifs ") + ECIFS_VERSION);
-    app.add_flag("--foreground,-f", foreground, "Stay in the foreground and log to stderr (for debugging)");
-    app.add_option("--state-dir", options.state_dir, "Where container mounts and state live")
-        ->capture_default_str();
-    app.add_option("--socket", options.socket_path, "The control socket")->capture_default_str();
-    app.add_option("--seccomp-socket", options.seccomp_socket_path,
-                   "Where runtimes hand over seccomp notify fds (default: seccomp.sock beside --socket, "
-                   "/run/ecifs/seccomp.sock)");
-    app.add_option("--threads", options.threads, "Threads serving every mount and socket")
-        ->check(CLI::Range(1u, 256u))
-        ->capture_default_str();
-    double client_timeout_seconds = 60;
-    app.add_option("--client-timeout", client_timeout_seconds,
-                   "Seconds a control connection may stay idle before it is closed")
-        ->check(CLI::Range(0.1, 86400.0))
-        ->capture_default_str();
-    app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off")
-        ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
-        ->capture_default_str();
-    app.add_option("--log-file", log_file, "Log file when detached (default: STATE_DIR/ecifs.log)");
-    bool stop_all = false;
-    app.add_flag("--stop-all", stop_all,
-                 "Tell the daemon on --socket to unmount every container's views and stop (SIGTERM or "
-                 "SIGINT stop it and leave the containers to the next daemon), then exit");
+    add_flags(app, cl);
     CLI11_PARSE(app, argc, argv);
-    if (stop_all) return request_stop_all(options.socket_path);
-    options.client_timeout = std::chrono::milliseconds(static_cast<long>(client_timeout_seconds * 1000));
-
-    ::signal(SIGPIPE, SIG_IGN);
-    raise_file_limit();
-    try {
-        if (foreground) {
-            spdlog::set_default_logger(spdlog::stderr_logger_mt("ecifs"));
-        } else {
-            std::filesystem::create_directories(options.state_dir);
-            if (log_file.empty()) log_file = (options.state_dir / "ecifs.log").string();
-            spdlog::set_default_logger(spdlog::basic_logger_mt("ecifs", log_file));
-            spdlog::flush_on(spdlog::level::info);
-        }
-        spdlog::set_level(spdlog::level::from_str(log_level));
-        ecifs::daemon::Daemon daemon(options);
-        if (!foreground) detach(daemon.io());
-        daemon.run();
-    } catch (const std::exception& e) {
-        std::fprintf(stderr, "ecifs: %s\n", e.what());
-        spdlog::error("{}", e.what());
-        return 1;
-    }
-    return 0;
+    if (cl.stop_all) return request_stop_all(cl.options.socket_path);
+    return serve(cl);
 }

@@ -120,7 +120,7 @@ def report(results: list[dict], label: str) -> None:
 
 @pytest.mark.parametrize("kills", [1, 10], ids=["kill-9", "10-kills-200ms-apart"])
 def test_readers_never_fail_across_kills(daemon, containers, kills):
-    cs = start_readers(containers, 20 if kills == 1 else 5)
+    cs = start_readers(containers, 20)
     before = identities(cs)
     for _ in range(kills):
         kill_and_restart(daemon, gap=0.5 if kills == 1 else 0.2)
@@ -182,7 +182,7 @@ def test_an_upgrade_is_sigterm_and_the_new_binary(daemon, containers, tmp_path):
     """An upgrade in place: SIGTERM to the old daemon (it leaves the containers, and the
     requests it had not answered, to the next one), then the new binary on the same state
     directory. Here the "new binary" is a copy at another path."""
-    cs = start_readers(containers, 5)
+    cs = start_readers(containers, 20)
     before = identities(cs)
     new_bin = tmp_path / "ecifs-next"
     new_bin.mkdir()
