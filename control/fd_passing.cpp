@@ -16,7 +16,7 @@ using ControlBuffer = char[CMSG_SPACE(sizeof(int) * max_fds)];
 
 }  // namespace
 
-ssize_t send_with_fd(int socket_fd, std::string_view data, int fd) {
+ssize_t send_with_fd(int socket_fd, std::string_view data, int fd, bool wait) {
     iovec iov{const_cast<char*>(data.data()), data.size()};
     msghdr msg{};
     msg.msg_iov = &iov;
@@ -32,7 +32,7 @@ ssize_t send_with_fd(int socket_fd, std::string_view data, int fd) {
         std::memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
     }
     ssize_t n;
-    do n = ::sendmsg(socket_fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+    do n = ::sendmsg(socket_fd, &msg, MSG_NOSIGNAL | (wait ? 0 : MSG_DONTWAIT));
     while (n < 0 && errno == EINTR);
     return n;
 }

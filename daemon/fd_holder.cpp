@@ -25,6 +25,8 @@
 
 #include <fmt/core.h>
 
+#include "control/fd_passing.hpp"
+
 namespace ecifs::daemon {
 
 namespace {
@@ -52,28 +54,10 @@ struct Message {
     bool fds_lost = false;   // the kernel dropped fds: no room in our fd table
 };
 
-// control/fd_passing.hpp does not suit here: its send does not block (a long list
-// reply fills the socket's buffer), and its receive tells neither truncation nor
-// how many fds came.
+// Blocking (a long list reply fills the socket's buffer); control/fd_passing.hpp's
+// receive does not suit here (it tells neither truncation nor how many fds came).
 bool send_message(int sock, std::string_view text, int fd) {
-    iovec iov{const_cast<char*>(text.data()), text.size()};
-    msghdr msg{};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-    if (fd >= 0) {
-        msg.msg_control = control;
-        msg.msg_controllen = sizeof control;
-        cmsghdr* cmsg = CMSG_FIRSTHDR(&msg);
-        cmsg->cmsg_level = SOL_SOCKET;
-        cmsg->cmsg_type = SCM_RIGHTS;
-        cmsg->cmsg_len = CMSG_LEN(sizeof(int));
-        std::memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
-    }
-    ssize_t n;
-    do n = ::sendmsg(sock, &msg, MSG_NOSIGNAL);
-    while (n < 0 && errno == EINTR);
-    return n == static_cast<ssize_t>(text.size());
+    return control::send_with_fd(sock, text, fd, true) == static_cast<ssize_t>(text.size());
 }
 
 // Returns what recvmsg returns; 0 is the peer gone (an empty message counts as that).
