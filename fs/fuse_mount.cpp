@@ -244,28 +244,32 @@ void FuseMount::start() {
     arm();
 }
 
-void FuseMount::stop() {
-    std::unique_lock lock(io_mutex_);
-    if (closed_) return;
+// Called with io_mutex_ held exclusively, so no request is being processed: none is
+// received from here on. The session keeps the fd (libfuse closes it at unmount or at
+// destruction). False if it was done already.
+bool FuseMount::stop_serving() {
+    if (closed_) return false;
     closed_ = true;
     boost::system::error_code ignored;
     descriptor_.cancel(ignored);
-    descriptor_.release();  // libfuse owns the fd and closes it on unmount
-    state_.events.stop();   // no poll notification may reach the session from now on
+    descriptor_.release();
+    state_.events.stop();  // no poll notification may reach the session from now on
+    return true;
+}
+
+void FuseMount::stop() {
+    std::unique_lock lock(io_mutex_);
+    if (!stop_serving()) return;
     if (adopted_) ::umount2(mountpoint_.c_str(), MNT_DETACH);  // libfuse did not mount it
     else if (session_) fuse_session_unmount(session_);
     if (::rmdir(mountpoint_.c_str()) != 0 && errno != ENOENT)
         spdlog::warn("cannot remove {}: {}", mountpoint_.string(), std::strerror(errno));
 }
 
+// The holder's copy of the fd keeps the connection, and the mount stays.
 void FuseMount::leave() {
     std::unique_lock lock(io_mutex_);
-    if (closed_) return;
-    closed_ = true;
-    boost::system::error_code ignored;
-    descriptor_.cancel(ignored);
-    descriptor_.release();  // the session closes it; the holder's copy keeps the connection
-    state_.events.stop();
+    stop_serving();
 }
 
 // Called with io_mutex_ held (shared). At most one wait is outstanding at a time.

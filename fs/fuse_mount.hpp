@@ -70,6 +70,7 @@ private:
     FuseMount(boost::asio::io_context& io, unsigned pool_threads, std::filesystem::path mountpoint,
               std::shared_ptr<const emulation::Container> container);
     void set_up_session();
+    bool stop_serving();
     void receive_init();
     void serve_fd(int fd);
     void arm();
