@@ -58,8 +58,32 @@ size_t DynamicNodes::size() const {
 
 // Called with mutex_ held. A line that cannot be written costs a restart that inode
 // only (the kernel then gets ENOENT for it), never the request.
+// Names that come and go (a container making and deleting interfaces in a loop) would
+// grow the journal for ever: past a few lines per inode held, it is written anew.
 void DynamicNodes::journal(const std::string& line) {
-    if (journal_ && ::write(journal_.get(), line.data(), line.size()) < 0) journal_.reset();
+    if (!journal_) return;
+    if (::write(journal_.get(), line.data(), line.size()) < 0) return journal_.reset();
+    if (++journal_lines_ <= 1024 + 4 * by_ino_.size()) return;
+    try {
+        rewrite_journal();
+    } catch (const std::exception&) {
+        journal_.reset();
+    }
+}
+
+// Called with mutex_ held: the journal holds what is held now, and the highest number.
+void DynamicNodes::rewrite_journal() {
+    const auto fresh = std::filesystem::path(journal_file_) += ".new";
+    {
+        std::ofstream out(fresh, std::ios::trunc);
+        out << "n " << next_ - 1 << '\n';
+        for (const auto& [ino, entry] : by_ino_) out << "+ " << ino << ' ' << entry.node.root->ino << ' ' << entry.node.path << '\n';
+        if (!out.flush()) throw std::runtime_error(fmt::format("cannot write {}", fresh.string()));
+    }
+    std::filesystem::rename(fresh, journal_file_);
+    journal_.reset(::open(journal_file_.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC));
+    if (!journal_) throw std::runtime_error(fmt::format("cannot open {}: {}", journal_file_.string(), std::strerror(errno)));
+    journal_lines_ = by_ino_.size() + 1;
 }
 
 void DynamicNodes::restore(const std::filesystem::path& file, const NodeTable& table) {
@@ -87,16 +111,8 @@ void DynamicNodes::restore(const std::filesystem::path& file, const NodeTable& t
 void DynamicNodes::keep_journal(const std::filesystem::path& file, const NodeTable& table) {
     std::lock_guard lock(mutex_);
     restore(file, table);
-    const auto fresh = std::filesystem::path(file) += ".new";
-    {
-        std::ofstream out(fresh, std::ios::trunc);
-        out << "n " << next_ - 1 << '\n';
-        for (const auto& [ino, entry] : by_ino_) out << "+ " << ino << ' ' << entry.node.root->ino << ' ' << entry.node.path << '\n';
-        if (!out.flush()) throw std::runtime_error(fmt::format("cannot write {}", fresh.string()));
-    }
-    std::filesystem::rename(fresh, file);
-    journal_.reset(::open(file.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC));
-    if (!journal_) throw std::runtime_error(fmt::format("cannot open {}: {}", file.string(), std::strerror(errno)));
+    journal_file_ = file;
+    rewrite_journal();
 }
 
 }  // namespace ecifs::fs

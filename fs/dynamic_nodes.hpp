@@ -59,11 +59,14 @@ private:
 
     void restore(const std::filesystem::path& file, const NodeTable& table);
     void journal(const std::string& line);
+    void rewrite_journal();
 
     const fuse_ino_t first_;
     fuse_ino_t next_;
     mutable std::mutex mutex_;
     sys::Fd journal_;
+    std::filesystem::path journal_file_;
+    size_t journal_lines_ = 0;
     std::unordered_map<std::string, fuse_ino_t> by_key_;  // "<root ino>/<path>"
     std::unordered_map<fuse_ino_t, Entry> by_ino_;
 };

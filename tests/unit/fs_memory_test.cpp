@@ -105,6 +105,30 @@ TEST(DynamicNodes, TheJournalGivesTheNextDaemonTheSameNumbers) {
     EXPECT_FALSE(second.release(kept, 1000));  // its count went with the first daemon: held
 }
 
+// A container making and deleting interfaces in a loop does not grow the journal for
+// ever, and what it holds still comes back.
+TEST(DynamicNodes, TheJournalStaysSmallUnderChurn) {
+    const NodeTable& table = NodeTable::instance();
+    const Node* sys = table.child(*table.child(table.root(), "proc"), "sys");
+    ASSERT_TRUE(sys && sys->subtree);
+    const auto journal = testing_support::unique_temp_dir("journal") / "nodes";
+    fuse_ino_t kept = 0;
+    {
+        DynamicNodes nodes(NodeTable::first_dynamic_ino);
+        nodes.keep_journal(journal, table);
+        kept = nodes.intern(*sys, "net/core/somaxconn");
+        for (int i = 0; i < 100000; ++i)
+            nodes.release(nodes.intern(*sys, "net/ipv4/conf/dummy" + std::to_string(i) + "/forwarding"), 1);
+        EXPECT_LT(std::filesystem::file_size(journal), 200u * 1024);
+    }
+    DynamicNodes again(NodeTable::first_dynamic_ino);
+    again.keep_journal(journal, table);
+    EXPECT_EQ(again.size(), 1u);
+    ASSERT_TRUE(again.find(kept));
+    EXPECT_EQ(again.find(kept)->path, "net/core/somaxconn");
+    EXPECT_GT(again.intern(*sys, "kernel/hostname"), kept + 100000);  // no number given twice
+}
+
 TEST(DynamicNodes, UnknownAndStaticInodesAreLeftAlone) {
     DynamicNodes nodes(100);
     EXPECT_FALSE(nodes.release(1, 1));
