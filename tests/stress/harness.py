@@ -134,6 +134,7 @@ class Run:
         time.sleep(0.5)
         self.figures["before"] = proc_figures(self.daemon.pid)
         self.state_before = self.state_entries()
+        self.started = time.monotonic()
 
     def merged(self) -> Stats:
         s = Stats()
@@ -218,6 +219,10 @@ class Run:
         self._stop.set()
         if self._sampler:
             self._sampler.join(5)
+        try:
+            self.sample()  # the last figures (a short workload may have had no sample)
+        except Exception as e:  # noqa: BLE001
+            self.notes.append(f"sampling: {e}")
         for w in self.workers:
             w.stop()
         leftovers: list[str] = []

@@ -103,7 +103,12 @@ def sysctl_path(name: str) -> str:
 
 
 def op_sysctl_write(name: str, value: str, valid: bool):
-    fd = os.open(sysctl_path(name), os.O_WRONLY)
+    try:
+        fd = os.open(sysctl_path(name), os.O_WRONLY)
+    except PermissionError:
+        # The kernel's rule for a UTS sysctl: only the host's root may write it (mode
+        # bits against the global uid); a user-namespaced container's root gets EACCES.
+        return ("expected", "") if name == "kernel.hostname" else ("errors", f"open {name}: EACCES")
     try:
         os.write(fd, value.encode() + b"\n")
     except OSError as e:
@@ -113,6 +118,15 @@ def op_sysctl_write(name: str, value: str, valid: bool):
     finally:
         os.close(fd)
     return ("ok", "") if valid else ("errors", f"invalid {value!r} accepted")
+
+
+def op_sethostname(name: str):
+    """sethostname(2) (what may change kernel.hostname here), then the view shows it."""
+    import socket
+    socket.sethostname(name)
+    with open("/proc/sys/kernel/hostname") as f:
+        v = f.read().strip()
+    return ("ok", "") if v == name else ("errors", f"hostname view {v!r}, set {name!r}")
 
 
 def op_sysctl_read(name: str):
@@ -235,13 +249,15 @@ def make_ops(kind: str, cfg: dict, index: int):
             for v in bad:
                 ops.append((f"sysctl-write {name} (invalid)", lambda n=name, v=v: op_sysctl_write(n, v, False)))
             ops.append((f"sysctl-read {name}", lambda n=name: op_sysctl_read(n)))
+        ops.append(("sethostname + kernel.hostname", lambda: op_sethostname(f"stress-{cfg['tag']}")))
         if cfg.get("unshare"):
             ops.append(("unshare -n somaxconn", lambda: op_sh(
                 "unshare -n sh -c 'echo 333 > /proc/sys/net/core/somaxconn && cat /proc/sys/net/core/somaxconn'",
                 "333")))
             ops.append(("unshare -u hostname", lambda: op_sh(
-                "unshare -u sh -c 'echo inner$$ > /proc/sys/kernel/hostname && cat /proc/sys/kernel/hostname'",
-                "inner")))
+                "unshare -u sh -c 'busybox hostname inner$$ && echo inner$$ && cat /proc/sys/kernel/hostname' "
+                "| uniq | wc -l | grep -qx 1 && echo same",
+                "same")))
         return ops
     if kind == "trap":
         target = f"/mnt/x{index}"
