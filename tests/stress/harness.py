@@ -122,6 +122,8 @@ class Run:
         self._prev_hist: dict = {}
         self._sampler: threading.Thread | None = None
         self.notes: list[str] = []
+        self.daemon_up = threading.Event()  # cleared while a workload restarts the daemon
+        self.daemon_up.set()
 
     # -- figures over time
     def warm_up(self) -> None:

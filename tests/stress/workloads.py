@@ -32,6 +32,9 @@ def start_many(run, n: int, **kw) -> list:
 
 
 def churn_one(run) -> None:
+    # ecifs-runc refuses a create while no daemon runs (by design): churn waits out a
+    # restart the workload makes on purpose.
+    run.daemon_up.wait(60)
     c = run.timed("create", lambda: run.mgr.start(memory=64 * MiB))
     if c is None:
         return
@@ -97,16 +100,23 @@ def nested(run, a) -> None:
 
 def kill_and_restart(run) -> None:
     d = run.daemon
-    d.kill()
-    d.proc.wait(10)
-    time.sleep(0.3)  # the readers wait in the kernel meanwhile
-    d.start(log_level="info")
+    run.daemon_up.clear()
+    try:
+        d.kill()
+        d.proc.wait(10)
+        time.sleep(0.3)  # the readers wait in the kernel meanwhile
+        d.start(log_level="info")
+    finally:
+        run.daemon_up.set()
 
 
 def restart(run, a) -> None:
-    """readers while the daemon is SIGKILLed and started again a.kills times."""
+    """readers, and one container of trapped calls, while the daemon is SIGKILLed and
+    started again a.kills times."""
     for c in start_many(run, a.containers, memory=LIMIT):
         run.worker(c, {"read": a.threads}, a.duration)
+    for c in start_many(run, 1, memory=LIMIT, extra_caps=["CAP_SYS_ADMIN"]):
+        run.worker(c, {"trap": a.threads}, a.duration)
     gap = a.duration / (a.kills + 1)
     for _ in range(a.kills):
         time.sleep(gap)
