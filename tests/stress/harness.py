@@ -124,6 +124,7 @@ class Run:
         self.notes: list[str] = []
         self.daemon_up = threading.Event()  # cleared while a workload restarts the daemon
         self.daemon_up.set()
+        self.restarts = 0
 
     # -- figures over time
     def warm_up(self) -> None:
