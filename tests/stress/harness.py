@@ -96,8 +96,15 @@ class Worker:
         except OSError:
             pass
 
+    def alive(self) -> bool:
+        """It wrote its figures in the last 15 s (it does every half second)."""
+        try:
+            return time.time() - (self.tmp / f"stress-{self.tag}.json").stat().st_mtime < 15
+        except OSError:
+            return True  # not started writing yet
+
     def wait(self, timeout: float) -> dict:
-        it.wait_for(lambda: self.result()["done"], timeout, 0.2)
+        it.wait_for(lambda: self.result()["done"] or not self.alive(), timeout, 0.2)
         return self.result()
 
 
@@ -192,7 +199,8 @@ class Run:
     def wait_workers(self, timeout: float) -> None:
         for w in self.workers:
             if not w.wait(timeout)["done"]:
-                self.stats.add("worker finished", timeout, "errors", f"{w.c.id}: worker did not finish")
+                self.stats.add("worker finished", timeout, "errors",
+                               f"{w.c.id}: worker {'did not finish' if w.alive() else 'died (no figures for 15 s)'}")
 
     def timed(self, name: str, fn):
         """Run fn(), count it under name; returns its value or None when it raised."""

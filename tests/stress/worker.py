@@ -175,7 +175,9 @@ def op_umount_view(path: str):
     return ("expected", "") if e == errno.EBUSY else ("errors", f"umount {path}: {os.strerror(e)}")
 
 
-HOG = "b = []\nwhile True:\n    b.append(b'x' * (1 << 20))\n"
+# oom_score_adj 1000 (raising it needs no privilege): the OOM killer takes the hog, not
+# the worker beside it (seen: a worker of 6 MiB killed while a new hog was still small).
+HOG = "open('/proc/self/oom_score_adj', 'w').write('1000')\nb = []\nwhile True:\n    b.append(b'x' * (1 << 20))\n"
 
 
 def op_hog():
