@@ -12,6 +12,7 @@ PACKAGES=(
   libgtest-dev libseccomp-dev
   runc busybox-static procps util-linux iproute2 coreutils
   python3 python3-pytest
+  python3-matplotlib  # scripts/stress.sh --plot
   qemu-system-x86 cpio  # scripts/vm-test.sh: the cgroup v2 VM
   # tests/engines: each engine runs containers through ecifs-runc; mmdebstrap builds
   # their image from Debian's archive (no registry needed).
