@@ -314,7 +314,6 @@ control::Answer Daemon::prepare(const json& request, const control::Peer& peer) 
     if (containers_.count(id)) throw std::invalid_argument(fmt::format("container {} is already prepared", id));
     Entry entry;
     entry.masks = seccomp::runtime_masks(record.masked_paths, record.readonly_paths, handlers::view_mounts());
-    entry.creator = creator;
     entry.container = std::make_shared<emulation::Container>(id, root_uid, root_gid);
     entry.mount = fs::FuseMount::create(io_, options_.threads, container_dir(id), entry.container, saved_.nodes_file(id));
     keep_new(entry, std::move(record));
@@ -380,12 +379,12 @@ json Daemon::start(const json& request) {
     std::lock_guard lock(mutex_);
     auto it = containers_.find(id);
     if (it == containers_.end()) throw std::invalid_argument(fmt::format("unknown container {}", id));
-    if (it->second.started) throw std::invalid_argument(fmt::format("container {} is already started", id));
+    if (it->second.record.started) throw std::invalid_argument(fmt::format("container {} is already started", id));
     // The init a runtime reports is a process it started: no one else may tie this
     // container's views, executors and trapper to a process of the host's.
-    if (it->second.creator > 0 && !descends_from(pid, it->second.creator))
+    if (it->second.record.creator > 0 && !descends_from(pid, it->second.record.creator))
         throw std::invalid_argument(fmt::format("pid {} is not a process of the runtime (pid {}) that prepared {}", pid,
-                                                it->second.creator, id));
+                                                it->second.record.creator, id));
     emulation::InitFacts facts;
     facts.pid = pid;
     facts.cgroup = cgroup::Cgroup(cgroup::resolve_cgroup_paths(pid));
@@ -393,12 +392,11 @@ json Daemon::start(const json& request) {
     SavedContainer record = it->second.record;
     record.started = true;
     record.init_pid = pid;
-    record.init_start = process_start(pid).value_or(0);
+    record.init_start = facts.start_seconds;
     saved_.save(record);
     it->second.record = std::move(record);
     it->second.watch = watch(id, pid);
     it->second.container->set_init(std::move(facts));
-    it->second.started = true;
     spdlog::info("container {}: started, init pid {}", id, pid);
     return json::object();
 }
@@ -441,7 +439,7 @@ void Daemon::forget(const std::string& id, pid_t only_if_watching) {
 
 json Daemon::describe(const std::string& id, const Entry& entry) const {
     json out = {{"id", id},
-                {"state", entry.started ? "running" : "prepared"},
+                {"state", entry.record.started ? "running" : "prepared"},
                 {"mount", container_dir(id).string()},
                 {"root_uid", entry.container->root_uid()},
                 {"root_gid", entry.container->root_gid()},
@@ -473,7 +471,7 @@ json Daemon::list() {
     std::lock_guard lock(mutex_);
     json containers = json::array();
     for (const auto& [id, entry] : containers_) {
-        json brief = {{"id", id}, {"state", entry.started ? "running" : "prepared"}};
+        json brief = {{"id", id}, {"state", entry.record.started ? "running" : "prepared"}};
         if (auto init = entry.container->init()) brief["pid"] = init->pid;
         containers.push_back(brief);
     }

@@ -57,10 +57,8 @@ private:
         std::shared_ptr<emulation::Container> container;
         std::shared_ptr<fs::FuseMount> mount;
         std::unique_ptr<PidWatch> watch;  // the creating runtime until started, then init
-        bool started = false;
         std::vector<seccomp::Mask> masks;  // the runtime's, for a proc/sysfs mounted inside
-        pid_t creator = 0;  // the runtime that prepared it (the init must be its descendant); 0: an operator's
-        SavedContainer record;           // as kept on disk
+        SavedContainer record;           // who it is (its creator, whether started), as kept on disk
         std::vector<std::string> held;   // its fds' keys in the fd holder
         unsigned next_seccomp_key = 0;
     };

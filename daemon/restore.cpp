@@ -1,9 +1,6 @@
 // Serving again what an earlier daemon served (docs/restart.md): its records on disk,
 // the FUSE connections and seccomp notify fds the fd holder kept, the containers whose
 // processes still run.
-#include <sys/mount.h>
-#include <unistd.h>
-
 #include <fmt/core.h>
 #include <spdlog/spdlog.h>
 
@@ -62,8 +59,6 @@ bool Daemon::adopt(const SavedContainer& record, std::map<std::string, sys::Fd>&
     std::lock_guard lock(mutex_);
     Entry entry;
     entry.record = record;
-    entry.creator = record.creator;
-    entry.started = record.started;
     entry.masks = seccomp::runtime_masks(record.masked_paths, record.readonly_paths, handlers::view_mounts());
     entry.container = std::make_shared<emulation::Container>(id, record.root_uid, record.root_gid);
     std::map<std::string, std::string> values;
@@ -102,13 +97,9 @@ bool Daemon::adopt(const SavedContainer& record, std::map<std::string, sys::Fd>&
     return true;
 }
 
-// A container whose record is left but which is not served again: its mount goes.
-void Daemon::discard(const std::string& id) {
-    const auto mountpoint = container_dir(id);
-    ::umount2(mountpoint.c_str(), MNT_DETACH);
-    ::rmdir(mountpoint.c_str());
-    saved_.erase(id);
-}
+// A container whose record is left but which is not served again: its files go (its
+// mount with every other one restore() did not take on: remove_stale_mounts).
+void Daemon::discard(const std::string& id) { saved_.erase(id); }
 
 // After each fold the load average goes to disk, whoever folded it (the sampler or a
 // read of /proc/loadavg), so the next daemon goes on from the very same figures.

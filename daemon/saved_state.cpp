@@ -12,9 +12,9 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "emulation/host.hpp"
 #include "sys/fd.hpp"
 #include "sys/files.hpp"
-#include "sys/text.hpp"
 
 namespace ecifs::daemon {
 
@@ -167,16 +167,12 @@ SavedState::Loaded SavedState::load_all() const {
 }
 
 std::optional<double> process_start(pid_t pid) {
-    std::string text;
-    if (pid <= 0 || sys::read_file(fmt::format("/proc/{}/stat", pid), text) != 0) return std::nullopt;
-    // Fields are counted from the last ')': the command may hold both spaces and ')'.
-    const auto paren = text.rfind(')');
-    if (paren == std::string::npos) return std::nullopt;
-    const auto fields = sys::split_fields(std::string_view(text).substr(paren + 1));
-    if (fields.size() < 20) return std::nullopt;
-    const auto ticks = sys::whole_number<uint64_t>(fields[19]);
-    if (!ticks) return std::nullopt;
-    return static_cast<double>(*ticks) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+    if (pid <= 0) return std::nullopt;
+    try {
+        return emulation::real_host().process_start_seconds(pid);
+    } catch (const std::exception&) {  // gone
+        return std::nullopt;
+    }
 }
 
 }  // namespace ecifs::daemon

@@ -71,8 +71,8 @@ private:
     std::filesystem::path dir_;
 };
 
-// Boot-relative start of `pid` in seconds (/proc/PID/stat field 22), or nothing if it is
-// gone: with the pid it names one process for the life of the boot.
+// Boot-relative start of `pid` in seconds (Host::process_start_seconds), or nothing if
+// it is gone: with the pid it names one process for the life of the boot.
 std::optional<double> process_start(pid_t pid);
 
 }  // namespace ecifs::daemon

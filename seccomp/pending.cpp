@@ -49,23 +49,29 @@ void PendingCalls::taken(const Notification& n) const {
 
 void PendingCalls::answered(uint64_t id) const { ::unlink(file(id).c_str()); }
 
-std::vector<Notification> PendingCalls::take_over() const {
-    std::vector<Notification> calls;
+// The files of this fd's calls.
+std::vector<std::filesystem::path> PendingCalls::files() const {
+    std::vector<std::filesystem::path> out;
     std::error_code ec;
     const std::string prefix = key_ + ".";
-    for (const auto& entry : std::filesystem::directory_iterator(dir_, ec)) {
-        const std::string name = entry.path().filename().string();
-        if (!name.starts_with(prefix)) continue;
+    for (const auto& entry : std::filesystem::directory_iterator(dir_, ec))
+        if (entry.path().filename().string().starts_with(prefix)) out.push_back(entry.path());
+    return out;
+}
+
+std::vector<Notification> PendingCalls::take_over() const {
+    std::vector<Notification> calls;
+    for (const auto& path : files()) {
         std::string text;
         Notification n;
-        if (sys::read_file(entry.path().string(), text) == 0 && decode(text, n)) calls.push_back(n);
-        ::unlink(entry.path().c_str());
+        if (sys::read_file(path.string(), text) == 0 && decode(text, n)) calls.push_back(n);
+        ::unlink(path.c_str());
     }
     return calls;
 }
 
 void PendingCalls::clear() const {
-    for (const auto& n : take_over()) (void)n;
+    for (const auto& path : files()) ::unlink(path.c_str());
 }
 
 }  // namespace ecifs::seccomp

@@ -31,6 +31,7 @@ public:
 
 private:
     std::filesystem::path file(uint64_t id) const;
+    std::vector<std::filesystem::path> files() const;
 
     std::filesystem::path dir_;
     std::string key_;

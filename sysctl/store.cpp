@@ -30,7 +30,6 @@ void Store::set(const std::string& path, std::string value) {
 
 void Store::persist_with(std::map<std::string, std::string> values, Saver save) {
     std::unique_lock lock(mutex_);
-    values.merge(values_);  // a value set before (none, in the daemon) stays under the disk's
     values_ = std::move(values);
     save_ = std::move(save);
 }

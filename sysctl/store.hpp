@@ -19,9 +19,9 @@ public:
     std::string get_or_insert(const std::string& path, const std::function<std::string()>& make);
     std::map<std::string, std::string> snapshot() const;
 
-    // Take `values` (from disk) and, from now on, call `save` with every value after each
-    // change, before the change returns (a write is acknowledged once it is kept). The
-    // calls are made one at a time, in the order of the changes.
+    // Take `values` (from disk) in place of any, and from now on call `save` with every
+    // value after each change, before the change returns (a write is acknowledged once
+    // it is kept). The calls are made one at a time, in the order of the changes.
     using Saver = std::function<void(const std::map<std::string, std::string>&)>;
     void persist_with(std::map<std::string, std::string> values, Saver save);
 
