@@ -316,6 +316,7 @@ control::Answer Daemon::prepare(const json& request, const control::Peer& peer) 
     entry.masks = seccomp::runtime_masks(record.masked_paths, record.readonly_paths, handlers::view_mounts());
     entry.container = std::make_shared<emulation::Container>(id, root_uid, root_gid);
     entry.mount = fs::FuseMount::create(io_, options_.threads, container_dir(id), entry.container, saved_.nodes_file(id));
+    entry.own_mounts = own_mounts_of(id);
     keep_new(entry, std::move(record));
     entry.mount->start();
     // Until the runtime reports the init pid, the container lives as long as its creator.

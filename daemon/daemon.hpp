@@ -60,6 +60,7 @@ private:
         std::vector<seccomp::Mask> masks;  // the runtime's, for a proc/sysfs mounted inside
         SavedContainer record;           // who it is (its creator, whether started), as kept on disk
         std::vector<std::string> held;   // its fds' keys in the fd holder
+        std::shared_ptr<seccomp::OwnMounts> own_mounts;  // the mounts it made through the trapper
         unsigned next_seccomp_key = 0;
     };
 
@@ -86,6 +87,8 @@ private:
     void drop_kept(const std::string& id, const Entry& entry);
     void persist_values(const std::string& id, const emulation::Container& container,
                         std::map<std::string, std::string> values);
+    std::shared_ptr<seccomp::OwnMounts> own_mounts_of(const std::string& id);
+    void restore_own_mounts(const std::string& id, seccomp::OwnMounts& own, std::map<std::string, sys::Fd>& held);
     seccomp::TrapTarget trap_target_of(const std::string& id, const Entry& entry);
     std::function<void()> release_kept(const std::string& id, const std::string& key);
     std::filesystem::path container_dir(const std::string& id) const;

@@ -13,6 +13,8 @@ namespace ecifs::daemon {
 namespace {
 
 std::string seccomp_key_prefix(const std::string& id) { return "seccomp:" + id + ":"; }
+// The fd holder's key of a mount namespace the container made mounts in.
+std::string mount_ns_key(const std::string& id, ino_t ino) { return fmt::format("mntns:{}:{}", id, ino); }
 
 // Whether the process a record names is the one that runs under its pid now.
 bool still_runs(pid_t pid, double start) {
@@ -77,6 +79,8 @@ bool Daemon::adopt(const SavedContainer& record, std::map<std::string, sys::Fd>&
         facts.start_seconds = entry.container->host().process_start_seconds(pid);
         entry.container->set_init(std::move(facts));
     }
+    entry.own_mounts = own_mounts_of(id);
+    restore_own_mounts(id, *entry.own_mounts, held);
     entry.mount = fs::FuseMount::adopt(io_, options_.threads, container_dir(id), entry.container,
                                        std::move(fuse.mapped()), record.fuse_init, saved_.nodes_file(id));
     entry.held.push_back("fuse:" + id);
@@ -120,7 +124,12 @@ void Daemon::keep_fd(Entry& entry, const std::string& key, int fd) {
 
 // Best effort: a holder that is gone keeps nothing anyway.
 void Daemon::drop_kept(const std::string& id, const Entry& entry) {
-    for (const auto& key : entry.held) {
+    std::vector<std::string> keys = entry.held;
+    if (entry.own_mounts) {
+        entry.own_mounts->keep_with({});  // a mount still being made is not kept for a restart
+        for (ino_t ino : entry.own_mounts->held()) keys.push_back(mount_ns_key(id, ino));
+    }
+    for (const auto& key : keys) {
         try {
             holder_->remove(key);
         } catch (const std::exception& e) {
@@ -143,8 +152,59 @@ void Daemon::persist_values(const std::string& id, const emulation::Container& c
     });
 }
 
+// The mounts the container makes through the trapper, kept for the next daemon: each
+// mount namespace they are in by the fd holder (it pins the mount ids, see
+// seccomp/own_mounts.hpp), the ids on disk.
+std::shared_ptr<seccomp::OwnMounts> Daemon::own_mounts_of(const std::string& id) {
+    auto own = std::make_shared<seccomp::OwnMounts>();
+    seccomp::OwnMounts::Keeper keeper;
+    keeper.pin = [this, id](ino_t ino, int mnt_ns) {
+        try {
+            holder_->put(mount_ns_key(id, ino), mnt_ns);
+        } catch (const std::exception& e) {
+            sys::log_limited(spdlog::level::err, id, "mntns", "container {}: fd holder: {}", id, e.what());
+        }
+    };
+    keeper.unpin = [this, id](ino_t ino) {
+        try {
+            holder_->remove(mount_ns_key(id, ino));
+        } catch (const std::exception& e) {
+            sys::log_limited(spdlog::level::warn, id, "mntns", "container {}: fd holder: {}", id, e.what());
+        }
+    };
+    keeper.save = [this, id](const seccomp::OwnMounts::Snapshot& mounts) {
+        try {
+            saved_.save_mounts(id, mounts);
+        } catch (const std::exception& e) {
+            sys::log_limited(spdlog::level::err, id, "mounts", "container {}: {}", id, e.what());
+        }
+    };
+    own->keep_with(std::move(keeper));
+    return own;
+}
+
+// What an earlier daemon knew: the ids from disk, for each namespace whose fd the holder
+// kept (a namespace without one may be gone, and its ids reused).
+void Daemon::restore_own_mounts(const std::string& id, seccomp::OwnMounts& own, std::map<std::string, sys::Fd>& held) {
+    seccomp::OwnMounts::Snapshot saved;
+    try {
+        saved = saved_.load_mounts(id);
+    } catch (const std::exception& e) {
+        spdlog::error("container {}: {}; the mounts it made are its to unmount no more", id, e.what());
+    }
+    for (auto& [ino, mounts] : saved) {
+        auto kept = held.extract(mount_ns_key(id, ino));
+        if (kept.empty() || seccomp::OwnMounts::inode_of(kept.mapped().get()) != ino) {
+            spdlog::warn("container {}: mount namespace {} was not kept; its mounts are forgotten", id, ino);
+            if (!kept.empty()) holder_->remove(kept.key());
+            continue;
+        }
+        own.restore(std::move(kept.mapped()), std::move(mounts));
+    }
+}
+
 seccomp::TrapTarget Daemon::trap_target_of(const std::string& id, const Entry& entry) {
-    seccomp::TrapTarget target{id, entry.container, container_dir(id), entry.masks, {}, {}, {}};
+    seccomp::TrapTarget target{id, entry.container, container_dir(id), entry.masks, {}, {}, {}, entry.own_mounts};
     target.keep = [this, id](int notify_fd, seccomp::TrapTarget& kept) {
         std::lock_guard lock(mutex_);
         auto it = containers_.find(id);

@@ -25,19 +25,11 @@ using nlohmann::json;
 const char* const record_suffix = ".json";
 const char* const values_suffix = ".values.json";
 const char* const load_suffix = ".load.json";
+const char* const mounts_suffix = ".mounts.json";
 
-// Write `text` to `path` whole: a temporary file beside it, then rename(2) over it.
-// No fsync: the files outlive the daemon, not the machine (a reboot ends the containers).
 void replace_file(const std::filesystem::path& path, const std::string& text) {
-    const auto temporary = std::filesystem::path(path) += ".tmp";
-    sys::Fd fd(::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600));
-    bool written = fd && ::write(fd.get(), text.data(), text.size()) == static_cast<ssize_t>(text.size());
-    const int err = errno;
-    fd.reset();
-    if (!written || ::rename(temporary.c_str(), path.c_str()) != 0) {
-        ::unlink(temporary.c_str());
-        throw std::runtime_error(fmt::format("cannot write {}: {}", path.string(), std::strerror(written ? errno : err)));
-    }
+    if (int err = sys::replace_file(path, text))
+        throw std::runtime_error(fmt::format("cannot write {}: {}", path.string(), std::strerror(err)));
 }
 
 json to_json(const SavedContainer& c) {
@@ -97,6 +89,7 @@ std::filesystem::path SavedState::record_file(const std::string& id) const { ret
 std::filesystem::path SavedState::values_file(const std::string& id) const { return dir_ / (id + values_suffix); }
 std::filesystem::path SavedState::load_file(const std::string& id) const { return dir_ / (id + load_suffix); }
 std::filesystem::path SavedState::nodes_file(const std::string& id) const { return dir_ / (id + ".nodes"); }
+std::filesystem::path SavedState::mounts_file(const std::string& id) const { return dir_ / (id + mounts_suffix); }
 
 void SavedState::save(const SavedContainer& container) const {
     replace_file(record_file(container.id), to_json(container).dump() + "\n");
@@ -107,7 +100,8 @@ void SavedState::save_values(const std::string& id, const std::map<std::string, 
 }
 
 void SavedState::erase(const std::string& id) const {
-    for (const auto& path : {record_file(id), values_file(id), load_file(id), nodes_file(id)}) ::unlink(path.c_str());
+    for (const auto& path : {record_file(id), values_file(id), load_file(id), nodes_file(id), mounts_file(id)})
+        ::unlink(path.c_str());
     std::error_code ignored;
     const std::string prefix = "seccomp:" + id + ":";  // the fd holder's keys of its notify fds
     for (const auto& entry : std::filesystem::directory_iterator(pending_dir(), ignored))
@@ -143,11 +137,40 @@ std::optional<emulation::LoadAverage::Saved> SavedState::load_load(const std::st
     }
 }
 
+// {"version": 1, "namespaces": {"INODE": [[MOUNT_ID, DRESSES], ...], ...}}
+void SavedState::save_mounts(const std::string& id, const OwnMountTable& mounts) const {
+    json namespaces = json::object();
+    for (const auto& [ino, table] : mounts) {
+        json rows = json::array();
+        for (const auto& [mount, of] : table) rows.push_back({mount, of});
+        namespaces[std::to_string(ino)] = std::move(rows);
+    }
+    replace_file(mounts_file(id), json{{"version", version}, {"namespaces", namespaces}}.dump() + "\n");
+}
+
+OwnMountTable SavedState::load_mounts(const std::string& id) const {
+    if (!std::filesystem::exists(mounts_file(id))) return {};
+    const json j = read_json(mounts_file(id));
+    try {
+        if (j.at("version").get<int>() != version) throw std::invalid_argument("unknown version " + j.at("version").dump());
+        OwnMountTable mounts;
+        for (const auto& [ino, rows] : j.at("namespaces").items()) {
+            auto& table = mounts[static_cast<ino_t>(std::stoull(ino))];
+            for (const auto& row : rows) table[row.at(0).get<uint64_t>()] = row.at(1).get<uint64_t>();
+        }
+        return mounts;
+    } catch (const std::exception& e) {
+        throw std::runtime_error(fmt::format("{}: {}", mounts_file(id).string(), e.what()));
+    }
+}
+
 SavedState::Loaded SavedState::load_all() const {
     Loaded loaded;
     for (const auto& entry : std::filesystem::directory_iterator(dir_)) {
         const std::string name = entry.path().filename().string();
-        if (!name.ends_with(record_suffix) || name.ends_with(values_suffix) || name.ends_with(load_suffix)) continue;
+        if (!name.ends_with(record_suffix) || name.ends_with(values_suffix) || name.ends_with(load_suffix) ||
+            name.ends_with(mounts_suffix))
+            continue;
         try {
             SavedContainer c;
             try {

@@ -3,7 +3,8 @@
 // a kill or an upgrade (docs/restart.md): under STATE/records, per container, its
 // record (ID.json: who it is, how to re-identify its processes, the INIT its FUSE
 // connection began with), its own values (ID.values.json: sysctls, boot_id,
-// product_uuid) and its mount's dynamic inodes (ID.nodes). Files are replaced whole
+// product_uuid), its mount's dynamic inodes (ID.nodes) and the mounts it made through
+// the trapper (ID.mounts.json). Files are replaced whole
 // (write, then rename), so a reader finds the old version or the new, never a mix.
 #include <sys/types.h>
 
@@ -17,6 +18,10 @@
 #include "emulation/loadavg.hpp"
 
 namespace ecifs::daemon {
+
+// The mounts a container made through the trapper, per mount namespace inode
+// (seccomp::OwnMounts::Snapshot).
+using OwnMountTable = std::map<ino_t, std::map<uint64_t, uint64_t>>;
 
 struct SavedContainer {
     std::string id;
@@ -52,6 +57,11 @@ public:
     void save_load(const std::string& id, const emulation::LoadAverage::Saved& load) const;
     std::optional<emulation::LoadAverage::Saved> load_load(const std::string& id) const;
 
+    // The mounts it made through the trapper (ID.mounts.json), after each change; none if
+    // it has no file. Throws std::runtime_error on a corrupt one.
+    void save_mounts(const std::string& id, const OwnMountTable& mounts) const;
+    OwnMountTable load_mounts(const std::string& id) const;
+
     // A record per container found; a file that cannot be read or parsed is an error
     // naming it (the record is left for the operator).
     struct Loaded {
@@ -67,6 +77,7 @@ private:
     std::filesystem::path record_file(const std::string& id) const;
     std::filesystem::path values_file(const std::string& id) const;
     std::filesystem::path load_file(const std::string& id) const;
+    std::filesystem::path mounts_file(const std::string& id) const;
 
     std::filesystem::path dir_;
 };

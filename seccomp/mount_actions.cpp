@@ -379,9 +379,10 @@ std::vector<uint64_t> put_back(std::vector<std::pair<Fd, std::string>>& taken) {
 // Unmount a mount the container made, with what ecifs placed on it: those first (a
 // mount with others on it is busy), then the mount as the caller asked. If the mount
 // turns out busy, they are put back.
-Reply unmount_made(const Request& req, std::span<const sc::MountEntry> mounts, Resolved& target) {
+Reply unmount_made(const Request& req, std::span<const sc::MountEntry> mounts, Resolved& target, int socket) {
     const uint64_t id = target.mount_id;
     target.fd.reset();  // our own reference would make it busy
+    if (!confirm_unmount(socket, id)) return failed(EIO, "no go-ahead from the daemon");
     Reply done;
     done.gone = {id};
     if (req.flags & MNT_DETACH) {  // lazily: the kernel takes everything on it along
@@ -413,7 +414,7 @@ Reply unmount_made(const Request& req, std::span<const sc::MountEntry> mounts, R
     return done;
 }
 
-Reply umount(const Request& req, Opened& opened, bool may_act) {
+Reply umount(const Request& req, Opened& opened, bool may_act, int socket) {
     // umount2 with UMOUNT_NOFOLLOW does not follow a final symlink.
     auto target = resolve(req.path, !(req.flags & UMOUNT_NOFOLLOW));
     if (!target) return let_kernel();
@@ -426,17 +427,17 @@ Reply umount(const Request& req, Opened& opened, bool may_act) {
     case sc::Verdict::container_made: break;
     }
     if (!may_act) return refused_for_lsm();
-    return unmount_made(req, mounts, *target);
+    return unmount_made(req, mounts, *target, socket);
 }
 
 }  // namespace
 
-Reply act(const Request& req, Opened& opened, bool may_act) {
+Reply act(const Request& req, Opened& opened, bool may_act, int socket) {
     switch (req.op) {
     case Op::new_mount: return may_act ? new_mount(req, opened) : refused_for_lsm();
     case Op::bind: return bind(req, opened, may_act);
     case Op::move: return move(req, opened, may_act);
-    case Op::umount: return umount(req, opened, may_act);
+    case Op::umount: return umount(req, opened, may_act, socket);
     }
     return failed(EIO, "unknown request");
 }

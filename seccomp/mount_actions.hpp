@@ -22,6 +22,7 @@ struct Opened {
 
 // The call's reply. `may_act` is false for a caller an LSM label confines: what the
 // helper would do in its name is refused (EPERM); what the kernel decides stays the kernel's.
-Reply act(const Request& req, Opened& opened, bool may_act);
+// `socket` is the daemon's, for confirm_unmount.
+Reply act(const Request& req, Opened& opened, bool may_act, int socket);
 
 }  // namespace ecifs::seccomp::mount_helper

@@ -155,6 +155,21 @@ void send_reply(int socket_fd, const Reply& reply) {
     ::send(socket_fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
 }
 
+}  // namespace
+
+bool confirm_unmount(int socket_fd, uint64_t mount) {
+    Reply intent;
+    intent.unmounting = mount;
+    send_reply(socket_fd, intent);
+    char go = 0;
+    ssize_t n;
+    do n = ::recv(socket_fd, &go, 1, 0);
+    while (n < 0 && errno == EINTR);
+    return n == 1 && go == go_ahead;
+}
+
+namespace {
+
 // The namespaces a call needs: the user and mount namespaces, and the network namespace
 // for a sysfs (a sysfs shows the network devices of its mounter's). A procfs shows the
 // pid namespace it is made for: the helper joins the caller's only where the kernel
@@ -255,7 +270,7 @@ Reply serve(const Request& req, int socket_fd, int first_caller_fd, bool& replie
     const bool fork_for_procfs = must_fork(req, first_caller_fd + pid_fd, opened);
     if (Reply r = become_caller(req, first_caller_fd, namespaces_for(req, fork_for_procfs)); r.error) return r;
     if (!fork_for_procfs) {
-        finish(socket_fd, req, act(req, opened, !req.confined), opened);
+        finish(socket_fd, req, act(req, opened, !req.confined, socket_fd), opened);
         replied = true;
         return {};
     }
@@ -268,7 +283,7 @@ Reply serve(const Request& req, int socket_fd, int first_caller_fd, bool& replie
     if (child < 0) return failed_errno("fork");
     if (child == 0) {
         ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-        finish(socket_fd, req, act(req, opened, !req.confined), opened);
+        finish(socket_fd, req, act(req, opened, !req.confined, socket_fd), opened);
         ::_exit(0);
     }
     opened = Opened{};
@@ -346,7 +361,8 @@ std::string encode(const Reply& r) {
                          {"message", wire::bytes(r.message)},
                          {"made", r.made},
                          {"dressing", r.dressing},
-                         {"gone", r.gone}});
+                         {"gone", r.gone},
+                         {"unmounting", r.unmounting}});
 }
 
 std::optional<Reply> decode_reply(std::string_view bytes, std::string* error) {
@@ -360,6 +376,7 @@ std::optional<Reply> decode_reply(std::string_view bytes, std::string* error) {
         r.made = wire::get_int<uint64_t>(m, "made");
         for (const wire::Message& id : wire::get_array(m, "dressing")) r.dressing.push_back(wire::as_int<uint64_t>(id, "dressing"));
         for (const wire::Message& id : wire::get_array(m, "gone")) r.gone.push_back(wire::as_int<uint64_t>(id, "gone"));
+        r.unmounting = wire::get_int<uint64_t>(m, "unmounting");
         return r;
     } catch (const wire::WireError& e) {
         if (error) *error = e.what();

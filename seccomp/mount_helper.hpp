@@ -99,6 +99,9 @@ struct Reply {
     uint64_t made = 0;
     std::vector<uint64_t> dressing;
     std::vector<uint64_t> gone;  // mounts of the container's that are gone now
+    // Not the reply yet: the helper is about to unmount this mount of the container's and
+    // waits for the daemon's `go_ahead` (confirm_unmount).
+    uint64_t unmounting = 0;
     bool operator==(const Reply&) const = default;
 };
 
@@ -146,6 +149,14 @@ int read_caller_credentials(int caller_task_dir, sys::Credentials& out);
 // get a second mount, and one made with credentials it no longer has.
 bool awaits_verdict(Op op, const Reply& reply);
 constexpr char keep = 'K', undo = 'U';
+
+// An unmount cannot be undone: before the helper unmounts a mount of the container's, it
+// sends a Reply naming it (`unmounting`) and waits for one byte, `go_ahead` once the
+// daemon has written that down for a restart (seccomp/pending.hpp). Without it (the
+// daemon died), it unmounts nothing: the next daemon makes the call.
+constexpr char go_ahead = 'G';
+// The helper's side: whether the daemon said go.
+bool confirm_unmount(int socket_fd, uint64_t mount);
 
 // Spawn `exe __mount-helper` and hand it the request and the caller. The daemon gets
 // the returned fds; the helper's answer is one message on `socket`, written before it

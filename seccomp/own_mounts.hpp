@@ -14,9 +14,14 @@
 // us is forgotten at once; one it lost otherwise (a lazy unmount of what it was on) may
 // leave its id here, where only a mount the container makes in that namespace can
 // take it again.
+//
+// A restart must not forget them (docs/restart.md): a Keeper, when set, hands each held
+// namespace to something that outlives the daemon (the fd holder) and writes every
+// change down before the container hears of it; the next daemon restores both.
 #include <sys/types.h>
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <span>
@@ -29,6 +34,20 @@ namespace ecifs::seccomp {
 
 class OwnMounts {
 public:
+    // Per namespace inode: mount id -> the mount it dresses (0 for a mount of its own).
+    using Table = std::map<uint64_t, uint64_t>;
+    using Snapshot = std::map<ino_t, Table>;
+
+    // Called under the object's lock, so in the order of the changes.
+    struct Keeper {
+        std::function<void(ino_t, int mnt_ns)> pin;  // a namespace is held from now on
+        std::function<void(ino_t)> unpin;            // ... no longer
+        std::function<void(const Snapshot&)> save;   // every mount known, after a change
+    };
+    void keep_with(Keeper keeper);
+    // What an earlier daemon knew of a namespace it held (its fd, as kept for us).
+    void restore(sys::Fd mnt_ns, Table mounts);
+
     // Each takes a mount namespace as an open fd of it (/proc/TID/ns/mnt).
     // The container's mounts in that namespace.
     std::vector<seccomp::OwnMount> in(int mnt_ns) const;
@@ -37,17 +56,24 @@ public:
     void add(sys::Fd mnt_ns, uint64_t made, std::span<const uint64_t> dressing);
     // These are gone (a mount that goes takes what was placed on it along).
     void remove(int mnt_ns, std::span<const uint64_t> gone);
+    void remove(ino_t mnt_ns, std::span<const uint64_t> gone);
     // Let go of the namespaces none of `threads` (the container's) is in.
     void prune(std::span<const pid_t> threads);
     std::size_t namespaces() const;
+    std::vector<ino_t> held() const;
+
+    static ino_t inode_of(int mnt_ns);
 
 private:
     struct Namespace {
         sys::Fd pin;
-        std::map<uint64_t, uint64_t> dressing_of;  // mount id -> the mount it dresses, 0 for a root
+        Table dressing_of;  // mount id -> the mount it dresses, 0 for a root
     };
+    void changed_locked() const;
+
     mutable std::mutex mutex_;
     std::map<ino_t, Namespace> by_namespace_;
+    Keeper keeper_;
 };
 
 }  // namespace ecifs::seccomp

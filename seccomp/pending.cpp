@@ -10,6 +10,8 @@
 #include <fmt/core.h>
 #include <spdlog/spdlog.h>
 
+#include "seccomp/mounts.hpp"
+#include "sys/caller_task.hpp"
 #include "sys/fd.hpp"
 #include "sys/files.hpp"
 #include "sys/log_limit.hpp"
@@ -23,14 +25,29 @@ std::string encode(const Notification& n) {
                        n.args[3], n.args[4], n.args[5]);
 }
 
-bool decode(const std::string& text, Notification& n) {
+// The notification's line, then maybe "unmounting INODE MOUNT".
+bool decode(const std::string& text, TakenCall& call) {
     std::istringstream in(text);
+    Notification& n = call.notification;
     in >> n.id >> n.pid >> n.arch >> n.nr;
     for (auto& arg : n.args) in >> arg;
-    return !in.fail();
+    if (in.fail()) return false;
+    std::string phase;
+    if (!(in >> phase)) return true;  // taken, nothing done yet
+    return phase == "unmounting" && (in >> call.mount_ns >> call.unmounting);
 }
 
 }  // namespace
+
+bool unmount_carried_out(const TakenCall& call) {
+    const sys::Fd task = sys::open_task_dir(static_cast<pid_t>(call.notification.pid));
+    const sys::Fd info(task ? ::openat(task.get(), "mountinfo", O_RDONLY | O_CLOEXEC) : -1);
+    std::string text;
+    if (!info || sys::read_to_end(info.get(), text) != 0) return false;
+    for (const MountEntry& entry : parse_mountinfo(text))
+        if (entry.id == call.unmounting) return false;
+    return true;
+}
 
 PendingCalls::PendingCalls(std::filesystem::path dir, std::string key) : dir_(std::move(dir)), key_(std::move(key)) {
     std::error_code ignored;
@@ -40,11 +57,17 @@ PendingCalls::PendingCalls(std::filesystem::path dir, std::string key) : dir_(st
 std::filesystem::path PendingCalls::file(uint64_t id) const { return dir_ / fmt::format("{}.{}", key_, id); }
 
 void PendingCalls::taken(const Notification& n) const {
-    const std::string text = encode(n);
-    sys::Fd fd(::open(file(n.id).c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600));
-    if (!fd || ::write(fd.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size()))
+    if (int err = sys::replace_file(file(n.id), encode(n)))
         sys::log_limited(spdlog::level::warn, key_, "pending", "{}: cannot keep a trapped call for a restart: {}",
-                         file(n.id).string(), std::strerror(errno));
+                         file(n.id).string(), std::strerror(err));
+}
+
+bool PendingCalls::unmounting(const Notification& n, ino_t mount_ns, uint64_t mount) const {
+    const int err = sys::replace_file(file(n.id), encode(n) + fmt::format("unmounting {} {}\n", mount_ns, mount));
+    if (err)
+        sys::log_limited(spdlog::level::warn, key_, "pending", "{}: cannot keep an unmount for a restart: {}",
+                         file(n.id).string(), std::strerror(err));
+    return err == 0;
 }
 
 void PendingCalls::answered(uint64_t id) const { ::unlink(file(id).c_str()); }
@@ -59,12 +82,12 @@ std::vector<std::filesystem::path> PendingCalls::files() const {
     return out;
 }
 
-std::vector<Notification> PendingCalls::take_over() const {
-    std::vector<Notification> calls;
+std::vector<TakenCall> PendingCalls::take_over() const {
+    std::vector<TakenCall> calls;
     for (const auto& path : files()) {
         std::string text;
-        Notification n;
-        if (sys::read_file(path.string(), text) == 0 && decode(text, n)) calls.push_back(n);
+        TakenCall call;
+        if (sys::read_file(path.string(), text) == 0 && decode(text, call)) calls.push_back(call);
         ::unlink(path.c_str());
     }
     return calls;

@@ -16,11 +16,11 @@
 #include <fmt/core.h>
 #include <spdlog/spdlog.h>
 
-#include "handlers/handler.hpp"
 #include "ns/executor.hpp"
 #include "seccomp/helper_job.hpp"
 #include "seccomp/io.hpp"
 #include "seccomp/mount_helper.hpp"
+#include "seccomp/mount_request.hpp"
 #include "seccomp/mounts.hpp"
 #include "seccomp/notify.hpp"
 #include "seccomp/own_mounts.hpp"
@@ -35,9 +35,6 @@ namespace {
 
 namespace mh = mount_helper;
 
-// Longest path the kernel takes (PATH_MAX with its NUL), and a page for the rest.
-constexpr std::size_t max_path = 4095;
-constexpr std::size_t max_page_string = 4095;
 // Notifications one notify fd answers before the loop runs other work.
 constexpr int notifications_per_turn = 16;
 // Helpers running at once for one notify fd; more calls wait in the kernel's queue. One:
@@ -54,12 +51,12 @@ constexpr auto helper_timeout = std::chrono::seconds(30);
 class NotifyFd : public std::enable_shared_from_this<NotifyFd> {
 public:
     NotifyFd(SeccompTrapper& trapper, boost::asio::io_context& io, int fd, TrapTarget target,
-             std::shared_ptr<OwnMounts> own_mounts, SeccompTrapper::Counters& counters)
+             SeccompTrapper::Counters& counters)
         : trapper_(trapper),
           io_(io),
           readable_(Readable::create(io, fd)),
           target_(std::move(target)),
-          own_mounts_(std::move(own_mounts)),
+          own_mounts_(target_.own_mounts ? target_.own_mounts : std::make_shared<OwnMounts>()),
           counters_(counters) {}
 
     const std::string& id() const { return target_.id; }
@@ -81,9 +78,16 @@ private:
     // callers still wait, so they are handled now, as if just received.
     void take_up_pending() {
         if (!target_.pending) return;
-        for (const auto& n : target_.pending->take_over()) {
+        for (const auto& call : target_.pending->take_over()) {
+            const seccomp::Notification& n = call.notification;
             if (!valid(n.id)) continue;
             spdlog::info("container {}: taking up trapped call {} of pid {} from an earlier daemon", id(), n.id, n.pid);
+            if (call.unmounting && unmount_carried_out(call)) {  // not a second time
+                const uint64_t gone[] = {call.unmounting};
+                own_mounts_->remove(call.mount_ns, gone);
+                answer(n.id, 0);
+                continue;
+            }
             handle_taken(n);
         }
     }
@@ -170,53 +174,18 @@ private:
         respond_locked(n.id, err ? EFAULT : 0);
     }
 
-    void mount(const seccomp::Notification& n) {
-        const uint64_t flags = seccomp::strip_magic(n.args[3]);
-        const auto kind = seccomp::mount_kind(flags);
-        if (kind == seccomp::MountKind::kernel) return let_kernel(n.id);
-        mh::Request request;
-        request.flags = flags;
-        if (kind == seccomp::MountKind::bind || kind == seccomp::MountKind::move) {
-            if (n.args[0] == 0) return let_kernel(n.id);  // no source: nothing of ours to move or copy
-            request.op = kind == seccomp::MountKind::bind ? mh::Op::bind : mh::Op::move;
-            if (!read_argument(n, n.args[0], max_path, request.path)) return;
-            std::string target;
-            if (!read_argument(n, n.args[1], max_path, target)) return;
-            request.target = std::move(target);
-            if (kind == seccomp::MountKind::bind) request.masks = target_.masks;
-            return run_helper(n, std::move(request));
-        }
-        // A new filesystem: proc and sysfs get the views, the others are the kernel's.
-        if (n.args[2] == 0) return let_kernel(n.id);
-        std::string fstype;
-        if (!read_argument(n, n.args[2], max_page_string, fstype)) return;
-        if (!seccomp::carries_views_type(fstype)) return let_kernel(n.id);
-        request.op = mh::Op::new_mount;
-        request.fstype = fstype;
-        if (!read_argument(n, n.args[1], max_path, request.path)) return;
-        if (n.args[0]) {
-            std::string source;
-            if (!read_argument(n, n.args[0], max_path, source)) return;
-            request.source = std::move(source);
-        }
-        if (n.args[4]) {
-            std::string data;
-            if (!read_argument(n, n.args[4], max_page_string, data)) return;
-            request.data = std::move(data);
-        }
-        const std::string top = fstype == "proc" ? "proc" : "sys";
-        for (const auto& below : seccomp::views_below(fstype, handlers::view_mounts()))
-            request.views.push_back({(target_.views_root / top / below).string(), below});
-        request.masks = target_.masks;
-        run_helper(n, std::move(request));
+    void mount(const seccomp::Notification& n) { to_helper(n, mount_call(n, target_, reader(n))); }
+    void umount(const seccomp::Notification& n, uint64_t flags) { to_helper(n, umount_call(n, flags, reader(n))); }
+
+    void to_helper(const seccomp::Notification& n, MountCall call) {
+        if (call.decision == MountCall::kernel) return let_kernel(n.id);
+        if (call.decision == MountCall::helper) run_helper(n, std::move(call.request));
     }
 
-    void umount(const seccomp::Notification& n, uint64_t flags) {
-        mh::Request request;
-        request.op = mh::Op::umount;
-        request.flags = flags;
-        if (!read_argument(n, n.args[0], max_path, request.path)) return;
-        run_helper(n, std::move(request));
+    ReadArgument reader(const seccomp::Notification& n) {
+        return [this, &n](uint64_t address, std::size_t max, std::string& out) {
+            return read_argument(n, address, max, out);
+        };
     }
 
     // A string argument of the caller. false: the call is answered already (EFAULT or
@@ -288,9 +257,21 @@ private:
             if (got < 0 && errno == EAGAIN) return self->wait_reply(n, std::move(job));  // a stray wake-up
             auto decoded = got > 0 ? mh::decode_reply(std::string_view(buf.data(), static_cast<std::size_t>(got)))
                                    : std::nullopt;
+            if (decoded && decoded->unmounting) {
+                self->go_ahead(n, *job, decoded->unmounting);
+                return self->wait_reply(n, std::move(job));
+            }
             if (decoded) self->take_reply(n, *job, *decoded);
             self->wait_exit(n, std::move(job));
         });
+    }
+
+    // The helper may unmount once that is written down (mh::confirm_unmount).
+    void go_ahead(const seccomp::Notification& n, HelperJob& job, uint64_t mount) {
+        const ino_t mnt_ns = OwnMounts::inode_of(job.mnt_ns.get());
+        const bool kept = !target_.pending || target_.pending->unmounting(n, mnt_ns, mount);
+        const char go = kept ? mh::go_ahead : mh::undo;
+        ::send(job.socket.get(), &go, 1, MSG_NOSIGNAL | MSG_DONTWAIT);
     }
 
     void wait_exit(const seccomp::Notification& n, std::shared_ptr<HelperJob> job) {
@@ -320,7 +301,10 @@ private:
         // A new mount stays only if the caller hears of it (mh::awaits_verdict): the
         // answer is the check, as the kernel delivers it only to a caller still blocked
         // in this very call. Its credentials cannot have changed (mh::Caller): compared
-        // all the same.
+        // all the same. It is written down before the caller hears of it (a restart in
+        // between must know it), and taken back if it is undone.
+        const ino_t mnt_ns = OwnMounts::inode_of(job.mnt_ns.get());
+        remember(job, reply);
         bool kept = false;
         if (sys::Credentials now; mh::read_caller_credentials(job.task.get(), now) == 0 && now == job.creds) {
             kept = answer_heard(n.id, 0);
@@ -336,9 +320,10 @@ private:
         if (!kept) {
             sys::log_limited(spdlog::level::debug, id(), "undone", "container {}: pid {} left its {} call: undone",
                              id(), n.pid, op_name(job.op));
-            reply.made = 0, reply.dressing.clear();
+            std::vector<uint64_t> undone = reply.dressing;
+            undone.push_back(reply.made);
+            own_mounts_->remove(mnt_ns, undone);
         }
-        remember(job, reply);
     }
 
     void helper_done(const seccomp::Notification& n, HelperJob& job, int status) {
@@ -437,9 +422,7 @@ void SeccompTrapper::add(int notify_fd, TrapTarget target) {
             return;
         }
         const std::string id = target.id;
-        auto& own = own_mounts_[id];
-        if (!own) own = std::make_shared<OwnMounts>();
-        fd = std::make_shared<NotifyFd>(*this, io_, notify_fd, std::move(target), own, counters_);
+        fd = std::make_shared<NotifyFd>(*this, io_, notify_fd, std::move(target), counters_);
         fds_[id].insert(fd);
     }
     fd->start();
@@ -462,7 +445,6 @@ void SeccompTrapper::forget(const std::string& id) {
     std::set<std::shared_ptr<NotifyFd>> fds;
     {
         std::lock_guard lock(mutex_);
-        own_mounts_.erase(id);
         auto it = fds_.find(id);
         if (it == fds_.end()) return;
         fds.swap(it->second);
@@ -477,7 +459,6 @@ void SeccompTrapper::stop() {
         std::lock_guard lock(mutex_);
         stopped_ = true;
         all.swap(fds_);
-        own_mounts_.clear();
     }
     for (const auto& [id, fds] : all)
         for (const auto& fd : fds) fd->close();

@@ -36,6 +36,7 @@
 
 #include "emulation/container.hpp"
 #include "seccomp/mounts.hpp"
+#include "seccomp/own_mounts.hpp"
 #include "seccomp/pending.hpp"
 
 namespace ecifs::seccomp {
@@ -54,10 +55,12 @@ struct TrapTarget {
     std::function<void()> released;
     // Where the calls taken and not yet answered are kept for a restart; null: nowhere.
     std::shared_ptr<const PendingCalls> pending;
+    // The mounts the container made through us, shared by its fds (the daemon's, kept
+    // for a restart); null: this fd's own.
+    std::shared_ptr<OwnMounts> own_mounts;
 };
 
 class NotifyFd;
-class OwnMounts;
 
 class SeccompTrapper {
 public:
@@ -89,7 +92,6 @@ private:
     boost::asio::io_context& io_;
     mutable std::mutex mutex_;
     std::map<std::string, std::set<std::shared_ptr<NotifyFd>>> fds_;
-    std::map<std::string, std::shared_ptr<OwnMounts>> own_mounts_;  // per container, shared by its fds
     bool stopped_ = false;
     Counters counters_;
 };

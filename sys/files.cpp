@@ -47,6 +47,18 @@ int read_file(const std::string& path, std::string& out) {
     return read_to_end(file.get(), out);
 }
 
+int replace_file(const std::filesystem::path& path, const std::string& text) {
+    const auto temporary = path.parent_path() / ("." + path.filename().string() + ".tmp");
+    Fd fd(::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600));
+    if (!fd) return errno;
+    const ssize_t written = ::write(fd.get(), text.data(), text.size());
+    int err = written < 0 ? errno : written != static_cast<ssize_t>(text.size()) ? ENOSPC : 0;
+    fd.reset();
+    if (!err && ::rename(temporary.c_str(), path.c_str()) != 0) err = errno;
+    if (err) ::unlink(temporary.c_str());
+    return err;
+}
+
 std::optional<std::string> read_file_if_exists(const std::filesystem::path& path) {
     std::string text;
     const int err = read_file(path.string(), text);

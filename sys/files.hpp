@@ -24,6 +24,12 @@ int read_to_end(int fd, std::string& out);
 // Throws std::system_error on any other error.
 std::optional<std::string> read_file_if_exists(const std::filesystem::path& path);
 
+// Writes `text` to `path` whole: a hidden temporary file beside it (".NAME.tmp"), then
+// rename(2) over it, so a reader (or a process killed meanwhile) finds the old file or
+// the new one, never a part. No fsync: for files that outlive a process, not the machine.
+// 0 or the errno.
+int replace_file(const std::filesystem::path& path, const std::string& text);
+
 // A directory's entries (without "." and ".."), each with its lstat.
 int list_directory(const std::string& path, std::vector<std::pair<std::string, struct stat>>& out);
 

@@ -3,6 +3,7 @@ holder keeps every FUSE connection and seccomp notify fd, a new daemon serves th
 and the containers' readers see no failed or empty read across a kill -9."""
 from __future__ import annotations
 
+import ctypes
 import fcntl
 import json
 import os
@@ -285,3 +286,122 @@ def test_the_load_average_goes_on_across_a_restart(daemon, containers):
     # At most one fold may come between the two reads: with one task running, a fold
     # adds at most 0.08 to a 1-min average below 1.
     assert before <= after <= before + 0.09, (before, after)
+
+
+def mount_id_at(pid: int, mount_point: str) -> int | None:
+    """The id of the top mount at `mount_point` in the mount namespace of `pid`."""
+    found = None
+    for line in open(f"/proc/{pid}/mountinfo").read().splitlines():
+        fields = line.split()
+        if fields[4] == mount_point:
+            found = int(fields[0])  # a later line is a mount on top of an earlier one
+    return found
+
+
+def test_the_mounts_a_container_made_are_still_its_own_after_a_restart(daemon, containers):
+    """The mounts a container made through the trapper are its to unmount, as under plain
+    runc, also after a kill -9: the next daemon knows them (STATE/records/ID.mounts.json)
+    and the fd holder kept each mount namespace they are in (which pins their ids). The
+    runtime's views stay locked. One namespace is the init's; another is a nested one
+    (unshare -m) whose shell waits across the restart."""
+    c = containers.start(memory=128 * MiB, extra_caps=["CAP_SYS_ADMIN"])
+    assert c.exec("mkdir -p /mnt/p /mnt/q && mount -t proc proc /mnt/p && head -n 1 /mnt/p/meminfo") == \
+        "MemTotal:         131072 kB\n"
+    nested = ("mount -t proc proc /mnt/q && head -n 1 /mnt/q/meminfo > /tmp/q.out; "
+              "while [ ! -e /tmp/q.stop ]; do sleep 0.05; done; umount /mnt/q; echo $? > /tmp/q.umount")
+    r = containers.shim("exec", "-d", c.id, "unshare", "-m", "sh", "-c", nested,
+                        capture_output=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    assert r.returncode == 0
+    tmp = c.bundle / "rootfs" / "tmp"
+    assert wait_for((tmp / "q.out").exists, 10)
+    assert (tmp / "q.out").read_text() == "MemTotal:         131072 kB\n"
+    held = held_fds(daemon)
+    for fd in held.values():
+        os.close(fd)
+    assert len([k for k in held if k.startswith(f"mntns:{c.id}:")]) == 2, sorted(held)
+
+    kill_and_restart(daemon, gap=0.2)
+
+    assert not c.exec("umount /proc/meminfo 2>&1; echo rc=$?", check=False).endswith("rc=0\n")  # a view: locked
+    assert c.exec("umount /mnt/p; echo rc=$?") == "rc=0\n"
+    assert mount_id_at(c.pid, "/mnt/p") is None
+    (tmp / "q.stop").write_text("")
+    assert wait_for((tmp / "q.umount").exists, 10)
+    assert (tmp / "q.umount").read_text() == "0\n"
+    # The nested namespace is let go once no process of the container is in it (at the
+    # next trapped mount call); the init's stays held.
+    c.exec("mount -t proc proc /mnt/p && umount /mnt/p")
+    held = held_fds(daemon)
+    for fd in held.values():
+        os.close(fd)
+    assert [k for k in held if k.startswith(f"mntns:{c.id}:")] == \
+        [f"mntns:{c.id}:{os.stat(f'/proc/{c.pid}/ns/mnt').st_ino}"]
+
+
+def detach_in(pid: int, path: str) -> None:
+    """umount2(path, MNT_DETACH) in the mount namespace of `pid`, from a child of ours.
+    Not umount(8): it would stat the views on the mount, FUSE files of a stopped daemon."""
+    child = os.fork()
+    if child == 0:
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            fd = os.open(f"/proc/{pid}/ns/mnt", os.O_RDONLY)
+            ok = libc.setns(fd, CLONE_NEWNS) == 0 and libc.umount2(path.encode(), MNT_DETACH) == 0
+            os._exit(0 if ok else 1)
+        except BaseException:
+            os._exit(2)
+    _, status = os.waitpid(child, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+
+
+CLONE_NEWNS, MNT_DETACH = 0x00020000, 2
+
+
+@pytest.mark.parametrize("carried_out", [True, False], ids=["carried-out", "not-yet"])
+def test_an_unmount_the_dead_daemon_allowed_is_made_once(daemon, containers, carried_out):
+    """An unmount cannot be undone, so its helper waits for the daemon to write down
+    which mount it is about to unmount (STATE/records/pending, "unmounting") before it
+    does. Here the test plays a daemon that took a umount(2), allowed it and died: the
+    umount made (carried-out) or not (not-yet). The next daemon answers the waiting
+    caller 0 both times, as plain runc would, and does not unmount a second time (which
+    would be EINVAL, or take a mount below)."""
+    loop = ("mkdir -p /mnt/p && mount -t proc proc /mnt/p && mount -t proc proc /mnt/p && touch /tmp/ready; "
+            "while :; do if [ -e /tmp/go ]; then rm /tmp/go; umount /mnt/p; echo $? > /tmp/out.new; "
+            "mv /tmp/out.new /tmp/out; fi; sleep 0.05; done")
+    c = containers.start(memory=128 * MiB, args=["sh", "-c", loop], extra_caps=["CAP_SYS_ADMIN"])
+    rootfs_tmp = c.bundle / "rootfs" / "tmp"
+    assert wait_for((rootfs_tmp / "ready").exists, 10)
+    below, top = [int(line.split()[0]) for line in open(f"/proc/{c.pid}/mountinfo") if line.split()[4] == "/mnt/p"]
+    os.kill(daemon.pid, signal.SIGSTOP)
+    fds = held_fds(daemon)
+    try:
+        key = f"seccomp:{c.id}:0"
+        (rootfs_tmp / "go").write_text("")
+        poller = select.poll()
+        poller.register(fds[key], select.POLLIN)
+        assert poller.poll(10_000), "no trapped call came"
+        buf = bytearray(80)
+        fcntl.ioctl(fds[key], SECCOMP_IOCTL_NOTIF_RECV, buf)
+        nid, pid, _flags, nr, arch, _ip, *args = struct.unpack("=QIIiIQ6Q", bytes(buf))
+        mnt_ns = os.stat(f"/proc/{c.pid}/ns/mnt").st_ino
+        pending = daemon.state_dir / "records" / "pending" / f"{key}.{nid}"
+        pending.write_text(" ".join(str(v) for v in (nid, pid, arch, nr, *args)) +
+                           f"\nunmounting {mnt_ns} {top}\n")
+        if carried_out:  # as the dead daemon's helper did
+            detach_in(c.pid, "/mnt/p")
+    except BaseException:
+        os.kill(daemon.pid, signal.SIGCONT)  # a failed test leaves no daemon stopped
+        raise
+    finally:
+        for fd in fds.values():
+            os.close(fd)
+    os.kill(daemon.pid, signal.SIGKILL)
+    daemon.proc.wait(10)
+    out = rootfs_tmp / "out"
+    assert not out.exists()  # the caller still waits
+    daemon.start()
+    assert wait_for(out.exists, 10), daemon.log_tail()
+    assert out.read_text() == "0\n"
+    left = [int(line.split()[0]) for line in open(f"/proc/{c.pid}/mountinfo") if line.split()[4] == "/mnt/p"]
+    assert left == [below]  # the top one went, once
+    assert not pending.exists()

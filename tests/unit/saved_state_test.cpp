@@ -69,6 +69,7 @@ TEST(SavedState, EraseLeavesNothing) {
     state.save(sample());
     state.save_values("web-1", {{"kernel/panic", "7\n"}});
     std::ofstream(state.nodes_file("web-1")) << "+ 900 12 kernel/hostname\n";
+    state.save_mounts("web-1", {{4026532001, {{700, 0}}}});
     std::ofstream(state.pending_dir() / "seccomp:web-1:0.77") << "77 1 2 3 0 0 0 0 0 0\n";
     std::ofstream(state.pending_dir() / "seccomp:web-10:0.78") << "78 1 2 3 0 0 0 0 0 0\n";
     state.erase("web-1");
@@ -98,13 +99,45 @@ TEST(PendingCalls, ACallTakenAndNotAnsweredIsTakenOverOnce) {
     fd1.taken(b);
     const auto taken = fd0.take_over();
     ASSERT_EQ(taken.size(), 1u);
-    EXPECT_EQ(taken[0].id, 11u);
-    EXPECT_EQ(taken[0].pid, 4300);
-    EXPECT_EQ(taken[0].arch, 0xc000003eu);
-    EXPECT_EQ(taken[0].nr, 99);
-    EXPECT_EQ(taken[0].args[5], 6u);
+    const seccomp::Notification& n = taken[0].notification;
+    EXPECT_EQ(n.id, 11u);
+    EXPECT_EQ(n.pid, 4300);
+    EXPECT_EQ(n.arch, 0xc000003eu);
+    EXPECT_EQ(n.nr, 99);
+    EXPECT_EQ(n.args[5], 6u);
+    EXPECT_EQ(taken[0].unmounting, 0u);  // nothing done yet: the next daemon makes the call
     EXPECT_TRUE(fd0.take_over().empty());
     EXPECT_EQ(fd1.take_over().size(), 1u);  // each fd its own
+}
+
+TEST(PendingCalls, AnUnmountAboutToBeMadeIsKnownToTheNextDaemon) {
+    const auto dir = testing_support::unique_temp_dir("pending");
+    const seccomp::PendingCalls fd0(dir, "seccomp:web-1:0");
+    seccomp::Notification umount{.id = 21, .pid = 4300, .arch = 0xc000003e, .nr = 166, .args = {1, 2, 0, 0, 0, 0}};
+    fd0.taken(umount);
+    ASSERT_TRUE(fd0.unmounting(umount, 4026532001, 1234));
+    const auto taken = fd0.take_over();
+    ASSERT_EQ(taken.size(), 1u);
+    EXPECT_EQ(taken[0].notification.id, 21u);
+    EXPECT_EQ(taken[0].notification.args[1], 2u);
+    EXPECT_EQ(taken[0].mount_ns, 4026532001u);
+    EXPECT_EQ(taken[0].unmounting, 1234u);
+    // No temporary file is left beside it, nor taken for a call.
+    EXPECT_TRUE(std::filesystem::is_empty(dir));
+    std::ofstream(dir / "seccomp:web-1:0.22") << "22 4300 3221225534 166 1 2 0 0 0 0\nunmounting x\n";
+    EXPECT_TRUE(fd0.take_over().empty());  // a phase it cannot read: not a call to act on
+}
+
+TEST(SavedState, TheContainersOwnMountsComeBackAsTheyWereSaved) {
+    const auto dir = testing_support::unique_temp_dir("saved") / "records";
+    SavedState state(dir);
+    EXPECT_TRUE(state.load_mounts("web-1").empty());
+    const OwnMountTable mounts{{4026532001, {{700, 0}, {701, 700}, {702, 700}}}, {4026532009, {{800, 0}}}};
+    state.save_mounts("web-1", mounts);
+    EXPECT_EQ(state.load_mounts("web-1"), mounts);
+    EXPECT_TRUE(state.load_all().errors.empty());  // not taken for a record
+    std::ofstream(dir / "web-1.mounts.json") << "{\"version\": 1, \"namespaces\": {\"x\": 3}}";
+    EXPECT_THROW(state.load_mounts("web-1"), std::runtime_error);
 }
 
 }  // namespace
