@@ -336,3 +336,21 @@ def test_pid_namespace_sysctls_are_the_readers_own(daemon, containers):
     beneath = daemon.containers_dir / c.id / "proc/sys/kernel/ns_last_pid"
     with pytest.raises(PermissionError):
         beneath.read_text()
+
+
+def daemon_rss_kib(daemon) -> int:
+    status = Path(f"/proc/{daemon.pid}/status").read_text()
+    return int(re.search(r"^VmRSS:\s+(\d+) kB", status, re.M).group(1))
+
+
+def test_namespaced_reads_do_not_grow_the_daemon(daemon, containers):
+    """A namespaced sysctl is read through the container's executor. Each exchange once
+    zero-filled a 1 MiB reply buffer, which glibc then kept in the daemon's heap: 2-3 MiB
+    more RSS after these reads (STRESS.md, the daemon's RSS plateau); now about 20 KiB."""
+    c = containers.start()
+    c.exec("cat /proc/meminfo /proc/sys/kernel/panic >/dev/null")  # not namespaced
+    before = daemon_rss_kib(daemon)
+    lines = c.exec("for i in $(seq 300); do cat /proc/sys/kernel/hostname /proc/sys/net/core/somaxconn; done | wc -l")
+    assert lines.strip() == "600"
+    growth = daemon_rss_kib(daemon) - before
+    assert growth < 512, f"the daemon's RSS grew by {growth} KiB"
