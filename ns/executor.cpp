@@ -200,12 +200,13 @@ int run_ns_executor(int socket_fd, pid_t target) {
         return 1;
     }
     ns.close();
-    std::string request(max_message, '\0');
+    // Not filled: only the pages a request reaches count in the helper's memory.
+    const auto request = std::make_unique_for_overwrite<char[]>(max_message);
     for (;;) {
-        ssize_t n = ::recv(socket_fd, request.data(), request.size(), 0);
+        ssize_t n = ::recv(socket_fd, request.get(), max_message, 0);
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0) return 0;  // the daemon is gone or done with us
-        std::string reply = serve(std::string_view(request.data(), static_cast<size_t>(n)));
+        std::string reply = serve(std::string_view(request.get(), static_cast<size_t>(n)));
         if (::send(socket_fd, reply.data(), reply.size(), MSG_NOSIGNAL) < 0) return 0;
     }
 }
