@@ -1,8 +1,8 @@
 #!/bin/bash
 # The README's test command: install, build (normal and ASan+UBSan), run the unit tests
 # (ctest) in both builds, the fuzz targets (20 s each), the integration tests (pytest,
-# real FUSE mounts and runc containers) against the normal build, and their `asan`
-# subset against the ASan build.
+# real FUSE mounts and runc containers) against the normal build, the stress workloads
+# at their --quick sizes, and the integration tests' `asan` subset against the ASan build.
 # Exits non-zero if any step failed; the last line is the summary.
 #
 #   SKIP_ASAN=1       skip the ASan build and its tests (quick local runs)
@@ -153,6 +153,17 @@ if (( normal_built )); then
   step "hostile container (build/)" hostile_run
 else
   skip "hostile container (build/)" "build failed"
+fi
+# tests/stress: every workload of scripts/stress.sh at its --quick sizes (STRESS.md), on
+# the build above (no setup or build of its own); PASS needs 0 errors, 0 leftovers and
+# the daemon's RSS and fds back near the start. It cleans up on SIGTERM from timeout.
+stress_run() {
+  ECIFS_BIN_DIR="$repo/build" timeout -k 30 600 "$PYTHON" tests/stress/stress.py --quick
+}
+if (( normal_built )); then
+  step "stress --quick (build/)" stress_run
+else
+  skip "stress --quick (build/)" "build failed"
 fi
 if (( normal_built )); then
   step "parity with runc (build/)" parity_run

@@ -128,12 +128,13 @@ def plot(reports: list[dict], path: Path) -> None:
     import matplotlib.pyplot as plt
     fig, (lat, rss) = plt.subplots(2, 1, figsize=(11, 7), sharex=True)
     offset = 0.0
-    for r in reports:
+    for i, r in enumerate(reports):
         t = [offset + s["t"] for s in r["samples"]]
-        lat.plot(t, [s["p99"] * 1e3 for s in r["samples"]], label=f"{r['workload']} p99")
-        lat.plot(t, [s["p50"] * 1e3 for s in r["samples"]], linestyle=":", label=f"{r['workload']} p50")
+        color = f"C{i % 10}"  # one colour per workload, its p50 dotted
+        lat.plot(t, [s["p99"] * 1e3 for s in r["samples"]], color=color, label=f"{r['workload']} p99")
+        lat.plot(t, [s["p50"] * 1e3 for s in r["samples"]], color=color, linestyle=":", label=f"{r['workload']} p50")
         rss.plot(t, [(s["daemon"] or {}).get("rss", float("nan")) / it.MiB for s in r["samples"]],
-                 label=r["workload"])
+                 color=color, label=r["workload"])
         offset = t[-1] if t else offset
     lat.set_ylabel("latency per window (ms)")
     lat.set_yscale("log")
