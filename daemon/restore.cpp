@@ -25,6 +25,7 @@ bool still_runs(pid_t pid, double start) {
 }  // namespace
 
 void Daemon::restore() {
+    saved_.remove_unfinished_writes();
     std::map<std::string, sys::Fd> held;
     for (auto& [key, fd] : holder_->list()) held.emplace(key, std::move(fd));
     auto loaded = saved_.load_all();

@@ -189,6 +189,16 @@ SavedState::Loaded SavedState::load_all() const {
     return loaded;
 }
 
+void SavedState::remove_unfinished_writes() const {
+    for (const auto& dir : {dir_, pending_dir()}) {
+        std::error_code ignored;
+        for (const auto& entry : std::filesystem::directory_iterator(dir, ignored)) {
+            const std::string name = entry.path().filename().string();
+            if (name.starts_with(".") && name.ends_with(".tmp")) ::unlink(entry.path().c_str());
+        }
+    }
+}
+
 std::optional<double> process_start(pid_t pid) {
     if (pid <= 0) return std::nullopt;
     try {

@@ -69,6 +69,9 @@ public:
         std::vector<std::string> errors;
     };
     Loaded load_all() const;
+    // The temporary files of writes an earlier daemon did not finish (it was killed
+    // between writing and renaming, sys::replace_file). Only with the state's lock held.
+    void remove_unfinished_writes() const;
     // The container's values; none if it has no file. Throws std::runtime_error on a
     // corrupt one.
     std::map<std::string, std::string> load_values(const std::string& id) const;

@@ -128,6 +128,20 @@ TEST(PendingCalls, AnUnmountAboutToBeMadeIsKnownToTheNextDaemon) {
     EXPECT_TRUE(fd0.take_over().empty());  // a phase it cannot read: not a call to act on
 }
 
+TEST(SavedState, AWriteAnEarlierDaemonDidNotFinishIsRemoved) {
+    const auto dir = testing_support::unique_temp_dir("saved") / "records";
+    SavedState state(dir);
+    state.save(sample());
+    std::ofstream(dir / ".web-1.values.json.tmp") << "{\"vers";
+    std::ofstream(state.pending_dir() / ".seccomp:web-1:0.77.tmp") << "77 1 2";
+    state.remove_unfinished_writes();
+    std::vector<std::string> left;
+    for (const auto& entry : std::filesystem::recursive_directory_iterator(dir))
+        left.push_back(entry.path().lexically_relative(dir).string());
+    std::sort(left.begin(), left.end());
+    EXPECT_EQ(left, (std::vector<std::string>{"pending", "web-1.json"}));
+}
+
 TEST(SavedState, TheContainersOwnMountsComeBackAsTheyWereSaved) {
     const auto dir = testing_support::unique_temp_dir("saved") / "records";
     SavedState state(dir);
