@@ -90,6 +90,8 @@ private:
     std::shared_ptr<seccomp::OwnMounts> own_mounts_of(const std::string& id);
     void restore_own_mounts(const std::string& id, seccomp::OwnMounts& own, std::map<std::string, sys::Fd>& held);
     seccomp::TrapTarget trap_target_of(const std::string& id, const Entry& entry);
+    std::shared_ptr<seccomp::CallRing> calls_of(Entry& entry, const std::string& key,
+                                                std::map<std::string, sys::Fd>& held);
     std::function<void()> release_kept(const std::string& id, const std::string& key);
     std::filesystem::path container_dir(const std::string& id) const;
     std::optional<seccomp::TrapTarget> trap_target(const std::string& id);

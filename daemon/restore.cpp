@@ -1,6 +1,9 @@
 // Serving again what an earlier daemon served (docs/restart.md): its records on disk,
 // the FUSE connections and seccomp notify fds the fd holder kept, the containers whose
 // processes still run.
+#include <algorithm>
+#include <cstdlib>
+
 #include <fmt/core.h>
 #include <spdlog/spdlog.h>
 
@@ -13,6 +16,9 @@ namespace ecifs::daemon {
 namespace {
 
 std::string seccomp_key_prefix(const std::string& id) { return "seccomp:" + id + ":"; }
+// The fd holder's key of the memory a notify fd's calls are received into
+// (seccomp/call_ring.hpp), after the notify fd's own ("seccomp:ID:N" -> "calls:ID:N").
+std::string calls_key(const std::string& seccomp_key) { return "calls:" + seccomp_key.substr(seccomp_key.find(':') + 1); }
 // The fd holder's key of a mount namespace the container made mounts in.
 std::string mount_ns_key(const std::string& id, ino_t ino) { return fmt::format("mntns:{}:{}", id, ino); }
 
@@ -89,13 +95,16 @@ bool Daemon::adopt(const SavedContainer& record, std::map<std::string, sys::Fd>&
     const std::string prefix = seccomp_key_prefix(id);
     for (auto it = held.lower_bound(prefix); it != held.end() && it->first.starts_with(prefix);) {
         entry.held.push_back(it->first);
+        // After the highest number kept (not their count: released ones leave gaps).
+        const unsigned number = static_cast<unsigned>(std::strtoul(it->first.c_str() + prefix.size(), nullptr, 10));
+        entry.next_seccomp_key = std::max(entry.next_seccomp_key, number + 1);
         auto target = trap_target_of(id, entry);
         target.released = release_kept(id, it->first);
-        target.pending = std::make_shared<seccomp::PendingCalls>(saved_.pending_dir(), it->first);
+        target.pending = std::make_shared<seccomp::PendingCalls>(saved_.pending_dir(), it->first,
+                                                                 calls_of(entry, it->first, held));
         trapper_.add(it->second.release(), std::move(target));
         it = held.erase(it);
     }
-    entry.next_seccomp_key = static_cast<unsigned>(entry.held.size());
     entry.mount->start();
     spdlog::info("container {}: served again (pid {}, {} seccomp notify fds)", id, pid, entry.held.size() - 1);
     containers_.emplace(id, std::move(entry));
@@ -218,9 +227,33 @@ seccomp::TrapTarget Daemon::trap_target_of(const std::string& id, const Entry& e
             return;
         }
         kept.released = release_kept(id, key);
-        kept.pending = std::make_shared<seccomp::PendingCalls>(saved_.pending_dir(), key);
+        std::map<std::string, sys::Fd> none;
+        kept.pending = std::make_shared<seccomp::PendingCalls>(saved_.pending_dir(), key,
+                                                               calls_of(it->second, key, none));
     };
     return target;
+}
+
+// The memory the calls of notify fd `key` are received into: the one an earlier daemon
+// left in `held`, else a new one the fd holder keeps. None if neither can be had (each
+// call then gets a file; logged).
+std::shared_ptr<seccomp::CallRing> Daemon::calls_of(Entry& entry, const std::string& key,
+                                                    std::map<std::string, sys::Fd>& held) {
+    const std::string ring_key = calls_key(key);
+    try {
+        auto kept = held.extract(ring_key);
+        if (!kept.empty()) {
+            entry.held.push_back(ring_key);
+            return std::make_shared<seccomp::CallRing>(kept.mapped().get());
+        }
+        sys::Fd memory = seccomp::CallRing::create();
+        auto ring = std::make_shared<seccomp::CallRing>(memory.get());
+        keep_fd(entry, ring_key, memory.get());
+        return ring;
+    } catch (const std::exception& e) {
+        spdlog::error("container {}: {}: {}; its trapped calls are kept in files", entry.record.id, ring_key, e.what());
+        return nullptr;
+    }
 }
 
 // A notify fd whose processes are gone: the holder's copy goes too (a copy would keep
@@ -232,12 +265,14 @@ std::function<void()> Daemon::release_kept(const std::string& id, const std::str
         std::lock_guard lock(mutex_);
         auto it = containers_.find(id);
         if (it == containers_.end()) return;
-        std::erase(it->second.held, key);
         seccomp::PendingCalls(saved_.pending_dir(), key).clear();
-        try {
-            holder_->remove(key);
-        } catch (const std::exception& e) {
-            spdlog::warn("container {}: fd holder: {}", id, e.what());
+        for (const std::string& gone : {key, calls_key(key)}) {
+            if (std::erase(it->second.held, gone) == 0) continue;
+            try {
+                holder_->remove(gone);
+            } catch (const std::exception& e) {
+                spdlog::warn("container {}: fd holder: {}", id, e.what());
+            }
         }
     };
 }

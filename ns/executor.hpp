@@ -111,7 +111,10 @@ private:
 // exit status.
 int run_ns_executor(int socket_fd, pid_t target);
 
-// The daemon's own executable, for spawning helpers.
+// The daemon's own executable, for spawning helpers: /proc/self/exe, the very image the
+// daemon runs, not the path it was started from. A helper must speak its daemon's
+// protocol, and during an upgrade the path names the new binary (or, while it is being
+// written, a file that cannot be run: EACCES, found by the stress soak).
 const std::string& self_executable();
 
 }  // namespace ecifs::ns

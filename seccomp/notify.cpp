@@ -61,21 +61,38 @@ int send(int notify_fd, uint64_t id, int error, int64_t value, uint32_t flags) {
 
 }  // namespace
 
-int receive(int notify_fd, Notification& out) {
-    NotifyBuffers& b = buffers();
-    if (b.error) return b.error;
-    const seccomp_notif& n = *b.request;
-    int err = notify_errno([&] {
-        std::memset(b.request, 0, sizeof *b.request);  // the kernel refuses a buffer that is not zeroed
-        return seccomp_notify_receive(notify_fd, b.request);
-    });
-    if (err) return err;
+static_assert(sizeof(seccomp_notif) == notification_size);
+
+Notification notification_in(const void* slot) {
+    const auto& n = *static_cast<const seccomp_notif*>(slot);
+    Notification out;
     out.id = n.id;
     out.pid = static_cast<pid_t>(n.pid);
     out.arch = n.data.arch;
     out.nr = n.data.nr;
     std::copy(std::begin(n.data.args), std::end(n.data.args), std::begin(out.args));
+    return out;
+}
+
+int receive_into(int notify_fd, void* slot, Notification& out) {
+    if (int err = buffers().error) return err;  // libseccomp knows the kernel's API level from then on
+    auto* request = static_cast<seccomp_notif*>(slot);
+    int err = notify_errno([&] {
+        std::memset(request, 0, sizeof *request);  // the kernel refuses a buffer that is not zeroed
+        return seccomp_notify_receive(notify_fd, request);
+    });
+    if (err) {
+        std::memset(request, 0, sizeof *request);  // the slot stays free
+        return err;
+    }
+    out = notification_in(request);
     return 0;
+}
+
+int receive(int notify_fd, Notification& out) {
+    NotifyBuffers& b = buffers();
+    if (b.error) return b.error;
+    return receive_into(notify_fd, b.request, out);
 }
 
 int respond(int notify_fd, uint64_t id, int error, int64_t value) { return send(notify_fd, id, error, value, 0); }

@@ -23,6 +23,12 @@ struct Notification {
 // seccomp_notify_receive(3). ENOENT: the caller went away before we took it (nothing to
 // answer). Blocks if nothing is pending: call it only when the fd polls readable.
 int receive(int notify_fd, Notification& out);
+// receive, into `slot` (notification_size bytes, 8-aligned; shared memory,
+// seccomp/call_ring.hpp): the kernel writes the struct seccomp_notif there itself.
+constexpr std::size_t notification_size = 80;
+int receive_into(int notify_fd, void* slot, Notification& out);
+// The call in a slot receive_into wrote.
+Notification notification_in(const void* slot);
 // seccomp_notify_respond(3): the call returns `value` (error 0) or fails with `error`.
 // ENOENT: the caller is gone (killed, or the notification is no longer valid).
 int respond(int notify_fd, uint64_t id, int error, int64_t value = 0);

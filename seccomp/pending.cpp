@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <sstream>
@@ -49,14 +50,20 @@ bool unmount_carried_out(const TakenCall& call) {
     return true;
 }
 
-PendingCalls::PendingCalls(std::filesystem::path dir, std::string key) : dir_(std::move(dir)), key_(std::move(key)) {
+PendingCalls::PendingCalls(std::filesystem::path dir, std::string key, std::shared_ptr<CallRing> ring)
+    : dir_(std::move(dir)), key_(std::move(key)), ring_(std::move(ring)) {
     std::error_code ignored;
     std::filesystem::create_directories(dir_, ignored);
 }
 
 std::filesystem::path PendingCalls::file(uint64_t id) const { return dir_ / fmt::format("{}.{}", key_, id); }
 
+int PendingCalls::receive(int notify_fd, Notification& out) const {
+    return ring_ ? ring_->receive(notify_fd, out) : seccomp::receive(notify_fd, out);
+}
+
 void PendingCalls::taken(const Notification& n) const {
+    if (ring_) return ring_->keep(n);
     if (int err = sys::replace_file(file(n.id), encode(n)))
         sys::log_limited(spdlog::level::warn, key_, "pending", "{}: cannot keep a trapped call for a restart: {}",
                          file(n.id).string(), std::strerror(err));
@@ -70,7 +77,10 @@ bool PendingCalls::unmounting(const Notification& n, ino_t mount_ns, uint64_t mo
     return err == 0;
 }
 
-void PendingCalls::answered(uint64_t id) const { ::unlink(file(id).c_str()); }
+void PendingCalls::answered(uint64_t id) const {
+    if (ring_) ring_->release(id);
+    ::unlink(file(id).c_str());
+}
 
 // The files of this fd's calls.
 std::vector<std::filesystem::path> PendingCalls::files() const {
@@ -90,6 +100,10 @@ std::vector<TakenCall> PendingCalls::take_over() const {
         if (sys::read_file(path.string(), text) == 0 && decode(text, call)) calls.push_back(call);
         ::unlink(path.c_str());
     }
+    if (!ring_) return calls;
+    for (const Notification& n : ring_->held())
+        if (std::none_of(calls.begin(), calls.end(), [&](const TakenCall& c) { return c.notification.id == n.id; }))
+            calls.push_back(TakenCall{n});
     return calls;
 }
 

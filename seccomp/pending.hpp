@@ -1,10 +1,12 @@
 #pragma once
-// Trapped calls taken and not yet answered, on disk (docs/restart.md). The kernel
-// delivers a notification once: if the daemon dies between taking it and answering it,
-// only this journal lets the next daemon answer, and the caller waits for it meanwhile
-// (the fd holder keeps the notify fd open). One small file per call, named after the
-// notify fd's key in the holder and the notification's id, written before the call is
-// acted on and removed when it is answered.
+// Trapped calls taken and not yet answered, kept for the next daemon (docs/restart.md).
+// The kernel delivers a notification once: if the daemon dies between taking it and
+// answering it, only this journal lets the next daemon answer, and the caller waits for
+// it meanwhile (the fd holder keeps the notify fd open). The calls are received straight
+// into shared memory the fd holder keeps (seccomp/call_ring.hpp); a call that must say
+// more has a small file, named after the notify fd's key in the holder and the
+// notification's id, removed when it is answered. Without a ring (none could be made),
+// every call gets a file, written before it is acted on.
 //
 // An unmount cannot be undone, so it is not made twice: the mount helper names the
 // mount it is about to unmount and waits until that is written here (`unmounting`). A
@@ -13,9 +15,11 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "seccomp/call_ring.hpp"
 #include "seccomp/notify.hpp"
 
 namespace ecifs::seccomp {
@@ -37,10 +41,12 @@ bool unmount_carried_out(const TakenCall& call);
 class PendingCalls {
 public:
     // `dir` is made if need be; `key` names the notify fd (the fd holder's key).
-    PendingCalls(std::filesystem::path dir, std::string key);
+    PendingCalls(std::filesystem::path dir, std::string key, std::shared_ptr<CallRing> ring = nullptr);
 
-    // Best effort: a call that cannot be written is still answered, it is only lost to a
-    // restart in between (logged).
+    // seccomp::receive, kept from the moment the kernel hands the call over.
+    int receive(int notify_fd, Notification& out) const;
+    // Kept (if receive did not), before it is acted on. Best effort: a call that cannot
+    // be kept is still answered, it is only lost to a restart in between (logged).
     void taken(const Notification& n) const;
     // The call's helper may unmount `mount` now. False if that cannot be written down
     // (the unmount must not be made then).
@@ -58,6 +64,7 @@ private:
 
     std::filesystem::path dir_;
     std::string key_;
+    std::shared_ptr<CallRing> ring_;
 };
 
 }  // namespace ecifs::seccomp

@@ -80,7 +80,10 @@ private:
         if (!target_.pending) return;
         for (const auto& call : target_.pending->take_over()) {
             const seccomp::Notification& n = call.notification;
-            if (!valid(n.id)) continue;
+            if (!valid(n.id)) {  // answered, or its caller is gone
+                target_.pending->answered(n.id);
+                continue;
+            }
             spdlog::info("container {}: taking up trapped call {} of pid {} from an earlier daemon", id(), n.id, n.pid);
             if (call.unmounting && unmount_carried_out(call)) {  // not a second time
                 const uint64_t gone[] = {call.unmounting};
@@ -129,7 +132,8 @@ private:
                 pollfd p{readable_->fd(), POLLIN, 0};
                 ::poll(&p, 1, 0);
                 if (p.revents & POLLIN) {
-                    int err = seccomp::receive(readable_->fd(), n);
+                    int err = target_.pending ? target_.pending->receive(readable_->fd(), n)
+                                              : seccomp::receive(readable_->fd(), n);
                     if (err == ENOENT) continue;  // its caller was killed meanwhile
                     if (err) spdlog::error("container {}: seccomp receive: {}", id(), std::strerror(err));
                     what = err ? gone : got;

@@ -6,6 +6,7 @@ from __future__ import annotations
 import ctypes
 import fcntl
 import json
+import mmap
 import os
 import select
 import signal
@@ -227,15 +228,17 @@ TRAPPED = {
 }
 
 
+@pytest.mark.parametrize("kept_in", ["ring", "file"])
 @pytest.mark.parametrize("call", sorted(TRAPPED))
-def test_a_trapped_call_taken_by_a_daemon_that_died_is_answered_by_the_next(daemon, containers, call):
+def test_a_trapped_call_taken_by_a_daemon_that_died_is_answered_by_the_next(daemon, containers, call, kept_in):
     """The kernel delivers a notification once. Here the test plays the daemon that took
     it and died before answering: with the daemon stopped, it takes the init's trapped
-    call from the notify fd the holder keeps and writes it where the daemon keeps its
-    calls in flight (STATE/records/pending, written before a call is acted on). The next
-    daemon answers it: the caller, which waited all along, completes as if nothing
-    happened. (A mount helper the dead daemon had started undoes its mount when no
-    verdict comes, seccomp/mount_helper.cpp, so the call is made once.)"""
+    call from the notify fd the holder keeps, into the shared memory the holder keeps
+    beside it (ring: where the daemon's receive lands, seccomp/call_ring.hpp; nothing else
+    written), or into a file of STATE/records/pending (file: how a daemon without that
+    memory keeps it). The next daemon answers it: the caller, which waited all along,
+    completes as if nothing happened. (A mount helper the dead daemon had started undoes
+    its mount when no verdict comes, seccomp/mount_helper.cpp, so the call is made once.)"""
     script, check = TRAPPED[call]
     loop = (f"while :; do if [ -e /tmp/go ]; then rm /tmp/go; {script} && mv /tmp/out.new /tmp/out; fi; "
             "sleep 0.05; done")
@@ -254,7 +257,17 @@ def test_a_trapped_call_taken_by_a_daemon_that_died_is_answered_by_the_next(daem
         fcntl.ioctl(fds[key], SECCOMP_IOCTL_NOTIF_RECV, buf)
         nid, pid, _flags, nr, arch, _ip, *args = struct.unpack("=QIIiIQ6Q", bytes(buf))
         pending = daemon.state_dir / "records" / "pending" / f"{key}.{nid}"
-        pending.write_text(" ".join(str(v) for v in (nid, pid, arch, nr, *args)) + "\n")
+        if kept_in == "ring":
+            ring_key = f"calls:{c.id}:0"
+            assert ring_key in fds, sorted(fds)
+            with mmap.mmap(fds[ring_key], 64 * 128) as ring:
+                assert not any(ring[:]), "the ring holds a call already"
+                ring[:80] = buf  # slot 0, as the kernel writes it there for the daemon
+        else:
+            pending.write_text(" ".join(str(v) for v in (nid, pid, arch, nr, *args)) + "\n")
+    except BaseException:
+        os.kill(daemon.pid, signal.SIGCONT)  # a failed test leaves no daemon stopped
+        raise
     finally:
         for fd in fds.values():
             os.close(fd)

@@ -215,13 +215,15 @@ class Run:
 
     # -- the end
     def state_entries(self) -> set[str]:
+        # containers/: the names only (each is a live FUSE mount: never walked into);
+        # records/: every file.
         out = set()
-        for sub in ("containers", "records"):
-            base = self.daemon.state_dir / sub
-            if base.is_dir():
-                for p in base.rglob("*"):
-                    if not p.is_dir() or sub == "containers":
-                        out.add(str(p.relative_to(self.daemon.state_dir)))
+        containers = self.daemon.state_dir / "containers"
+        if containers.is_dir():
+            out.update(f"containers/{name}" for name in os.listdir(containers))
+        records = self.daemon.state_dir / "records"
+        for root, _dirs, files in os.walk(records):
+            out.update(str((Path(root) / f).relative_to(self.daemon.state_dir)) for f in files)
         return out
 
     def finish(self) -> dict:
