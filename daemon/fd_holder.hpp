@@ -1,6 +1,8 @@
 #pragma once
 // The fd holder: a small process apart from the daemon that keeps a copy of every
-// container's /dev/fuse fd and seccomp notify fd. The kernel aborts a FUSE connection
+// container's /dev/fuse fd and seccomp notify fd, and of what a restart needs beside
+// them: the memory each notify fd's calls are received into (seccomp/call_ring.hpp) and
+// the mount namespaces the container's own mounts are in (seccomp/own_mounts.hpp). The kernel aborts a FUSE connection
 // when the last open file of its /dev/fuse goes, and a seccomp listener's waiting
 // syscalls fail with ENOSYS when its last notify fd closes. So a daemon crash (kill -9)
 // or upgrade would break every container. With the holder keeping copies, the

@@ -218,6 +218,40 @@ def held_fds(daemon) -> dict[str, int]:
             out[msg[3:].decode()] = fds[0]
 
 
+def take_the_inits_call_and_die(daemon, c, keep) -> str:
+    """Plays a daemon that takes the init's next trapped call (after the test touches
+    /tmp/go) and dies before answering it: with the daemon stopped, the call is received
+    from the notify fd the holder keeps, `keep(fds, received, fields)` keeps it where a
+    daemon would, and the daemon is killed. Returns the call's pending file (it may not
+    exist: how it was kept is keep's)."""
+    os.kill(daemon.pid, signal.SIGSTOP)
+    fds = held_fds(daemon)
+    try:
+        key = f"seccomp:{c.id}:0"  # the init's: handed over at create
+        assert key in fds, sorted(fds)
+        (c.bundle / "rootfs" / "tmp" / "go").write_text("")
+        poller = select.poll()
+        poller.register(fds[key], select.POLLIN)
+        assert poller.poll(10_000), "no trapped call came"
+        received = bytearray(80)
+        fcntl.ioctl(fds[key], SECCOMP_IOCTL_NOTIF_RECV, received)
+        nid, pid, _flags, nr, arch, _ip, *args = struct.unpack("=QIIiIQ6Q", bytes(received))
+        keep(fds, received, (nid, pid, arch, nr, *args))
+    except BaseException:
+        os.kill(daemon.pid, signal.SIGCONT)  # a failed test leaves no daemon stopped
+        raise
+    finally:
+        for fd in fds.values():
+            os.close(fd)
+    os.kill(daemon.pid, signal.SIGKILL)
+    daemon.proc.wait(10)
+    return daemon.state_dir / "records" / "pending" / f"{key}.{nid}"
+
+
+def pending_line(fields) -> str:
+    return " ".join(str(v) for v in fields) + "\n"
+
+
 # What the init does when the test touches /tmp/go: a trapped call, its output kept.
 TRAPPED = {
     # sysinfo(2), answered by the daemon: the container's memory
@@ -244,35 +278,18 @@ def test_a_trapped_call_taken_by_a_daemon_that_died_is_answered_by_the_next(daem
             "sleep 0.05; done")
     c = containers.start(memory=128 * MiB, args=["sh", "-c", loop], extra_caps=["CAP_SYS_ADMIN"])
     rootfs_tmp = c.bundle / "rootfs" / "tmp"
-    os.kill(daemon.pid, signal.SIGSTOP)
-    fds = held_fds(daemon)
-    try:
-        key = f"seccomp:{c.id}:0"  # the init's: handed over at create
-        assert key in fds, sorted(fds)
-        (rootfs_tmp / "go").write_text("")
-        poller = select.poll()
-        poller.register(fds[key], select.POLLIN)
-        assert poller.poll(10_000), "no trapped call came"
-        buf = bytearray(80)
-        fcntl.ioctl(fds[key], SECCOMP_IOCTL_NOTIF_RECV, buf)
-        nid, pid, _flags, nr, arch, _ip, *args = struct.unpack("=QIIiIQ6Q", bytes(buf))
-        pending = daemon.state_dir / "records" / "pending" / f"{key}.{nid}"
-        if kept_in == "ring":
-            ring_key = f"calls:{c.id}:0"
-            assert ring_key in fds, sorted(fds)
-            with mmap.mmap(fds[ring_key], 64 * 128) as ring:
-                assert not any(ring[:]), "the ring holds a call already"
-                ring[:80] = buf  # slot 0, as the kernel writes it there for the daemon
-        else:
-            pending.write_text(" ".join(str(v) for v in (nid, pid, arch, nr, *args)) + "\n")
-    except BaseException:
-        os.kill(daemon.pid, signal.SIGCONT)  # a failed test leaves no daemon stopped
-        raise
-    finally:
-        for fd in fds.values():
-            os.close(fd)
-    os.kill(daemon.pid, signal.SIGKILL)
-    daemon.proc.wait(10)
+
+    def keep(fds, received, fields):
+        if kept_in == "file":
+            pending = daemon.state_dir / "records" / "pending" / f"seccomp:{c.id}:0.{fields[0]}"
+            return pending.write_text(pending_line(fields))
+        ring_key = f"calls:{c.id}:0"
+        assert ring_key in fds, sorted(fds)
+        with mmap.mmap(fds[ring_key], 64 * 128) as ring:
+            assert not any(ring[:]), "the ring holds a call already"
+            ring[:80] = received  # slot 0, as the kernel writes it there for the daemon
+
+    pending = take_the_inits_call_and_die(daemon, c, keep)
     time.sleep(0.3)
     out = rootfs_tmp / "out"
     assert not out.exists()  # the caller still waits
@@ -385,31 +402,15 @@ def test_an_unmount_the_dead_daemon_allowed_is_made_once(daemon, containers, car
     rootfs_tmp = c.bundle / "rootfs" / "tmp"
     assert wait_for((rootfs_tmp / "ready").exists, 10)
     below, top = [int(line.split()[0]) for line in open(f"/proc/{c.pid}/mountinfo") if line.split()[4] == "/mnt/p"]
-    os.kill(daemon.pid, signal.SIGSTOP)
-    fds = held_fds(daemon)
-    try:
-        key = f"seccomp:{c.id}:0"
-        (rootfs_tmp / "go").write_text("")
-        poller = select.poll()
-        poller.register(fds[key], select.POLLIN)
-        assert poller.poll(10_000), "no trapped call came"
-        buf = bytearray(80)
-        fcntl.ioctl(fds[key], SECCOMP_IOCTL_NOTIF_RECV, buf)
-        nid, pid, _flags, nr, arch, _ip, *args = struct.unpack("=QIIiIQ6Q", bytes(buf))
+
+    def keep(_fds, _received, fields):
         mnt_ns = os.stat(f"/proc/{c.pid}/ns/mnt").st_ino
-        pending = daemon.state_dir / "records" / "pending" / f"{key}.{nid}"
-        pending.write_text(" ".join(str(v) for v in (nid, pid, arch, nr, *args)) +
-                           f"\nunmounting {mnt_ns} {top}\n")
+        pending = daemon.state_dir / "records" / "pending" / f"seccomp:{c.id}:0.{fields[0]}"
+        pending.write_text(pending_line(fields) + f"unmounting {mnt_ns} {top}\n")
         if carried_out:  # as the dead daemon's helper did
             detach_in(c.pid, "/mnt/p")
-    except BaseException:
-        os.kill(daemon.pid, signal.SIGCONT)  # a failed test leaves no daemon stopped
-        raise
-    finally:
-        for fd in fds.values():
-            os.close(fd)
-    os.kill(daemon.pid, signal.SIGKILL)
-    daemon.proc.wait(10)
+
+    pending = take_the_inits_call_and_die(daemon, c, keep)
     out = rootfs_tmp / "out"
     assert not out.exists()  # the caller still waits
     daemon.start()
