@@ -13,6 +13,7 @@ PACKAGES=(
   runc busybox-static procps util-linux iproute2 coreutils
   python3 python3-pytest
   python3-matplotlib  # scripts/stress.sh --plot
+  groff-base  # tests/integration/test_man_pages.py: the man pages format cleanly
   qemu-system-x86 cpio  # scripts/vm-test.sh: the cgroup v2 VM
   # tests/engines: each engine runs containers through ecifs-runc; mmdebstrap builds
   # their image from Debian's archive (no registry needed).
