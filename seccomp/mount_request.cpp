@@ -14,13 +14,14 @@ constexpr std::size_t max_path = 4095;
 constexpr std::size_t max_page_string = 4095;
 
 MountCall to_helper(mh::Request request) { return {MountCall::helper, std::move(request)}; }
-constexpr MountCall answered{MountCall::answered, {}};
+// The call is answered already (read_argument's doing).
+MountCall answered() { return {MountCall::answered, {}}; }
 
 MountCall bind_or_move(const Notification& n, const TrapTarget& target, const ReadArgument& read, mh::Request request) {
     if (n.args[0] == 0) return {};  // no source: nothing of ours to move or copy
-    if (!read(n.args[0], max_path, request.path)) return answered;
+    if (!read(n.args[0], max_path, request.path)) return answered();
     std::string to;
-    if (!read(n.args[1], max_path, to)) return answered;
+    if (!read(n.args[1], max_path, to)) return answered();
     request.target = std::move(to);
     if (request.op == mh::Op::bind) request.masks = target.masks;
     return to_helper(std::move(request));
@@ -40,15 +41,15 @@ MountCall mount_call(const Notification& n, const TrapTarget& target, const Read
     // A new filesystem: proc and sysfs get the views, the others are the kernel's.
     if (n.args[2] == 0) return {};
     std::string fstype;
-    if (!read(n.args[2], max_page_string, fstype)) return answered;
+    if (!read(n.args[2], max_page_string, fstype)) return answered();
     if (!carries_views_type(fstype)) return {};
     request.op = mh::Op::new_mount;
     request.fstype = fstype;
-    if (!read(n.args[1], max_path, request.path)) return answered;
+    if (!read(n.args[1], max_path, request.path)) return answered();
     for (auto [address, field] : {std::pair{n.args[0], &request.source}, std::pair{n.args[4], &request.data}}) {
         if (!address) continue;
         std::string value;
-        if (!read(address, field == &request.source ? max_path : max_page_string, value)) return answered;
+        if (!read(address, field == &request.source ? max_path : max_page_string, value)) return answered();
         *field = std::move(value);
     }
     const std::string top = fstype == "proc" ? "proc" : "sys";
@@ -62,7 +63,7 @@ MountCall umount_call(const Notification& n, uint64_t flags, const ReadArgument&
     mh::Request request;
     request.op = mh::Op::umount;
     request.flags = flags;
-    if (!read(n.args[0], max_path, request.path)) return answered;
+    if (!read(n.args[0], max_path, request.path)) return answered();
     return to_helper(std::move(request));
 }
 
