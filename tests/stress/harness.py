@@ -198,9 +198,15 @@ class Run:
 
     def wait_workers(self, timeout: float) -> None:
         for w in self.workers:
-            if not w.wait(timeout)["done"]:
-                self.stats.add("worker finished", timeout, "errors",
-                               f"{w.c.id}: worker {'did not finish' if w.alive() else 'died (no figures for 15 s)'}")
+            t0 = time.monotonic()
+            r = w.wait(timeout)
+            if not r["done"]:
+                why = "did not finish" if w.alive() else "died (no figures for 15 s)"
+            elif r.get("stuck"):
+                why = f"operations still running after 75 s: {', '.join(r['stuck'])}"
+            else:
+                continue
+            self.stats.add("worker finished", time.monotonic() - t0, "errors", f"{w.c.id}: worker {why}")
 
     def timed(self, name: str, fn):
         """Run fn(), count it under name; returns its value or None when it raised."""
@@ -294,7 +300,7 @@ class Run:
         if errors:
             problems.append(f"{errors} errors")
         if self.leftovers:
-            problems.append(f"{len(self.leftovers)} leftovers")
+            problems.append(f"{len(self.leftovers)} leftovers ({'; '.join(self.leftovers)[:300]})")
         if not before or not after:
             problems.append("no daemon figures before/after")
         else:

@@ -278,7 +278,9 @@ def make_ops(kind: str, cfg: dict, index: int):
     raise ValueError(kind)
 
 
-def run_thread(kind: str, cfg: dict, index: int, stats: Stats, stop: threading.Event) -> None:
+def run_thread(kind: str, cfg: dict, index: int, stats: Stats, stop: threading.Event,
+               busy: dict) -> None:
+    """Runs the kind's operations in turn until stop; busy[index] names the one running."""
     ops = make_ops(kind, cfg, index)
     i = index
     pause = cfg.get("pause", 0.0)
@@ -286,11 +288,13 @@ def run_thread(kind: str, cfg: dict, index: int, stats: Stats, stop: threading.E
         name, fn = ops[i % len(ops)]
         i += 1
         t0 = time.monotonic()
+        busy[index] = (name, t0)
         try:
             result, msg = fn()
         except Exception as e:  # noqa: BLE001 - every failure is a figure
             result, msg = "errors", f"{type(e).__name__}: {e}"
         stats.add(name, time.monotonic() - t0, result, msg)
+        busy.pop(index, None)
         if pause:
             stop.wait(pause)
 
@@ -300,27 +304,34 @@ def main() -> None:
     tag = cfg["tag"]
     out, stop_file = f"/tmp/stress-{tag}.json", f"/tmp/stress-{tag}.stop"
     deadline = time.monotonic() + cfg["duration"]
-    stats, stop = Stats(), threading.Event()
+    stats, stop, busy = Stats(), threading.Event(), {}
     threads = []
     n = 0
     for kind, count in cfg["threads"].items():
         for _ in range(count):
-            t = threading.Thread(target=run_thread, args=(kind, cfg, n, stats, stop), daemon=True)
+            t = threading.Thread(target=run_thread, args=(kind, cfg, n, stats, stop, busy), daemon=True)
             t.start()
             threads.append(t)
             n += 1
 
     def write(done: bool) -> None:
+        # stuck: the operations still running at the end, with their seconds so far
+        now = time.monotonic()
+        stuck = [f"{name} ({now - t0:.0f} s)" for name, t0 in list(busy.values())] if done else []
         with open(out + ".new", "w") as f:
-            json.dump({"ops": stats.snapshot(), "done": done}, f)
+            json.dump({"ops": stats.snapshot(), "done": done, "stuck": stuck}, f)
         os.rename(out + ".new", out)
 
     while time.monotonic() < deadline and not os.path.exists(stop_file):
         write(False)
         time.sleep(0.5)
     stop.set()
-    for t in threads:
-        t.join(90)
+    # The figures go on being written while the last operations end, so a slow one
+    # is told from a dead worker.
+    finish_by = time.monotonic() + 75
+    while any(t.is_alive() for t in threads) and time.monotonic() < finish_by:
+        write(False)
+        time.sleep(0.5)
     write(True)
 
 
