@@ -10,10 +10,9 @@
 #include <thread>
 
 #include <CLI/CLI.hpp>
-#include <spdlog/sinks/basic_file_sink.h>
-#include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "cmd/service.hpp"
 #include "control/protocol.hpp"
 #include "daemon/daemon.hpp"
 #include "daemon/fd_holder.hpp"
@@ -95,21 +94,32 @@ void add_flags(CLI::App& app, CommandLine& cl) {
                  "SIGINT stop it and leave the containers to the next daemon), then exit");
 }
 
-// Set up logging, bind everything (so errors reach the shell), detach, serve.
+// Logging to stderr in the foreground (the journal under systemd), else to the log file,
+// which SIGHUP opens again (logrotate).
+void set_up_logging(CommandLine& cl) {
+    if (cl.foreground) {
+        spdlog::set_default_logger(ecifs::service::foreground_logger());
+    } else {
+        std::filesystem::create_directories(cl.options.state_dir);
+        if (cl.log_file.empty()) cl.log_file = (cl.options.state_dir / "ecifs.log").string();
+        auto sink = std::make_shared<ecifs::service::ReopenableFileSink>(cl.log_file);
+        spdlog::set_default_logger(ecifs::service::file_logger(sink));
+        cl.options.on_hangup = [sink] { sink->reopen(); };
+    }
+    spdlog::flush_on(spdlog::level::info);
+    spdlog::set_level(spdlog::level::from_str(cl.log_level));
+}
+
+// Set up logging, bind everything (so errors reach the shell), detach, serve. A service
+// manager hears READY=1 once every socket serves (Type=notify) and STOPPING=1 at the end.
 int serve(CommandLine& cl) {
     cl.options.client_timeout = std::chrono::milliseconds(static_cast<long>(cl.client_timeout_seconds * 1000));
+    cl.options.on_ready = [] { ecifs::service::notify("READY=1"); };
+    cl.options.on_stopping = [] { ecifs::service::notify("STOPPING=1"); };
     ::signal(SIGPIPE, SIG_IGN);
     raise_file_limit();
     try {
-        if (cl.foreground) {
-            spdlog::set_default_logger(spdlog::stderr_logger_mt("ecifs"));
-        } else {
-            std::filesystem::create_directories(cl.options.state_dir);
-            if (cl.log_file.empty()) cl.log_file = (cl.options.state_dir / "ecifs.log").string();
-            spdlog::set_default_logger(spdlog::basic_logger_mt("ecifs", cl.log_file));
-            spdlog::flush_on(spdlog::level::info);
-        }
-        spdlog::set_level(spdlog::level::from_str(cl.log_level));
+        set_up_logging(cl);
         ecifs::daemon::Daemon daemon(cl.options);
         if (!cl.foreground) detach(daemon.io());
         daemon.run();

@@ -19,7 +19,6 @@
 #include "handlers/handler.hpp"
 #include "sys/files.hpp"
 #include "sys/text.hpp"
-#include "sysctl/table.hpp"
 
 namespace ecifs::daemon {
 
@@ -110,23 +109,6 @@ SavedContainer new_record(const std::string& id, uid_t root_uid, gid_t root_gid,
     return record;
 }
 
-json optional_number(const std::optional<uint64_t>& value) { return value ? json(*value) : json(nullptr); }
-
-// The container's own values, each with the policy that serves its path.
-json describe_sysctls(const emulation::Container& container) {
-    json out = json::object();
-    for (const auto& [path, value] : container.own_values().snapshot()) {
-        const auto* rule = sysctl::find_rule(path);
-        std::string text = value;
-        while (!text.empty() && text.back() == '\n') text.pop_back();
-        out[path] = {{"value", text},
-                     {"policy", path.starts_with("/") ? "emulated"
-                                                      : std::string(sysctl::policy_name(
-                                                            rule ? rule->policy : sysctl::Policy::host))}};
-    }
-    return out;
-}
-
 // The state directory's lock, taken before anything in it is touched: a second daemon
 // on the same directory would otherwise unmount the first one's live views as stale.
 // The lock goes with the daemon's last descriptor of it, however it ends (a restarted
@@ -164,7 +146,7 @@ Daemon::Daemon(Options options)
       state_lock_(lock_state_dir(options_.state_dir)),
       saved_(options_.state_dir / "records"),
       io_(static_cast<int>(options_.threads)),
-      signals_(io_, SIGTERM, SIGINT),
+      signals_(io_, SIGTERM, SIGINT, SIGHUP),
       executor_reaper_(io_),
       stop_timer_(io_),
       trapper_(io_) {
@@ -185,12 +167,24 @@ Daemon::Daemon(Options options)
 
 Daemon::~Daemon() = default;
 
-void Daemon::run() {
+// SIGHUP: what the options ask (logrotate's "reopen your log"); SIGTERM, SIGINT: stop
+// and leave the containers to the next daemon.
+void Daemon::wait_for_signal() {
     signals_.async_wait([this](const boost::system::error_code& ec, int signal) {
         if (ec) return;
+        if (signal == SIGHUP) {
+            if (options_.on_hangup) options_.on_hangup();
+            spdlog::info("SIGHUP: {}", options_.on_hangup ? "log file opened again" : "nothing to do");
+            wait_for_signal();
+            return;
+        }
         spdlog::info("signal {}: stopping; the containers stay for the next daemon (docs/restart.md)", signal);
         shutdown(false);
     });
+}
+
+void Daemon::run() {
+    wait_for_signal();
     note_holder(state_lock_);
     server_->start();
     listener_->start();
@@ -198,6 +192,7 @@ void Daemon::run() {
     load_sampler_.start();
     spdlog::info("ecifs serving on {} (state in {}, {} threads)", options_.socket_path.string(),
                  options_.state_dir.string(), options_.threads);
+    if (options_.on_ready) options_.on_ready();
     std::vector<std::thread> pool;
     for (unsigned i = 1; i < options_.threads; ++i) pool.emplace_back([this] { io_.run(); });
     io_.run();
@@ -209,6 +204,7 @@ void Daemon::run() {
 // fd holder's copies dropped); without, they stay as they are for the next daemon, which
 // serves them again (the requests this one left unanswered are sent to it again).
 void Daemon::shutdown(bool unmount) {
+    if (options_.on_stopping) options_.on_stopping();
     boost::system::error_code ignored;
     signals_.cancel(ignored);
     executor_reaper_.cancel();
@@ -295,6 +291,7 @@ control::Answer Daemon::handle(const json& request, const control::Peer& peer) {
     if (op == "remove") return {remove(request), {}};
     if (op == "list") return {list(), {}};
     if (op == "inspect") return {inspect(request), {}};
+    if (op == "stats") return {stats(request), {}};
     if (op == "stop-all") return {stop_all(), {}};
     throw std::invalid_argument(fmt::format("unknown op \"{}\"", op));
 }
@@ -436,47 +433,6 @@ void Daemon::forget(const std::string& id, pid_t only_if_watching) {
     entry.container->executors().clear();
     trapper_.forget(id);
     spdlog::info("container {}: removed", id);
-}
-
-json Daemon::describe(const std::string& id, const Entry& entry) const {
-    json out = {{"id", id},
-                {"state", entry.record.started ? "running" : "prepared"},
-                {"mount", container_dir(id).string()},
-                {"root_uid", entry.container->root_uid()},
-                {"root_gid", entry.container->root_gid()},
-                {"nodes", entry.mount->nodes()}};  // inodes its mount holds (issue 11, item 3)
-    if (auto init = entry.container->init()) {
-        out["pid"] = init->pid;
-        const auto& cg = init->cgroup;
-        json dirs = json::object();
-        auto add = [&](const char* name, const std::optional<cgroup::CgroupDir>& dir) {
-            if (dir) dirs[name] = dir->dir().string();
-        };
-        add("memory", cg.paths().memory);
-        add("cpu", cg.paths().cpu);
-        add("cpuset", cg.paths().cpuset);
-        out["cgroup"] = dirs;
-        out["memory_limit"] = optional_number(cg.memory_limit());
-        auto quota = cg.cpu_quota();
-        out["cpu_quota"] = quota ? json(*quota) : json(nullptr);
-        auto cpuset = cg.cpuset();
-        out["cpuset"] = cpuset ? json(cgroup::format_cpu_list(*cpuset)) : json(nullptr);
-    }
-    out["sysctls"] = describe_sysctls(*entry.container);
-    out["namespace_executors"] = entry.container->executors().size();
-    out["seccomp_notify_fds"] = trapper_.count(id);
-    return out;
-}
-
-json Daemon::list() {
-    std::lock_guard lock(mutex_);
-    json containers = json::array();
-    for (const auto& [id, entry] : containers_) {
-        json brief = {{"id", id}, {"state", entry.record.started ? "running" : "prepared"}};
-        if (auto init = entry.container->init()) brief["pid"] = init->pid;
-        containers.push_back(brief);
-    }
-    return {{"containers", containers}};
 }
 
 json Daemon::inspect(const json& request) {

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -38,6 +39,9 @@ struct Options {
     unsigned threads = 2;
     // A control connection that neither sends nor takes anything this long is closed.
     std::chrono::milliseconds client_timeout = std::chrono::seconds(60);
+    // Told once the daemon serves (every socket bound, the containers restored) and once
+    // it begins to stop; and what SIGHUP asks for (the log file opened again).
+    std::function<void()> on_ready, on_stopping, on_hangup;
 };
 
 class Daemon {
@@ -70,10 +74,14 @@ private:
     nlohmann::json remove(const nlohmann::json& request);
     nlohmann::json list();
     nlohmann::json inspect(const nlohmann::json& request);
+    // daemon/describe.cpp: what list, inspect and stats answer.
+    nlohmann::json stats(const nlohmann::json& request);
+    nlohmann::json container_stats(const std::string& id, const Entry& entry) const;
 
     std::unique_ptr<PidWatch> watch(const std::string& id, pid_t pid);
     void forget(const std::string& id, pid_t only_if_watching = 0);
     void shutdown(bool unmount);
+    void wait_for_signal();
     nlohmann::json stop_all();
     void reap_idle_executors();
     void remove_stale_mounts();
@@ -103,6 +111,7 @@ private:
     SavedState saved_;
     std::optional<FdHolder> holder_;
     boost::asio::io_context io_;
+    const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
     boost::asio::signal_set signals_;
     boost::asio::steady_timer executor_reaper_;
     boost::asio::steady_timer stop_timer_;

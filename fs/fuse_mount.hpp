@@ -9,10 +9,12 @@
 #include <memory>
 #include <string>
 #include <shared_mutex>
+#include <vector>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 
+#include "fs/mount_figures.hpp"
 #include "fs/operations.hpp"
 #include "sys/fd.hpp"
 
@@ -60,6 +62,10 @@ public:
     const std::string& init_request() const { return init_request_; }
     // Inodes the mount holds now (see MountState::node_count).
     size_t nodes() const { return state_.node_count(); }
+    // What its requests did, by file; the files and listings open now (ecifsctl stats).
+    std::vector<ViewFigures> request_figures() const { return view_figures(state_); }
+    size_t open_files() const { return state_.files.size(); }
+    size_t open_dirs() const { return state_.dirs.size(); }
 
     // A detached copy of the mount (open_tree(OPEN_TREE_CLONE), close-on-exec), which
     // a process in another mount namespace can attach there with move_mount(2); it

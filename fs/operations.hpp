@@ -21,6 +21,7 @@
 #include "fs/node_table.hpp"
 #include "fs/open_file.hpp"
 #include "fs/page_cache.hpp"
+#include "fs/request_stats.hpp"
 #include "fs/snapshots.hpp"
 #include "handlers/handler.hpp"
 
@@ -45,6 +46,7 @@ struct MountState {
     EventSources events;  // of the open files (PSI triggers); stopped before the session goes
     Handles<OpenFile> files;
     Handles<OpenDir> dirs;
+    RequestStats stats;  // what its requests did (ecifsctl stats)
     // Run work that may block on the kernel's page locks off the pool threads, which
     // must stay free to answer the READs holding those locks.
     std::function<void(std::function<void()>)> run_blocking;
@@ -54,23 +56,35 @@ struct MountState {
 };
 
 // One request: libfuse's handle, which its reply is sent with, the mount it came on,
-// and the calling process.
+// and the calling process; and, for `ecifsctl stats`, the inode and kind it is counted
+// under and when it began (each reply records it once: a kind of `count` is not counted).
 struct Request {
     fuse_req_t id;
     MountState& state;
     pid_t caller;
+    fuse_ino_t ino = 0;
+    RequestKind kind = RequestKind::count;
+    RequestStats::Clock::time_point started{};
 
     handlers::Context context() const { return {*state.container, caller}; }
 
-    int reply_err(int err) const { return state.kernel->reply_err(id, err); }
+    int reply_err(int err) const { return counted(state.kernel->reply_err(id, err), err); }
     void reply_none() const { state.kernel->reply_none(id); }
-    int reply_entry(const fuse_entry_param& entry) const { return state.kernel->reply_entry(id, entry); }
-    int reply_attr(const struct stat& st, double timeout) const { return state.kernel->reply_attr(id, st, timeout); }
-    int reply_open(const fuse_file_info& fi) const { return state.kernel->reply_open(id, fi); }
-    int reply_buf(const char* data, size_t size) const { return state.kernel->reply_buf(id, data, size); }
-    int reply_write(size_t count) const { return state.kernel->reply_write(id, count); }
-    int reply_poll(unsigned revents) const { return state.kernel->reply_poll(id, revents); }
-    int reply_readlink(const char* link) const { return state.kernel->reply_readlink(id, link); }
+    int reply_entry(const fuse_entry_param& entry) const { return counted(state.kernel->reply_entry(id, entry)); }
+    int reply_attr(const struct stat& st, double timeout) const {
+        return counted(state.kernel->reply_attr(id, st, timeout));
+    }
+    int reply_open(const fuse_file_info& fi) const { return counted(state.kernel->reply_open(id, fi)); }
+    int reply_buf(const char* data, size_t size) const { return counted(state.kernel->reply_buf(id, data, size)); }
+    int reply_write(size_t count) const { return counted(state.kernel->reply_write(id, count)); }
+    int reply_poll(unsigned revents) const { return counted(state.kernel->reply_poll(id, revents)); }
+    int reply_readlink(const char* link) const { return counted(state.kernel->reply_readlink(id, link)); }
+
+private:
+    int counted(int sent, int err = 0) const {
+        if (kind != RequestKind::count) state.stats.record(ino, kind, started, err);
+        return sent;
+    }
 };
 
 // The operations, with fuse_lowlevel_ops' arguments after the request.

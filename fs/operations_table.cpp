@@ -17,23 +17,35 @@ void entry(fuse_req_t req, Args... args) {
     operation(request_of(req), args...);
 }
 
+// The same for a request counted in the mount's stats under its inode (a lookup: under
+// the directory looked in).
+template <auto operation, RequestKind kind, typename... Args>
+void counted(fuse_req_t req, fuse_ino_t ino, Args... args) {
+    Request r = request_of(req);
+    r.ino = ino;
+    r.kind = kind;
+    r.started = RequestStats::Clock::now();
+    operation(r, ino, args...);
+}
+
 fuse_lowlevel_ops make_operations() {
     fuse_lowlevel_ops ops{};
-    ops.lookup = entry<op::lookup>;
+    using K = RequestKind;
+    ops.lookup = counted<op::lookup, K::lookup>;
     ops.forget = entry<op::forget>;
     ops.forget_multi = entry<op::forget_multi>;
-    ops.getattr = entry<op::getattr>;
-    ops.setattr = entry<op::setattr>;
-    ops.opendir = entry<op::opendir>;
-    ops.readdir = entry<op::readdir>;
-    ops.releasedir = entry<op::releasedir>;
-    ops.readlink = entry<op::readlink>;
-    ops.open = entry<op::open>;
-    ops.read = entry<op::read>;
-    ops.write = entry<op::write>;
-    ops.flush = entry<op::flush>;
-    ops.release = entry<op::release>;
-    ops.poll = entry<op::poll>;
+    ops.getattr = counted<op::getattr, K::getattr>;
+    ops.setattr = counted<op::setattr, K::setattr>;
+    ops.opendir = counted<op::opendir, K::opendir>;
+    ops.readdir = counted<op::readdir, K::readdir>;
+    ops.releasedir = counted<op::releasedir, K::releasedir>;
+    ops.readlink = counted<op::readlink, K::readlink>;
+    ops.open = counted<op::open, K::open>;
+    ops.read = counted<op::read, K::read>;
+    ops.write = counted<op::write, K::write>;
+    ops.flush = counted<op::flush, K::flush>;
+    ops.release = counted<op::release, K::release>;
+    ops.poll = counted<op::poll, K::poll>;
     return ops;
 }
 

@@ -10,10 +10,14 @@ PACKAGES=(
   libfuse3-dev fuse3
   libboost-dev libfmt-dev nlohmann-json3-dev libcli11-dev libspdlog-dev
   libgtest-dev libseccomp-dev
+  libsystemd-dev  # sd_notify: Type=notify readiness under systemd (packaging/ecifs.service)
+  systemd  # tests/integration/test_service.py: systemd-analyze verify of the unit
   runc busybox-static procps util-linux iproute2 coreutils
   python3 python3-pytest
+  python3-yaml  # tests/integration/test_recipes.py: the Kubernetes manifests
   python3-matplotlib  # scripts/stress.sh --plot
   groff-base  # tests/integration/test_man_pages.py: the man pages format cleanly
+  man-db  # systemd-analyze verify finds the unit's Documentation= pages; tests/package
   qemu-system-x86 cpio  # scripts/vm-test.sh: the cgroup v2 VM
   # tests/engines: each engine runs containers through ecifs-runc; mmdebstrap builds
   # their image from Debian's archive (no registry needed).

@@ -183,6 +183,19 @@ if [[ "${SKIP_ENGINES:-0}" != 1 ]]; then
     skip "engines: Docker, Podman, containerd (build/)" "build failed"
   fi
 fi
+# The Debian package (scripts/package.sh, from build/): installed with apt on this
+# machine, a container run through the installed ecifs-runc, purged, nothing left
+# (tests/package). It refuses a host where ecifs is installed already.
+package_run() {
+  BUILD_DIR=build bash scripts/package.sh &&
+    ECIFS_DEB=$(ls "$repo"/build/package/ecifs_*.deb) timeout -k 30 900 \
+      "$PYTHON" -m pytest -p no:cacheprovider -v -rfE tests/package
+}
+if (( normal_built )); then
+  step "package: install, run, purge (build/)" package_run
+else
+  skip "package: install, run, purge (build/)" "build failed"
+fi
 # A real cgroup v2 kernel under qemu (this host is a v1/v2 hybrid); see tests/vm/README.md.
 if ! (( normal_built )); then skip "cgroup v2 VM (qemu)" "build failed"
 elif ! vm_why=$(bash scripts/vm-test.sh --can-run); then skip "cgroup v2 VM (qemu)" "this machine cannot: $vm_why"

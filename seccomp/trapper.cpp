@@ -51,13 +51,14 @@ constexpr auto helper_timeout = std::chrono::seconds(30);
 class NotifyFd : public std::enable_shared_from_this<NotifyFd> {
 public:
     NotifyFd(SeccompTrapper& trapper, boost::asio::io_context& io, int fd, TrapTarget target,
-             SeccompTrapper::Counters& counters)
+             SeccompTrapper::Counters& counters, std::shared_ptr<SeccompTrapper::Counters> container_counters)
         : trapper_(trapper),
           io_(io),
           readable_(Readable::create(io, fd)),
           target_(std::move(target)),
           own_mounts_(target_.own_mounts ? target_.own_mounts : std::make_shared<OwnMounts>()),
-          counters_(counters) {}
+          counters_(counters),
+          container_counters_(std::move(container_counters)) {}
 
     const std::string& id() const { return target_.id; }
     const std::function<void()>& released() const { return target_.released; }
@@ -292,7 +293,7 @@ private:
         job.answered = true;
         if (reply.let_kernel) return let_kernel(n.id);
         if (!reply.message.empty()) {
-            counters_.failed++;
+            count(&SeccompTrapper::Counters::failed);
             sys::log_limited(spdlog::level::warn, id(), op_name(job.op), "container {}: {} by pid {}: {}", id(),
                              op_name(job.op), n.pid, reply.message);
         }
@@ -361,8 +362,13 @@ private:
         if (target_.pending) target_.pending->answered(id);
     }
 
+    void count(std::atomic<uint64_t> SeccompTrapper::Counters::*which) {
+        ++(counters_.*which);
+        ++((*container_counters_).*which);
+    }
+
     void respond_locked(uint64_t id, int error) {
-        counters_.answered++;
+        count(&SeccompTrapper::Counters::answered);
         int err = seccomp::respond(readable_->fd(), id, error);
         settled(id);
         if (err && err != ENOENT) spdlog::warn("container {}: seccomp answer: {}", this->id(), std::strerror(err));
@@ -377,7 +383,7 @@ private:
     bool answer_heard(uint64_t id, int error) {
         std::lock_guard lock(mutex_);
         if (closed_) return false;
-        counters_.answered++;
+        count(&SeccompTrapper::Counters::answered);
         const int err = seccomp::respond(readable_->fd(), id, error);
         settled(id);
         if (err && err != ENOENT) spdlog::warn("container {}: seccomp answer: {}", this->id(), std::strerror(err));
@@ -387,7 +393,7 @@ private:
     void let_kernel(uint64_t id) {
         std::lock_guard lock(mutex_);
         if (closed_) return;
-        counters_.continued++;
+        count(&SeccompTrapper::Counters::continued);
         int err = seccomp::respond_continue(readable_->fd(), id);
         settled(id);
         if (err && err != ENOENT) spdlog::warn("container {}: seccomp continue: {}", this->id(), std::strerror(err));
@@ -395,7 +401,7 @@ private:
 
     // Fail closed, loudly: EIO to the caller, a log line, a counter.
     void fail(uint64_t id, const std::string& what) {
-        counters_.failed++;
+        count(&SeccompTrapper::Counters::failed);
         sys::log_limited(spdlog::level::err, this->id(), "failed", "container {}: trapped call failed: {}", this->id(),
                          what);
         answer(id, EIO);
@@ -407,6 +413,7 @@ private:
     const TrapTarget target_;
     const std::shared_ptr<OwnMounts> own_mounts_;
     SeccompTrapper::Counters& counters_;
+    const std::shared_ptr<SeccompTrapper::Counters> container_counters_;
     std::mutex mutex_;
     bool closed_ = false;
     int in_flight_ = 0;
@@ -426,7 +433,9 @@ void SeccompTrapper::add(int notify_fd, TrapTarget target) {
             return;
         }
         const std::string id = target.id;
-        fd = std::make_shared<NotifyFd>(*this, io_, notify_fd, std::move(target), counters_);
+        auto& mine = per_container_[id];
+        if (!mine) mine = std::make_shared<Counters>();
+        fd = std::make_shared<NotifyFd>(*this, io_, notify_fd, std::move(target), counters_, mine);
         fds_[id].insert(fd);
     }
     fd->start();
@@ -449,6 +458,7 @@ void SeccompTrapper::forget(const std::string& id) {
     std::set<std::shared_ptr<NotifyFd>> fds;
     {
         std::lock_guard lock(mutex_);
+        per_container_.erase(id);
         auto it = fds_.find(id);
         if (it == fds_.end()) return;
         fds.swap(it->second);
@@ -466,6 +476,13 @@ void SeccompTrapper::stop() {
     }
     for (const auto& [id, fds] : all)
         for (const auto& fd : fds) fd->close();
+}
+
+SeccompTrapper::Counts SeccompTrapper::counts(const std::string& id) const {
+    std::lock_guard lock(mutex_);
+    auto it = per_container_.find(id);
+    if (it == per_container_.end()) return {};
+    return {it->second->answered.load(), it->second->continued.load(), it->second->failed.load()};
 }
 
 std::size_t SeccompTrapper::count(const std::string& id) const {

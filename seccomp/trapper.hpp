@@ -84,6 +84,11 @@ public:
         std::atomic<uint64_t> failed{0};     // internal errors (EIO to the caller, and a log line)
     };
     const Counters& counters() const { return counters_; }
+    // The same for one container's fds, since the first was handed over (ecifsctl stats).
+    struct Counts {
+        uint64_t answered = 0, continued = 0, failed = 0;
+    };
+    Counts counts(const std::string& id) const;
 
     // Called by a NotifyFd that hung up.
     void release(const std::shared_ptr<NotifyFd>& fd);
@@ -94,6 +99,7 @@ private:
     std::map<std::string, std::set<std::shared_ptr<NotifyFd>>> fds_;
     bool stopped_ = false;
     Counters counters_;
+    std::map<std::string, std::shared_ptr<Counters>> per_container_;
 };
 
 }  // namespace ecifs::seccomp

@@ -38,6 +38,10 @@ integration = integration_fixtures.load()
 binaries, work_dir, watchdog = integration.binaries, integration.work_dir, integration.watchdog
 make_daemon, daemon = integration.make_daemon, integration.daemon
 MiB, NAME_PREFIX, ECIFS_RUNC = integration.MiB, integration.NAME_PREFIX, integration.ECIFS_RUNC
+# The recipes the README and the package give users (packaging/examples): each engine
+# test runs its engine from the recipe, with the build's ecifs-runc for /usr/bin's.
+EXAMPLES = integration.REPO / "packaging" / "examples"
+INSTALLED_RUNC = "/usr/bin/ecifs-runc"
 new_name, wait_for = integration.new_name, integration.wait_for
 
 import image  # noqa: E402

@@ -8,10 +8,13 @@ when --uidmap is given too (its runtime options then carry only the I/O owner id
 so plain runc would run; see options.json of such a task)."""
 from __future__ import annotations
 
+import subprocess
+import tomllib
+
 import pytest
 
 import image
-from conftest import (ECIFS_RUNC, NAME_PREFIX, MiB, Engine, check_views, integration, new_name,
+from conftest import (ECIFS_RUNC, EXAMPLES, INSTALLED_RUNC, NAME_PREFIX, MiB, Engine, check_views, integration, new_name,
                       panic_to_write, require_programs, stop_and_clean, views_script, wait_for)
 
 NAMESPACE = NAME_PREFIX  # containerd's namespace, of this session only
@@ -78,12 +81,37 @@ def containerd(work_dir, daemon):
         stop_and_clean(engine)
 
 
+RECIPE = EXAMPLES / "containerd" / "ecifs.toml"
+CRI = "io.containerd.grpc.v1.cri"
+
+
+def ecifs_runtime(config: dict) -> dict:
+    return config["plugins"][CRI]["containerd"]["runtimes"]["ecifs"]
+
+
+def test_the_cri_recipe_is_what_containerd_reads(work_dir):
+    # The drop-in imported by a main config, as the recipe says, and the configuration
+    # containerd makes of them (`config dump` parses and merges without starting).
+    require_programs("containerd")
+    main = work_dir / f"{new_name('cfg')}.toml"
+    main.write_text(f'version = 2\nimports = ["{RECIPE}"]\n')
+    r = subprocess.run(["containerd", "--config", str(main), "config", "dump"], capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 0, r.stderr
+    runtime = ecifs_runtime(tomllib.loads(r.stdout))
+    assert runtime["runtime_type"] == "io.containerd.runc.v2"
+    assert runtime["options"]["BinaryName"] == INSTALLED_RUNC
+
+
 def test_containerd_runs_a_container_through_ecifs(daemon, host_state, test_image, containerd):
     containerd.ctr("images", "import", "--no-unpack", str(test_image), timeout=300)
     ref = next(r for r in containerd.ctr("images", "ls", "-q").stdout.split() if r.endswith(image.REPO_TAG))
     name = new_name("ctr")
+    # The recipe's runtime, with the build's binary for /usr/bin's.
+    runtime = ecifs_runtime(tomllib.loads(RECIPE.read_text()))
+    assert runtime["options"]["BinaryName"] == INSTALLED_RUNC
     containerd.ctr("run", "-d", "--fifo-dir", str(containerd.dir / "fifo"),
-                   "--runtime", "io.containerd.runc.v2", "--runc-binary", str(ECIFS_RUNC),
+                   "--runtime", runtime["runtime_type"], "--runc-binary", str(ECIFS_RUNC),
                    "--memory-limit", str(256 * MiB), "--cpus", "1", "--cgroup", f"/{containerd.cgroup_parent}/{name}",
                    ref, name, "sleep", "infinity", timeout=300)
     assert name in daemon.listing(), "the container did not go through ecifs"

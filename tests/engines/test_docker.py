@@ -8,8 +8,8 @@ import os
 import pytest
 
 import image
-from conftest import (ECIFS_RUNC, Engine, check_views, new_name, panic_to_write, require_programs,
-                      stop_and_clean, views_script, wait_for)
+from conftest import (ECIFS_RUNC, EXAMPLES, INSTALLED_RUNC, Engine, check_views, new_name, panic_to_write,
+                      require_programs, stop_and_clean, views_script, wait_for)
 
 
 class Dockerd(Engine):
@@ -25,7 +25,13 @@ class Dockerd(Engine):
         self.config_file.write_text(json.dumps(self.config(ecifs_socket), indent=1))
 
     def config(self, ecifs_socket) -> dict:
-        return {
+        # The recipe (runtimes, userns-remap), with the build's binary and the test's
+        # daemon; the rest keeps this engine off the host's own places.
+        recipe = json.loads((EXAMPLES / "docker" / "daemon.json").read_text())
+        runtime = recipe["runtimes"]["ecifs"]
+        assert runtime["path"] == INSTALLED_RUNC
+        runtime.update(path=str(ECIFS_RUNC), runtimeArgs=[f"--ecifs-socket={ecifs_socket}"])
+        return recipe | {
             "data-root": str(self.dir / "data"),
             "exec-root": str(self.dir / "exec"),
             "pidfile": str(self.dir / "docker.pid"),
@@ -37,10 +43,8 @@ class Dockerd(Engine):
             "ip6tables": False,
             "ip-forward": False,
             "ip-masq": False,
-            "userns-remap": "default",
             "exec-opts": ["native.cgroupdriver=cgroupfs"],
             "cgroup-parent": f"/{self.cgroup_parent}",
-            "runtimes": {"ecifs": {"path": str(ECIFS_RUNC), "runtimeArgs": [f"--ecifs-socket={ecifs_socket}"]}},
         }
 
     def start(self) -> "Dockerd":

@@ -1,4 +1,5 @@
-"""Podman (rootful) with `--runtime ecifs-runc`, without and with a user namespace.
+"""Podman (rootful) with ecifs as a runtime of containers.conf (`--runtime ecifs`, the recipe in
+packaging/examples/podman), without and with a user namespace.
 
 With --uidmap Podman runs the runtime in a private mount namespace of its own, which
 the daemon's mount never reaches on a host whose `/` is a private mount (issue 9,
@@ -14,8 +15,8 @@ from pathlib import Path
 import pytest
 
 import image
-from conftest import (ECIFS_RUNC, Engine, integration, check_views, new_name, panic_to_write, require_programs,
-                      stop_and_clean, views_script, wait_for)
+from conftest import (ECIFS_RUNC, EXAMPLES, INSTALLED_RUNC, Engine, integration, check_views, new_name,
+                      panic_to_write, require_programs, stop_and_clean, views_script, wait_for)
 
 # Podman's default rlimits are the host's, which runc refuses here: give them.
 ULIMITS = ["--ulimit", "nofile=1024:1024", "--ulimit", "nproc=4096:4096"]
@@ -38,8 +39,12 @@ class Podman(Engine):
         self.runroot = Path(tempfile.mkdtemp(prefix="ecifs-podman-", dir="/tmp"))
         conf = self.dir / "containers.conf"
         # Locks in files of ours, not in the host's /dev/shm/libpod_lock.
+        # The recipe's [engine.runtimes] table, with the build's binary (`--runtime ecifs`).
+        recipe = (EXAMPLES / "podman" / "containers.conf").read_text()
+        assert f'ecifs = ["{INSTALLED_RUNC}"]' in recipe
         conf.write_text('[engine]\nlock_type = "file"\n'
-                        f'static_dir = "{self.dir / "static"}"\n')
+                        f'static_dir = "{self.dir / "static"}"\n'
+                        + recipe.replace(INSTALLED_RUNC, str(ECIFS_RUNC)))
         (self.dir / "tmp").mkdir()
         self.env = dict(os.environ, CONTAINERS_CONF=str(conf), TMPDIR=str(self.dir / "tmp"),
                         CONTAINERS_STORAGE_CONF=str(self.dir / "storage.conf"),
@@ -53,7 +58,7 @@ class Podman(Engine):
                "--tmpdir", str(self.dir / "tmp"), "--storage-driver", "vfs", "--cgroup-manager", "cgroupfs",
                "--events-backend", "file", "--network-config-dir", str(self.dir / "networks"),
                "--volumepath", str(self.dir / "volumes"),
-               "--runtime", str(ECIFS_RUNC), "--runtime-flag", f"ecifs-socket={self.ecifs_socket}",
+               "--runtime", "ecifs", "--runtime-flag", f"ecifs-socket={self.ecifs_socket}",
                "--runtime-flag", f"root={self.dir / 'runc'}", *args]
         return self.run(cmd, env=self.env, **kw)
 
