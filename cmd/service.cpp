@@ -1,10 +1,14 @@
 #include "cmd/service.hpp"
 
+#include <sys/socket.h>
 #include <sys/stat.h>
-#include <systemd/sd-daemon.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
+#include <cstddef>
+#include <cstring>
 
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_sinks.h>
@@ -12,9 +16,24 @@
 
 namespace ecifs::service {
 
+// The protocol of sd_notify(3), which systemd documents for programs to speak without
+// libsystemd: the state as one datagram to the AF_UNIX socket $NOTIFY_SOCKET names (a
+// leading '@' is the abstract namespace). libsystemd would add a megabyte of resident
+// libraries (it and libgcrypt, liblz4, liblzma, libzstd) to a daemon of seven.
 void notify(const std::string& state) {
-    // 0: keep $NOTIFY_SOCKET, so a helper re-executed later could still be told apart.
-    ::sd_notify(0, state.c_str());
+    const char* path = std::getenv("NOTIFY_SOCKET");
+    if (!path || (path[0] != '/' && path[0] != '@')) return;
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    const size_t length = std::strlen(path);
+    if (length >= sizeof addr.sun_path) return;
+    std::memcpy(addr.sun_path, path, length);
+    if (addr.sun_path[0] == '@') addr.sun_path[0] = '\0';
+    const int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return;
+    const auto size = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + length);
+    (void)::sendto(fd, state.data(), state.size(), MSG_NOSIGNAL, reinterpret_cast<const sockaddr*>(&addr), size);
+    ::close(fd);
 }
 
 bool stderr_is_journal() {

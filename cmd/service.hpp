@@ -13,7 +13,8 @@
 
 namespace ecifs::service {
 
-// "READY=1", "STOPPING=1", "STATUS=...": to $NOTIFY_SOCKET, if systemd set one.
+// "READY=1", "STOPPING=1", "STATUS=...": to $NOTIFY_SOCKET, if systemd set one; a
+// failure to send is ignored, as sd_notify's is.
 void notify(const std::string& state);
 
 // Whether stderr is the stream systemd connected to the journal ($JOURNAL_STREAM

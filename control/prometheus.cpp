@@ -66,9 +66,15 @@ void add_requests(Families& out, const std::string& container, const json& view)
                 f.at("answered").get<double>());
         out.add("ecifs_request_errors_total", "counter", "FUSE requests answered with an errno.", labels,
                 f.at("errors").get<double>());
-        const char* duration = "ecifs_request_duration_seconds";
-        out.add(duration, "summary", "Time from a FUSE request's start to its reply.", labels + ",quantile=\"0.5\"",
-                f.at("p50_us").get<double>() / 1e6);
+    }
+}
+
+void add_latency(Families& out, const std::string& container, const json& latency) {
+    const char* duration = "ecifs_request_duration_seconds";
+    for (const auto& [kind, f] : latency.items()) {
+        const auto labels = fmt::format("container={},kind={}", quoted(container), quoted(kind));
+        out.add(duration, "summary", "Time from a FUSE request's start to its reply, by container and kind.",
+                labels + ",quantile=\"0.5\"", f.at("p50_us").get<double>() / 1e6);
         out.add(duration, "summary", "", labels + ",quantile=\"0.99\"", f.at("p99_us").get<double>() / 1e6);
         out.add_to(duration, std::string(duration) + "_sum", labels, f.at("seconds").get<double>());
         out.add_to(duration, std::string(duration) + "_count", labels, f.at("answered").get<double>());
@@ -79,6 +85,7 @@ void add_container(Families& out, const json& c) {
     const auto id = c.at("id").get<std::string>();
     const auto label = "container=" + quoted(id);
     for (const auto& view : c.at("views")) add_requests(out, id, view);
+    add_latency(out, id, c.at("latency"));
     out.add("ecifs_open_files", "gauge", "Files of the container's views open now.", label,
             c.at("open_files").get<double>());
     out.add("ecifs_open_dirs", "gauge", "Directories of the container's views open now.", label,

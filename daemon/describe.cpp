@@ -56,28 +56,34 @@ json daemon_figures(std::chrono::steady_clock::duration up) {
     return out;
 }
 
-json figures_json(const fs::RequestFigures& f) {
-    return {{"answered", f.answered},
-            {"errors", f.errors},
-            {"p50_us", f.latency.quantile_us(0.5)},
-            {"p99_us", f.latency.quantile_us(0.99)},
-            {"seconds", f.latency.sum_seconds()}};
+// Per file: the requests of each kind answered and those with an error, and in all.
+json views_json(const fs::MountFigures& figures) {
+    json out = json::array();
+    for (const auto& [path, counts] : figures.files) {
+        json kinds = json::object();
+        uint64_t answered = 0, errors = 0;
+        for (size_t k = 0; k < fs::request_kinds; ++k) {
+            if (!counts.answered[k]) continue;
+            kinds[fs::kind_name(static_cast<fs::RequestKind>(k))] = {{"answered", counts.answered[k]},
+                                                                     {"errors", counts.errors[k]}};
+            answered += counts.answered[k];
+            errors += counts.errors[k];
+        }
+        out.push_back({{"path", path}, {"answered", answered}, {"errors", errors}, {"requests", std::move(kinds)}});
+    }
+    return out;
 }
 
-// Per path: each kind of request, and all of them together.
-json views_json(const std::vector<fs::ViewFigures>& rows) {
-    std::map<std::string, std::pair<json, fs::RequestFigures>> by_path;
-    for (const auto& row : rows) {
-        auto& [kinds, total] = by_path[row.path];
-        kinds[fs::kind_name(row.kind)] = figures_json(row.figures);
-        total.merge(row.figures);
-    }
-    json out = json::array();
-    for (auto& [path, entry] : by_path) {
-        json view = figures_json(entry.second);
-        view["path"] = path;
-        view["requests"] = std::move(entry.first);
-        out.push_back(std::move(view));
+// Per kind of request, every file together: how long from the operation's start to the reply.
+json latency_json(const fs::MountFigures& figures) {
+    json out = json::object();
+    for (size_t k = 0; k < fs::request_kinds; ++k) {
+        const auto& h = figures.latency[k];
+        if (!h.count()) continue;
+        out[fs::kind_name(static_cast<fs::RequestKind>(k))] = {{"answered", h.count()},
+                                                               {"p50_us", h.quantile_us(0.5)},
+                                                               {"p99_us", h.quantile_us(0.99)},
+                                                               {"seconds", h.sum_seconds()}};
     }
     return out;
 }
@@ -126,8 +132,10 @@ json Daemon::list() {
 }
 json Daemon::container_stats(const std::string& id, const Entry& entry) const {
     const auto trapped = trapper_.counts(id);
+    const auto figures = entry.mount->request_figures();
     return {{"id", id},
-            {"views", views_json(entry.mount->request_figures())},
+            {"views", views_json(figures)},
+            {"latency", latency_json(figures)},
             {"open_files", entry.mount->open_files()},
             {"open_dirs", entry.mount->open_dirs()},
             {"namespace_executors", entry.container->executors().size()},

@@ -63,7 +63,7 @@ public:
     // Inodes the mount holds now (see MountState::node_count).
     size_t nodes() const { return state_.node_count(); }
     // What its requests did, by file; the files and listings open now (ecifsctl stats).
-    std::vector<ViewFigures> request_figures() const { return view_figures(state_); }
+    MountFigures request_figures() const { return mount_figures(state_); }
     size_t open_files() const { return state_.files.size(); }
     size_t open_dirs() const { return state_.dirs.size(); }
 

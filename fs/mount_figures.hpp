@@ -9,12 +9,12 @@
 
 namespace ecifs::fs {
 
-struct ViewFigures {
-    std::string path;  // "(inode N)": a run-time inode forgotten since; "(other files)": past the cap
-    RequestKind kind;
-    RequestFigures figures;
+struct MountFigures {
+    // "(other files)": the files past RequestStats::max_files, together.
+    std::vector<std::pair<std::string, FileCounts>> files;
+    std::array<LatencyHistogram, request_kinds> latency;  // by kind
 };
 
-std::vector<ViewFigures> view_figures(const MountState& state);
+MountFigures mount_figures(const MountState& state);
 
 }  // namespace ecifs::fs

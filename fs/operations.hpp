@@ -53,6 +53,8 @@ struct MountState {
 
     // Inodes the mount knows now: the static tree's and the dynamic ones held.
     size_t node_count() const { return nodes.size() + dynamic.size(); }
+    // Counts a request answered in `stats`, under its file (fs/mount_figures.cpp).
+    void record_request(fuse_ino_t ino, RequestKind kind, RequestStats::Clock::time_point started, int err);
 };
 
 // One request: libfuse's handle, which its reply is sent with, the mount it came on,
@@ -82,7 +84,7 @@ struct Request {
 
 private:
     int counted(int sent, int err = 0) const {
-        if (kind != RequestKind::count) state.stats.record(ino, kind, started, err);
+        if (kind != RequestKind::count) state.record_request(ino, kind, started, err);
         return sent;
     }
 };

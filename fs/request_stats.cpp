@@ -8,7 +8,7 @@ namespace ecifs::fs {
 const char* kind_name(RequestKind kind) {
     static constexpr const char* names[] = {"lookup", "getattr", "setattr", "opendir", "readdir", "releasedir",
                                             "readlink", "open", "read", "write", "flush", "release", "poll"};
-    static_assert(std::size(names) == static_cast<size_t>(RequestKind::count));
+    static_assert(std::size(names) == request_kinds);
     return names[static_cast<size_t>(kind)];
 }
 
@@ -20,49 +20,36 @@ void LatencyHistogram::add(std::chrono::nanoseconds took) {
     sum_ns_ += static_cast<uint64_t>(std::max<int64_t>(0, took.count()));
 }
 
-void LatencyHistogram::merge(const LatencyHistogram& other) {
-    for (size_t i = 0; i < buckets; ++i) counts_[i] += other.counts_[i];
-    count_ += other.count_;
-    sum_ns_ += other.sum_ns_;
-}
-
 double LatencyHistogram::quantile_us(double q) const {
     if (count_ == 0) return 0;
     // The smallest bucket holding at least q of the samples.
-    const auto wanted = static_cast<uint64_t>(std::ceil(q * static_cast<double>(count_)));
+    const auto wanted = std::max<uint64_t>(static_cast<uint64_t>(std::ceil(q * static_cast<double>(count_))), 1);
     uint64_t seen = 0;
     for (size_t i = 0; i < buckets; ++i) {
         seen += counts_[i];
-        if (seen >= std::max<uint64_t>(wanted, 1)) return std::exp2(static_cast<double>(i + 1) / 4);
+        if (seen >= wanted) return std::exp2(static_cast<double>(i + 1) / 4);
     }
     return std::exp2(static_cast<double>(buckets) / 4);
 }
 
-void RequestFigures::merge(const RequestFigures& other) {
-    answered += other.answered;
-    errors += other.errors;
-    latency.merge(other.latency);
-}
-
-void RequestStats::record(fuse_ino_t ino, RequestKind kind, Clock::time_point started, int err) {
+void RequestStats::record(const FileKey& file, RequestKind kind, Clock::time_point started, int err) {
     const auto took = Clock::now() - started;
+    const auto k = static_cast<size_t>(kind);
     std::lock_guard lock(mutex_);
-    auto it = figures_.find({ino, kind});
-    if (it == figures_.end()) {
-        if (figures_.size() >= max_rows) ino = others;
-        it = figures_.try_emplace({ino, kind}).first;
-    }
-    auto& f = it->second;
-    ++f.answered;
-    if (err != 0) ++f.errors;
-    f.latency.add(took);
+    auto it = files_.find(file);
+    if (it == files_.end()) it = files_.try_emplace(files_.size() < max_files ? file : FileKey{}).first;
+    ++it->second.answered[k];
+    if (err != 0) ++it->second.errors[k];
+    if (!latency_[k]) latency_[k] = std::make_unique<LatencyHistogram>();
+    latency_[k]->add(took);
 }
 
-std::vector<RequestStats::Row> RequestStats::rows() const {
+RequestStats::Snapshot RequestStats::snapshot() const {
+    Snapshot out;
     std::lock_guard lock(mutex_);
-    std::vector<Row> out;
-    out.reserve(figures_.size());
-    for (const auto& [key, figures] : figures_) out.push_back({key.first, key.second, figures});
+    out.files.assign(files_.begin(), files_.end());
+    for (size_t k = 0; k < request_kinds; ++k)
+        if (latency_[k]) out.latency[k] = *latency_[k];
     return out;
 }
 

@@ -1,15 +1,20 @@
 #pragma once
-// What one mount's requests did, for `ecifsctl stats`: per inode and per kind of
-// request (open, read, ...), how many were answered, how many with an error, and how
-// long each took from the operation's start to its reply, as a histogram of
-// quarter-octave buckets (1 µs to ~70 s), so p50 and p99 come out within 19%.
-// Recording is one short lock and a map lookup; the names are found only when asked.
+// What one mount's requests did, for `ecifsctl stats`: per file, how many requests of
+// each kind (open, read, ...) were answered and how many with an error; per kind, how
+// long they took from the operation's start to the reply, as a histogram of
+// quarter-octave buckets (1 µs to ~67 s), so p50 and p99 come out within 19%.
+// Recording is one short lock and a map lookup. A file is a static node's inode or, below
+// a run-time subtree (/proc/sys), its root and path: those inodes are never reused, and
+// a kernel under memory pressure forgets and looks them up again without end, which
+// must not make new rows. At most max_files files are kept; past that, "others".
 #include <fuse_lowlevel.h>
 
 #include <array>
 #include <chrono>
+#include <compare>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -18,6 +23,7 @@ namespace ecifs::fs {
 
 enum class RequestKind : uint8_t { lookup, getattr, setattr, opendir, readdir, releasedir, readlink, open, read, write,
                                    flush, release, poll, count };
+constexpr size_t request_kinds = static_cast<size_t>(RequestKind::count);
 
 const char* kind_name(RequestKind kind);
 
@@ -26,47 +32,46 @@ public:
     static constexpr size_t buckets = 104;  // 4 per octave from 1 µs: the last is 2^26 µs (67 s) and above
 
     void add(std::chrono::nanoseconds took);
-    void merge(const LatencyHistogram& other);
     uint64_t count() const { return count_; }
     double sum_seconds() const { return static_cast<double>(sum_ns_) / 1e9; }
     // The q-quantile (0..1) in microseconds: the upper bound of the bucket it falls in.
     double quantile_us(double q) const;
 
 private:
-    std::array<uint64_t, buckets> counts_{};
+    std::array<uint32_t, buckets> counts_{};
     uint64_t count_ = 0;
     uint64_t sum_ns_ = 0;
 };
 
-struct RequestFigures {
-    uint64_t answered = 0;
-    uint64_t errors = 0;  // answered with an errno (ENOENT of a lookup, EINVAL of a write, ...)
-    LatencyHistogram latency;
+// A file of the mount: a static node's inode and an empty path, or a run-time subtree's
+// root inode and the path below it. Inode 0: every file past the cap.
+struct FileKey {
+    fuse_ino_t ino = 0;
+    std::string path;
+    auto operator<=>(const FileKey&) const = default;
+};
 
-    void merge(const RequestFigures& other);
+struct FileCounts {
+    std::array<uint64_t, request_kinds> answered{}, errors{};
 };
 
 class RequestStats {
 public:
     using Clock = std::chrono::steady_clock;
-    // Rows kept at most: run-time inodes are never reused, so a container making and
-    // reading names without end (interfaces under /proc/sys/net) must not grow the
-    // daemon without end. Past it, a new file's requests go to the row of inode 0.
-    static constexpr size_t max_rows = 2048;
-    static constexpr fuse_ino_t others = 0;
+    static constexpr size_t max_files = 256;
 
-    void record(fuse_ino_t ino, RequestKind kind, Clock::time_point started, int err);
+    void record(const FileKey& file, RequestKind kind, Clock::time_point started, int err);
 
-    struct Row {
-        fuse_ino_t ino;
-        RequestKind kind;
-        RequestFigures figures;
+    struct Snapshot {
+        std::vector<std::pair<FileKey, FileCounts>> files;
+        std::array<LatencyHistogram, request_kinds> latency;  // by kind, every file together
     };
-    std::vector<Row> rows() const;
+    Snapshot snapshot() const;
 
 private:
     mutable std::mutex mutex_;
-    std::map<std::pair<fuse_ino_t, RequestKind>, RequestFigures> figures_;
+    std::map<FileKey, FileCounts> files_;
+    std::array<std::unique_ptr<LatencyHistogram>, request_kinds> latency_;  // made at a kind's first request
 };
 
 }  // namespace ecifs::fs

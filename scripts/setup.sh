@@ -10,7 +10,6 @@ PACKAGES=(
   libfuse3-dev fuse3
   libboost-dev libfmt-dev nlohmann-json3-dev libcli11-dev libspdlog-dev
   libgtest-dev libseccomp-dev
-  libsystemd-dev  # sd_notify: Type=notify readiness under systemd (packaging/ecifs.service)
   systemd  # tests/integration/test_service.py: systemd-analyze verify of the unit
   runc busybox-static procps util-linux iproute2 coreutils
   python3 python3-pytest

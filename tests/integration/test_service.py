@@ -123,6 +123,27 @@ def test_the_units_command_tells_systemd_when_it_serves_and_when_it_stops(make_d
         quit_fd_holder(d.state_dir / "holder.sock")
 
 
+def test_an_abstract_notify_socket_is_told_too(make_daemon):
+    # systemd may name a socket in the abstract namespace ("@name").
+    name = f"ecifs-notify-{os.getpid()}-{time.monotonic_ns()}"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        sock.bind("\0" + name)
+        sock.settimeout(15)
+        d = make_daemon(start=False)
+        with open(d.log_path, "ab") as log:
+            proc = subprocess.Popen(unit_command(d), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                    env=proc_env(NOTIFY_SOCKET="@" + name), start_new_session=True)
+        try:
+            assert sock.recv(4096) == b"READY=1", d.log_tail()
+            assert d.ctl("stop-all").returncode == 0
+            assert sock.recv(4096) == b"STOPPING=1"
+            assert proc.wait(15) == 0
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(10)
+
+
 def test_without_notify_socket_nothing_is_sent(make_daemon):
     d = make_daemon()  # no $NOTIFY_SOCKET: sd_notify is a no-op, the daemon serves as always
     assert serving(d)
