@@ -3,6 +3,7 @@
 #include "emulation/loadavg.hpp"
 
 #include <algorithm>
+#include <functional>
 #include <optional>
 #include <system_error>
 #include <vector>
@@ -134,6 +135,16 @@ std::array<uint64_t, 3> LoadAverage::averages() const {
     return avenrun_;
 }
 
+void LoadAverage::note_states(const TaskCounts& counts) {
+    std::lock_guard lock(mutex_);
+    last_states_ = counts;
+}
+
+TaskCounts LoadAverage::last_states() const {
+    std::lock_guard lock(mutex_);
+    return last_states_;
+}
+
 std::string LoadAverage::format() const {
     std::string out;
     for (auto load : averages()) {
@@ -173,6 +184,34 @@ TaskCounts count_tasks(const Host& host, std::span<const pid_t> tids, pid_t call
     return counts;
 }
 
+TaskCounts current_tasks(const Container& container, std::span<const pid_t> tids, pid_t caller,
+                         std::optional<size_t> ns_level) {
+    const auto sampled = container.load().last_states();
+    TaskCounts counts;
+    counts.total = tids.size();
+    const bool reading = caller != 0 && std::find(tids.begin(), tids.end(), caller) != tids.end();
+    counts.running = std::min<uint64_t>(sampled.running + (reading ? 1 : 0), counts.total);
+    counts.uninterruptible = std::min<uint64_t>(sampled.uninterruptible, counts.total - counts.running);
+    if (!ns_level) return counts;
+    // The newest task still there: a few tries, each task may have exited meanwhile.
+    std::vector<pid_t> newest(tids.begin(), tids.end());
+    const size_t tries = std::min<size_t>(newest.size(), 8);
+    std::partial_sort(newest.begin(), newest.begin() + static_cast<std::ptrdiff_t>(tries), newest.end(),
+                      std::greater<>());
+    for (size_t i = 0; i < tries; ++i) {
+        std::optional<std::string> status;
+        try {
+            status = read_file_if_exists(container.host().proc_root / std::to_string(newest[i]) / "status");
+        } catch (const std::system_error&) {  // exited between open and read (ESRCH)
+        }
+        if (!status) continue;
+        const auto ids = ns_pids(*status);
+        if (!ids.empty()) counts.last_pid = ids[std::min(*ns_level, ids.size() - 1)];
+        break;
+    }
+    return counts;
+}
+
 size_t pid_ns_level(const Host& host, pid_t pid) {
     const auto status = host.read_proc(std::to_string(pid) + "/status");
     const auto ids = ns_pids(status);
@@ -190,7 +229,9 @@ size_t refresh_load(const Container& container, Clock::time_point now, pid_t rea
     if (!load.due(now)) return 0;
     auto tids = init->cgroup.threads();
     std::erase(tids, reader);
-    load.sample(now, count_tasks(container.host(), tids).active());
+    const auto counts = count_tasks(container.host(), tids);
+    load.note_states(counts);
+    load.sample(now, counts.active());
     return tids.size();
 }
 

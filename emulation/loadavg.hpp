@@ -20,6 +20,16 @@ namespace ecifs::emulation {
 struct Host;
 class Container;
 
+// The tasks of a container, counted from the host's /proc/TID/stat (or status).
+struct TaskCounts {
+    uint64_t running = 0;          // state R
+    uint64_t uninterruptible = 0;  // state D
+    uint64_t total = 0;            // threads that still exist
+    pid_t last_pid = 0;            // highest id in the container's pid namespace (0 unless asked)
+
+    uint64_t active() const { return running + uninterruptible; }
+};
+
 class LoadAverage {
 public:
     using Clock = std::chrono::steady_clock;
@@ -45,6 +55,11 @@ public:
     // The loads of struct sysinfo, with SI_LOAD_SHIFT (16) fractional bits.
     std::array<unsigned long, 3> sysinfo_loads() const;
 
+    // The task states a sample counted (the sampler's last pass), kept so that a read
+    // of /proc/stat or /proc/loadavg need not read every task's state again.
+    void note_states(const TaskCounts& counts);
+    TaskCounts last_states() const;
+
     // What a restarted daemon needs to go on where this one stopped (docs/restart.md):
     // the averages and the end of the current period, on the monotonic clock, which is
     // the machine's and the same in every process. next_fold_ns 0: not started.
@@ -63,16 +78,7 @@ private:
     std::optional<Clock::time_point> next_fold_;  // end of the current period
     std::array<uint64_t, 3> avenrun_{};
     std::function<void(const Saved&)> saver_;
-};
-
-// The tasks of a container, counted from the host's /proc/TID/stat (or status).
-struct TaskCounts {
-    uint64_t running = 0;          // state R
-    uint64_t uninterruptible = 0;  // state D
-    uint64_t total = 0;            // threads that still exist
-    pid_t last_pid = 0;            // highest id in the container's pid namespace (0 unless asked)
-
-    uint64_t active() const { return running + uninterruptible; }
+    TaskCounts last_states_;
 };
 
 // Counts `tids` by state. `caller`, a thread blocked in our FUSE request (state D),
@@ -81,6 +87,16 @@ struct TaskCounts {
 // highest becomes last_pid. Threads gone meanwhile are skipped.
 TaskCounts count_tasks(const Host& host, std::span<const pid_t> tids, pid_t caller = 0,
                        std::optional<size_t> ns_level = std::nullopt);
+
+// The counts a read of /proc/stat or /proc/loadavg shows, at a cost that does not grow
+// with the number of tasks (issue 14): `total` is `tids` (the cgroup's task list now);
+// running and blocked are the states the sampler last counted (at most a period old,
+// where the kernel's are of the moment), with `caller`, reading, as running (it may be
+// counted twice if it was running at the last sample: capped at total); with `ns_level`,
+// last_pid is the newest task's id at that depth, the newest being the highest host id
+// still there (ids are handed out rising in every namespace, until they wrap).
+TaskCounts current_tasks(const Container& container, std::span<const pid_t> tids, pid_t caller,
+                         std::optional<size_t> ns_level);
 
 // The depth of a process's innermost pid namespace: fields of its NSpid line - 1.
 size_t pid_ns_level(const Host& host, pid_t pid);

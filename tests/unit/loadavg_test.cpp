@@ -133,6 +133,27 @@ TEST(CountTasks, TheCallerCountsAsRunning) {
     EXPECT_EQ(counts.uninterruptible, 0u);
 }
 
+TEST(CurrentTasks, StatesFromTheLastSampleTotalFromTheListLastPidFromTheNewest) {
+    Container container("c1", 0, 0, fixture_host);
+    container.load().note_states({.running = 1, .uninterruptible = 2, .total = 9, .last_pid = 99});
+    const auto counts = current_tasks(container, fixture_tids, 0, 1);
+    EXPECT_EQ(counts.running, 1u);
+    EXPECT_EQ(counts.uninterruptible, 2u);
+    EXPECT_EQ(counts.total, 5u);
+    EXPECT_EQ(counts.last_pid, 12);  // 5005 is gone: 5004, the newest left, is 12 at depth 1
+    EXPECT_EQ(current_tasks(container, fixture_tids, 0, 0).last_pid, 5004);
+    EXPECT_EQ(current_tasks(container, fixture_tids, 0, std::nullopt).last_pid, 0);
+    // The reader is running; a caller outside the container is not counted.
+    EXPECT_EQ(current_tasks(container, fixture_tids, 5003, 1).running, 2u);
+    EXPECT_EQ(current_tasks(container, fixture_tids, 4242, 1).running, 1u);
+    // Never more running and blocked than tasks.
+    container.load().note_states({.running = 7, .uninterruptible = 7});
+    const auto capped = current_tasks(container, std::vector<pid_t>{5001, 5002}, 5001, 1);
+    EXPECT_EQ(capped.running, 2u);
+    EXPECT_EQ(capped.uninterruptible, 0u);
+    EXPECT_EQ(current_tasks(container, {}, 0, 1).total, 0u);
+}
+
 TEST(CountTasks, PidNamespaceLevel) {
     EXPECT_EQ(pid_ns_level(fixture_host, 5001), 1u);
     EXPECT_EQ(pid_ns_level(fixture_host, 5004), 2u);
@@ -156,10 +177,11 @@ TEST(ShowLoadavg, RightFromTheFirstRead) {
         container.set_init({5001, 350735.47 - 102.5, cgroup});
         std::string out;
         ASSERT_EQ(read_view("proc/loadavg", {container}, out), 0);
-        EXPECT_EQ(out, "2.44 0.85 0.31 2/4 12\n");
+        // 5 tasks listed (5005's exit is not looked for: no per-task read), 2 running.
+        EXPECT_EQ(out, "2.44 0.85 0.31 2/5 12\n");
         EXPECT_EQ(container.load().averages(), (std::array<uint64_t, 3>{4991, 1740, 630}));
         ASSERT_EQ(read_view("proc/loadavg", {container, 5003}, out), 0);  // read by the D-state task
-        EXPECT_EQ(out, "2.44 0.85 0.31 3/4 12\n");
+        EXPECT_EQ(out, "2.44 0.85 0.31 3/5 12\n");
     }
 }
 
@@ -169,7 +191,7 @@ TEST(ShowLoadavg, TheReaderIsNotFoldedIntoTheLoad) {
     container.set_init({5001, 350735.47 - 102.5, v2("/system.slice/docker-res.scope")});
     std::string out;
     ASSERT_EQ(read_view("proc/loadavg", {container, 5002}, out), 0);
-    EXPECT_EQ(out, "1.62 0.57 0.20 2/4 12\n");
+    EXPECT_EQ(out, "1.62 0.57 0.20 2/5 12\n");
 }
 
 TEST(ShowLoadavg, FailsClosed) {

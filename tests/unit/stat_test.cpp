@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "emulation/container.hpp"
+#include "emulation/loadavg.hpp"
 #include "read_view.hpp"
 #include "handlers/families.hpp"
 #include "handlers/resources.hpp"
@@ -41,6 +42,8 @@ Cgroup v2(const std::string& relative) {
 std::string show(const Cgroup& cgroup, double start = started_100s_ago, pid_t init = 5001, pid_t caller = 0) {
     Container container("c1", 0, 0, fixture_host);
     container.set_init({init, start, cgroup});
+    // The task states, as the daemon's sampler counts them every 5 s.
+    refresh_load(container, LoadAverage::Clock::now());
     std::string out;
     EXPECT_EQ(read_view("proc/stat", {container, caller}, out), 0);
     return out;
@@ -111,13 +114,24 @@ TEST_F(Stat, V2CpusetTwoThreeWithNiceTime) {
                   tail(12, 2, 1));
 }
 
-TEST_F(Stat, TheReaderCountsAsRunningNotBlocked) {
-    // The caller waits in state D for our reply; the kernel's reader would be running.
+TEST_F(Stat, TheReaderCountsAsRunning) {
+    // The caller waits in state D for our reply; the kernel's reader would be running. The
+    // other states are the sampler's (5002 and 5004 running, 5003 blocked when it ran).
     EXPECT_EQ(show(v2("/system.slice/docker-res.scope"), started_100s_ago, 5001, 5003),
               "cpu  1600 400 1000 17000 0 0 0 0 0 0\n"
               "cpu0 800 200 500 8500 0 0 0 0 0 0\n"
               "cpu1 800 200 500 8500 0 0 0 0 0 0\n" +
-                  tail(12, 3, 0));
+                  tail(12, 3, 1));
+}
+
+TEST_F(Stat, StatesAreTheSamplersNotReadPerOpen) {
+    // Issue 14: an open does not read every task's state. Before any sample (a
+    // container younger than a period), only the reader counts as running.
+    Container container("c1", 0, 0, fixture_host);
+    container.set_init({5001, started_100s_ago, v2("/system.slice/docker-res.scope")});
+    std::string out;
+    ASSERT_EQ(read_view("proc/stat", {container, 5002}, out), 0);
+    EXPECT_NE(out.find(tail(12, 1, 0)), std::string::npos) << out;
 }
 
 TEST_F(Stat, HalfACpuOfQuotaIsOneCpuLine) {
