@@ -140,7 +140,9 @@ TEST(CurrentTasks, StatesFromTheLastSampleTotalFromTheListLastPidFromTheNewest) 
     EXPECT_EQ(counts.running, 1u);
     EXPECT_EQ(counts.uninterruptible, 2u);
     EXPECT_EQ(counts.total, 5u);
-    EXPECT_EQ(counts.last_pid, 12);  // 5005 is gone: 5004, the newest left, is 12 at depth 1
+    // 5005 is gone: 5004, the newest left, is 9 at depth 1 (the fixture's 5003 is 12
+    // there, which a real task created before 5004 could not be).
+    EXPECT_EQ(counts.last_pid, 9);
     EXPECT_EQ(current_tasks(container, fixture_tids, 0, 0).last_pid, 5004);
     EXPECT_EQ(current_tasks(container, fixture_tids, 0, std::nullopt).last_pid, 0);
     // The reader is running; a caller outside the container is not counted.
@@ -178,10 +180,10 @@ TEST(ShowLoadavg, RightFromTheFirstRead) {
         std::string out;
         ASSERT_EQ(read_view("proc/loadavg", {container}, out), 0);
         // 5 tasks listed (5005's exit is not looked for: no per-task read), 2 running.
-        EXPECT_EQ(out, "2.44 0.85 0.31 2/5 12\n");
+        EXPECT_EQ(out, "2.44 0.85 0.31 2/5 9\n");
         EXPECT_EQ(container.load().averages(), (std::array<uint64_t, 3>{4991, 1740, 630}));
         ASSERT_EQ(read_view("proc/loadavg", {container, 5003}, out), 0);  // read by the D-state task
-        EXPECT_EQ(out, "2.44 0.85 0.31 3/5 12\n");
+        EXPECT_EQ(out, "2.44 0.85 0.31 3/5 9\n");
     }
 }
 
@@ -191,7 +193,7 @@ TEST(ShowLoadavg, TheReaderIsNotFoldedIntoTheLoad) {
     container.set_init({5001, 350735.47 - 102.5, v2("/system.slice/docker-res.scope")});
     std::string out;
     ASSERT_EQ(read_view("proc/loadavg", {container, 5002}, out), 0);
-    EXPECT_EQ(out, "1.62 0.57 0.20 2/5 12\n");
+    EXPECT_EQ(out, "1.62 0.57 0.20 2/5 9\n");
 }
 
 TEST(ShowLoadavg, FailsClosed) {
