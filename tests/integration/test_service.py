@@ -8,6 +8,7 @@ $JOURNAL_STREAM (stderr connected to the journal). The mode for hosts without sy
 is the detached daemon with its log file, reopened on SIGHUP for logrotate."""
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shlex
@@ -102,13 +103,26 @@ def test_the_unit_keeps_the_fd_holder_and_the_hosts_mounts():
     assert not keys & own_namespace
 
 
+@contextlib.contextmanager
+def running_unit(d: Daemon, notify_socket: str):
+    """The unit's command, as systemd would start it: with $NOTIFY_SOCKET. Killed at the
+    end if it still runs, and its fd holder told to quit."""
+    with open(d.log_path, "ab") as log:
+        proc = subprocess.Popen(unit_command(d), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                env=proc_env(NOTIFY_SOCKET=notify_socket), start_new_session=True)
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+        quit_fd_holder(d.state_dir / "holder.sock")
+
+
 def test_the_units_command_tells_systemd_when_it_serves_and_when_it_stops(make_daemon, notify_socket):
     sock, path = notify_socket
     d = make_daemon(start=False)
-    with open(d.log_path, "ab") as log:
-        proc = subprocess.Popen(unit_command(d), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                env=proc_env(NOTIFY_SOCKET=str(path)), start_new_session=True)
-    try:
+    with running_unit(d, str(path)) as proc:
         assert sock.recv(4096) == b"READY=1", d.log_tail()
         # Ready means serving: the first request after READY=1 is answered.
         assert d.ctl("list").returncode == 0
@@ -116,11 +130,6 @@ def test_the_units_command_tells_systemd_when_it_serves_and_when_it_stops(make_d
         proc.send_signal(signal.SIGTERM)
         assert sock.recv(4096) == b"STOPPING=1"
         assert proc.wait(15) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(10)
-        quit_fd_holder(d.state_dir / "holder.sock")
 
 
 def test_an_abstract_notify_socket_is_told_too(make_daemon):
@@ -130,18 +139,11 @@ def test_an_abstract_notify_socket_is_told_too(make_daemon):
         sock.bind("\0" + name)
         sock.settimeout(15)
         d = make_daemon(start=False)
-        with open(d.log_path, "ab") as log:
-            proc = subprocess.Popen(unit_command(d), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                    env=proc_env(NOTIFY_SOCKET="@" + name), start_new_session=True)
-        try:
+        with running_unit(d, "@" + name) as proc:
             assert sock.recv(4096) == b"READY=1", d.log_tail()
             assert d.ctl("stop-all").returncode == 0
             assert sock.recv(4096) == b"STOPPING=1"
             assert proc.wait(15) == 0
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait(10)
 
 
 def test_without_notify_socket_nothing_is_sent(make_daemon):
