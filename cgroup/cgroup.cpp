@@ -413,15 +413,28 @@ int Cgroup::open_pressure_trigger(std::string_view resource, std::string_view tr
     return fd;
 }
 
+std::optional<CgroupDir> Cgroup::tasks_dir() const {
+    const auto unified = unified_dir(paths_);
+    for (const auto* dir : {&paths_.pids, &paths_.cpuacct, &paths_.cpu, &paths_.memory, &paths_.cpuset, &paths_.blkio, &unified})
+        if (*dir) return *dir;
+    return std::nullopt;
+}
+
 std::vector<pid_t> Cgroup::threads() const {
     std::vector<pid_t> tids;
-    const auto unified = unified_dir(paths_);
-    for (const auto* dir : {&paths_.pids, &paths_.cpuacct, &paths_.cpu, &paths_.memory, &paths_.cpuset, &paths_.blkio, &unified}) {
-        if (!*dir) continue;
-        collect_threads((*dir)->dir(), (*dir)->version == CgroupVersion::v2 ? "cgroup.threads" : "tasks", tids);
-        return tids;
-    }
+    if (const auto dir = tasks_dir())
+        collect_threads(dir->dir(), dir->version == CgroupVersion::v2 ? "cgroup.threads" : "tasks", tids);
     return tids;
+}
+
+// pids.current counts the tasks of the cgroup and of every descendant (it is what
+// pids.max limits), so it is the length of threads()' list without the list. On v2 it
+// exists where the pids controller is enabled; a hybrid host's unified hierarchy has
+// no controllers, and its v1 pids hierarchy has it.
+std::optional<uint64_t> Cgroup::thread_count() const {
+    const auto dir = paths_.pids ? paths_.pids : unified_dir(paths_);
+    if (!dir || dir->relative == "/") return std::nullopt;  // the root has no counter
+    return read_u64(dir->dir() / "pids.current", own_reader());
 }
 
 }  // namespace ecifs::cgroup

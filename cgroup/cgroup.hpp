@@ -136,6 +136,11 @@ public:
     // The ids of every thread in the cgroup and its descendants (v1 tasks, v2
     // cgroup.threads), read from one hierarchy the process belongs to.
     std::vector<pid_t> threads() const;
+    // How many there are, from the pids controller's counter (pids.current): one small
+    // read however many; nullopt without that controller (then count threads()).
+    std::optional<uint64_t> thread_count() const;
+    // The hierarchy threads() reads; nullopt when the process is in none.
+    std::optional<CgroupDir> tasks_dir() const;
 
 private:
     struct State;

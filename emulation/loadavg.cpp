@@ -145,6 +145,18 @@ TaskCounts LoadAverage::last_states() const {
     return last_states_;
 }
 
+void LoadAverage::note_newest(const Newest& newest) {
+    std::lock_guard lock(mutex_);
+    newest_ = newest;
+}
+
+std::optional<pid_t> LoadAverage::newest(uint64_t total, size_t ns_level, Clock::time_point now) const {
+    std::lock_guard lock(mutex_);
+    if (!newest_ || newest_->total != total || newest_->ns_level != ns_level) return std::nullopt;
+    if (now < newest_->at || now - newest_->at >= newest_ttl) return std::nullopt;
+    return newest_->last_pid;
+}
+
 std::string LoadAverage::format() const {
     std::string out;
     for (auto load : averages()) {
@@ -184,31 +196,87 @@ TaskCounts count_tasks(const Host& host, std::span<const pid_t> tids, pid_t call
     return counts;
 }
 
-TaskCounts current_tasks(const Container& container, std::span<const pid_t> tids, pid_t caller,
-                         std::optional<size_t> ns_level) {
-    const auto sampled = container.load().last_states();
-    TaskCounts counts;
-    counts.total = tids.size();
-    const bool reading = caller != 0 && std::find(tids.begin(), tids.end(), caller) != tids.end();
-    counts.running = std::min<uint64_t>(sampled.running + (reading ? 1 : 0), counts.total);
-    counts.uninterruptible = std::min<uint64_t>(sampled.uninterruptible, counts.total - counts.running);
-    if (!ns_level) return counts;
-    // The newest task still there: a few tries, each task may have exited meanwhile.
-    std::vector<pid_t> newest(tids.begin(), tids.end());
-    const size_t tries = std::min<size_t>(newest.size(), 8);
-    std::partial_sort(newest.begin(), newest.begin() + static_cast<std::ptrdiff_t>(tries), newest.end(),
-                      std::greater<>());
+namespace {
+
+// The highest host id among `tids` still there, as its id at `ns_level`: a few tries,
+// each task may have exited meanwhile. 0 if none answers.
+pid_t newest_task(const Host& host, std::vector<pid_t> tids, size_t ns_level) {
+    const size_t tries = std::min<size_t>(tids.size(), 8);
+    std::partial_sort(tids.begin(), tids.begin() + static_cast<std::ptrdiff_t>(tries), tids.end(), std::greater<>());
     for (size_t i = 0; i < tries; ++i) {
         std::optional<std::string> status;
         try {
-            status = read_file_if_exists(container.host().proc_root / std::to_string(newest[i]) / "status");
+            status = read_file_if_exists(host.proc_root / std::to_string(tids[i]) / "status");
         } catch (const std::system_error&) {  // exited between open and read (ESRCH)
         }
         if (!status) continue;
         const auto ids = ns_pids(*status);
-        if (!ids.empty()) counts.last_pid = ids[std::min(*ns_level, ids.size() - 1)];
-        break;
+        if (!ids.empty()) return ids[std::min(ns_level, ids.size() - 1)];
     }
+    return 0;
+}
+
+// Whether the comma-separated controller lists `a` and `b` share a name.
+bool share_a_controller(std::string_view a, std::string_view b) {
+    for (const auto x : sys::split_on(a, ','))
+        for (const auto y : sys::split_on(b, ','))
+            if (!x.empty() && x == y) return true;
+    return false;
+}
+
+// "ID:CONTROLLERS:PATH" of /proc/TID/cgroup: whether it is `dir`'s hierarchy and puts
+// the thread in `dir` or below.
+bool puts_in(std::string_view line, const cgroup::CgroupDir& dir) {
+    const auto first = line.find(':');
+    const auto second = first == std::string_view::npos ? first : line.find(':', first + 1);
+    if (second == std::string_view::npos) return false;
+    const auto controllers = line.substr(first + 1, second - first - 1);
+    const bool ours = dir.version == cgroup::CgroupVersion::v2
+                          ? controllers.empty()  // the unified hierarchy's line: "0::PATH"
+                          : share_a_controller(controllers, dir.mount_root.filename().string());
+    if (!ours) return false;
+    const std::string relative = dir.relative.string();
+    const auto path = line.substr(second + 1);
+    return relative == "/" || path == relative ||
+           (path.size() > relative.size() && path.starts_with(relative) && path[relative.size()] == '/');
+}
+
+}  // namespace
+
+bool in_cgroup(const Host& host, pid_t tid, const cgroup::Cgroup& cgroup) {
+    const auto dir = cgroup.tasks_dir();
+    if (!dir || tid <= 0) return false;
+    std::optional<std::string> text;
+    try {
+        text = read_file_if_exists(host.proc_root / std::to_string(tid) / "cgroup");
+    } catch (const std::system_error&) {  // exited meanwhile
+    }
+    bool inside = false;
+    if (text) sys::for_each_line(*text, [&](std::string_view line) { inside = inside || puts_in(line, *dir); });
+    return inside;
+}
+
+TaskCounts current_tasks(const Container& container, const cgroup::Cgroup& cgroup, pid_t caller,
+                         std::optional<size_t> ns_level, Clock::time_point now) {
+    std::optional<std::vector<pid_t>> listed;
+    auto list = [&]() -> const std::vector<pid_t>& {
+        if (!listed) listed = cgroup.threads();
+        return *listed;
+    };
+    const auto sampled = container.load().last_states();
+    TaskCounts counts;
+    const auto counted = cgroup.thread_count();
+    counts.total = counted ? *counted : list().size();
+    const bool reading = caller != 0 && in_cgroup(container.host(), caller, cgroup);
+    counts.running = std::min<uint64_t>(sampled.running + (reading ? 1 : 0), counts.total);
+    counts.uninterruptible = std::min<uint64_t>(sampled.uninterruptible, counts.total - counts.running);
+    if (!ns_level) return counts;
+    if (const auto kept = container.load().newest(counts.total, *ns_level, now)) {
+        counts.last_pid = *kept;
+        return counts;
+    }
+    counts.last_pid = newest_task(container.host(), list(), *ns_level);
+    container.load().note_newest({counts.total, *ns_level, counts.last_pid, now});
     return counts;
 }
 

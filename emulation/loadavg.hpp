@@ -15,6 +15,8 @@
 #include <span>
 #include <string>
 
+#include "cgroup/cgroup.hpp"
+
 namespace ecifs::emulation {
 
 struct Host;
@@ -60,6 +62,20 @@ public:
     void note_states(const TaskCounts& counts);
     TaskCounts last_states() const;
 
+    // The newest task's id at a pid-namespace depth, as a read worked it out from the
+    // cgroup's task list, with the task count it was worked out at (current_tasks).
+    struct Newest {
+        uint64_t total = 0;
+        size_t ns_level = 0;
+        pid_t last_pid = 0;
+        Clock::time_point at{};
+    };
+    static constexpr Clock::duration newest_ttl = std::chrono::seconds(1);
+    void note_newest(const Newest& newest);
+    // The last noted id, if it was worked out at `total` tasks and `ns_level` less than
+    // newest_ttl before `now`.
+    std::optional<pid_t> newest(uint64_t total, size_t ns_level, Clock::time_point now) const;
+
     // What a restarted daemon needs to go on where this one stopped (docs/restart.md):
     // the averages and the end of the current period, on the monotonic clock, which is
     // the machine's and the same in every process. next_fold_ns 0: not started.
@@ -79,6 +95,7 @@ private:
     std::array<uint64_t, 3> avenrun_{};
     std::function<void(const Saved&)> saver_;
     TaskCounts last_states_;
+    std::optional<Newest> newest_;
 };
 
 // Counts `tids` by state. `caller`, a thread blocked in our FUSE request (state D),
@@ -89,14 +106,23 @@ TaskCounts count_tasks(const Host& host, std::span<const pid_t> tids, pid_t call
                        std::optional<size_t> ns_level = std::nullopt);
 
 // The counts a read of /proc/stat or /proc/loadavg shows, at a cost that does not grow
-// with the number of tasks (issue 14): `total` is `tids` (the cgroup's task list now);
-// running and blocked are the states the sampler last counted (at most a period old,
-// where the kernel's are of the moment), with `caller`, reading, as running (it may be
-// counted twice if it was running at the last sample: capped at total); with `ns_level`,
-// last_pid is the newest task's id at that depth, the newest being the highest host id
-// still there (ids are handed out rising in every namespace, until they wrap).
-TaskCounts current_tasks(const Container& container, std::span<const pid_t> tids, pid_t caller,
-                         std::optional<size_t> ns_level);
+// with the number of tasks (issue 14):
+//  - total: the cgroup's task counter (pids.current; the task list where there is none);
+//  - running and blocked: the states the sampler last counted (at most a period old,
+//    where the kernel's are of the moment), with `caller`, reading, as running if it is
+//    one of the cgroup's tasks (it may be counted twice if it was running at the last
+//    sample: capped at total);
+//  - with `ns_level`, last_pid: the newest task's id at that depth, the newest being the
+//    highest host id still there (ids are handed out rising in every namespace, until
+//    they wrap). It is worked out from the task list, and reused while the count stays
+//    the same, for at most LoadAverage::newest_ttl: a container whose tasks come and go
+//    pays the list, one whose tasks stay (however many) does not.
+TaskCounts current_tasks(const Container& container, const cgroup::Cgroup& cgroup, pid_t caller,
+                         std::optional<size_t> ns_level, LoadAverage::Clock::time_point now = LoadAverage::Clock::now());
+
+// Whether thread `tid` is in `cgroup` or one of its descendants, by its
+// /proc/TID/cgroup line for the hierarchy the cgroup's tasks are counted in.
+bool in_cgroup(const Host& host, pid_t tid, const cgroup::Cgroup& cgroup);
 
 // The depth of a process's innermost pid namespace: fields of its NSpid line - 1.
 size_t pid_ns_level(const Host& host, pid_t pid);

@@ -19,10 +19,9 @@ std::string render_loadavg(const emulation::LoadAverage& load, const emulation::
 int show_loadavg(const ContainerView& view, std::string& out) {
     // Folds a period the sampler has not reached yet, so no read is ever stale.
     emulation::refresh_load(view.container, emulation::LoadAverage::Clock::now(), view.caller);
-    // Counts from the sampler's last pass and the task list: no read of every task's
-    // state per open (emulation::current_tasks).
-    const auto tids = view.cgroup.threads();
-    const auto tasks = emulation::current_tasks(view.container, tids, view.caller,
+    // Counts from the sampler's last pass and the cgroup's task counter: no read of
+    // every task's state, nor of the task list, per open (emulation::current_tasks).
+    const auto tasks = emulation::current_tasks(view.container, view.cgroup, view.caller,
                                                 emulation::pid_ns_level(view.host, view.init.pid));
     out = render_loadavg(view.container.load(), tasks);
     return 0;

@@ -150,8 +150,7 @@ int show_stat(const ContainerView& view, std::string& out) {
     // The host's boot: a process's start time is btime plus its /proc/PID/stat start,
     // which counts from the host's boot (ps's STIME, psutil's create_time).
     f.btime = host_btime(host_stat);
-    const auto tids = view.cgroup.threads();
-    f.tasks = emulation::current_tasks(view.container, tids, view.caller, emulation::pid_ns_level(host, view.init.pid));
+    f.tasks = emulation::current_tasks(view.container, view.cgroup, view.caller, emulation::pid_ns_level(host, view.init.pid));
     const auto cpus = view.container.shown_cpu_lines().advance(
         [&](std::span<const CpuLine> last) { return stat_cpu_lines(f, last); });
     out = render_stat(host_stat, f, cpus);

@@ -50,8 +50,10 @@ SysinfoFigures container_sysinfo(const emulation::Container& container, pid_t ca
     emulation::refresh_load(container, emulation::LoadAverage::Clock::now(), caller);
     const auto loads = container.load().sysinfo_loads();
     // procs: the threads of the container's cgroup and its descendants, as the kernel
-    // counts every thread (nr_threads).
-    return sysinfo_figures(handlers::container_memory(view), up, {loads[0], loads[1], loads[2]}, init->cgroup.threads().size());
+    // counts every thread (nr_threads): its task counter, or its task list without one.
+    const auto counted = init->cgroup.thread_count();
+    const uint64_t procs = counted ? *counted : init->cgroup.threads().size();
+    return sysinfo_figures(handlers::container_memory(view), up, {loads[0], loads[1], loads[2]}, procs);
 }
 
 std::vector<std::byte> encode_native(const SysinfoFigures& f) {

@@ -3,7 +3,10 @@
 // and one tick of the daemon's sampler.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <cerrno>
+#include <fstream>
 
 #include "daemon/load_sampler.hpp"
 #include "emulation/container.hpp"
@@ -133,27 +136,67 @@ TEST(CountTasks, TheCallerCountsAsRunning) {
     EXPECT_EQ(counts.uninterruptible, 0u);
 }
 
-TEST(CurrentTasks, StatesFromTheLastSampleTotalFromTheListLastPidFromTheNewest) {
+TEST(CurrentTasks, StatesFromTheLastSampleTotalFromTheCounterLastPidFromTheNewest) {
+    for (const auto& cgroup : {v1("/docker/res"), v2("/system.slice/docker-res.scope")}) {
+        Container container("c1", 0, 0, fixture_host);
+        container.load().note_states({.running = 1, .uninterruptible = 2, .total = 9, .last_pid = 99});
+        const auto counts = current_tasks(container, cgroup, 0, 1, t0);
+        EXPECT_EQ(counts.running, 1u);
+        EXPECT_EQ(counts.uninterruptible, 2u);
+        EXPECT_EQ(counts.total, 5u);  // pids.current
+        // 5005 is gone: 5004, the newest left, is 9 at depth 1 (the fixture's 5003 is 12
+        // there, which a real task created before 5004 could not be).
+        EXPECT_EQ(counts.last_pid, 9);
+        EXPECT_EQ(current_tasks(container, cgroup, 0, 0, t0).last_pid, 5004);
+        EXPECT_EQ(current_tasks(container, cgroup, 0, std::nullopt, t0).last_pid, 0);
+        // The reader is running (5003 is in a child cgroup); a caller outside the
+        // container (4242, in a cgroup whose name only begins the same) is not counted.
+        EXPECT_EQ(current_tasks(container, cgroup, 5003, 1, t0).running, 2u);
+        EXPECT_EQ(current_tasks(container, cgroup, 4242, 1, t0).running, 1u);
+    }
+}
+
+TEST(CurrentTasks, NeverMoreRunningAndBlockedThanTasks) {
     Container container("c1", 0, 0, fixture_host);
-    container.load().note_states({.running = 1, .uninterruptible = 2, .total = 9, .last_pid = 99});
-    const auto counts = current_tasks(container, fixture_tids, 0, 1);
-    EXPECT_EQ(counts.running, 1u);
-    EXPECT_EQ(counts.uninterruptible, 2u);
-    EXPECT_EQ(counts.total, 5u);
-    // 5005 is gone: 5004, the newest left, is 9 at depth 1 (the fixture's 5003 is 12
-    // there, which a real task created before 5004 could not be).
-    EXPECT_EQ(counts.last_pid, 9);
-    EXPECT_EQ(current_tasks(container, fixture_tids, 0, 0).last_pid, 5004);
-    EXPECT_EQ(current_tasks(container, fixture_tids, 0, std::nullopt).last_pid, 0);
-    // The reader is running; a caller outside the container is not counted.
-    EXPECT_EQ(current_tasks(container, fixture_tids, 5003, 1).running, 2u);
-    EXPECT_EQ(current_tasks(container, fixture_tids, 4242, 1).running, 1u);
-    // Never more running and blocked than tasks.
     container.load().note_states({.running = 7, .uninterruptible = 7});
-    const auto capped = current_tasks(container, std::vector<pid_t>{5001, 5002}, 5001, 1);
-    EXPECT_EQ(capped.running, 2u);
+    const auto capped = current_tasks(container, v1("/docker/res/inner"), 5003, 1, t0);
+    EXPECT_EQ(capped.total, 3u);
+    EXPECT_EQ(capped.running, 3u);
     EXPECT_EQ(capped.uninterruptible, 0u);
-    EXPECT_EQ(current_tasks(container, {}, 0, 1).total, 0u);
+}
+
+TEST(CurrentTasks, WithoutACounterTheListIsCounted) {
+    CgroupPaths paths;
+    paths.cpuacct = v1_dir("cpuacct", "/docker/res");  // no pids.current in any
+    paths.pids = std::nullopt;
+    Container container("c1", 0, 0, fixture_host);
+    const Cgroup cgroup(paths);
+    ASSERT_FALSE(cgroup.thread_count());
+    EXPECT_EQ(current_tasks(container, cgroup, 0, 1, t0).total, cgroup.threads().size());
+}
+
+// The newest task is worked out from the task list only when the count changed or the
+// last one is a second old: a container of 5,000 sleeping threads does not list them
+// on every read (issue 14). A count that stays while tasks come and go shows the old
+// newest for at most that second.
+TEST(CurrentTasks, TheNewestIsKeptWhileTheCountStaysForASecond) {
+    const auto root = fs::temp_directory_path() / ("ecifs-newest-" + std::to_string(::getpid()));
+    fs::create_directories(root / "pids/c");
+    auto write = [&](const std::string& file, const std::string& text) { std::ofstream(root / "pids/c" / file) << text; };
+    write("tasks", "5001\n");
+    write("pids.current", "1\n");
+    CgroupPaths paths;
+    paths.pids = CgroupDir{CgroupVersion::v1, root / "pids", "/c"};
+    const Cgroup cgroup(paths);
+    Container container("c1", 0, 0, fixture_host);
+    EXPECT_EQ(current_tasks(container, cgroup, 0, 1, t0).last_pid, 1);    // 5001 is 1 at depth 1
+    write("tasks", "5001\n5002\n");  // 5002 came and another went: the count is the same
+    EXPECT_EQ(current_tasks(container, cgroup, 0, 1, t0 + 900ms).last_pid, 1);
+    EXPECT_EQ(current_tasks(container, cgroup, 0, 1, t0 + 1s).last_pid, 7);  // 5002 is 7
+    write("tasks", "5001\n5002\n5003\n");
+    write("pids.current", "3\n");  // a new count is listed at once
+    EXPECT_EQ(current_tasks(container, cgroup, 0, 1, t0 + 1100ms).last_pid, 12);
+    fs::remove_all(root);
 }
 
 TEST(CountTasks, PidNamespaceLevel) {
