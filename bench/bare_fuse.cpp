@@ -7,8 +7,14 @@
 //   --loop own     the loop ecifs uses: non-blocking fd; after a request, keep trying
 //                  to receive for up to --spin-us (reset by every request), then poll()
 //
+//   --reply direct the reply policy above (the default)
+//   --reply cached what a design of one round trip per read would cost: each OPEN
+//                  stores the content in the page cache (a store notification) and is
+//                  answered keep_cache without direct_io, attributes show the content's
+//                  size, and read(2) is served by the kernel: no READ reaches the server
+//
 //   bare_fuse --mountpoint DIR --loop stock|own [--spin-us 50] [--threads N]
-//             --file REL=SOURCE [--file REL=SOURCE ...]
+//             [--reply direct|cached] --file REL=SOURCE [--file REL=SOURCE ...]
 //
 // REL is a path under the mountpoint (e.g. proc/meminfo), SOURCE the file whose
 // content it serves. SIGTERM/SIGINT unmount and exit; on exit the number of requests
@@ -45,6 +51,8 @@ struct Node {
 };
 
 std::vector<Node> nodes;  // index = inode number; 0 unused, 1 = root
+bool cached_replies = false;  // --reply cached
+fuse_session* session = nullptr;
 
 enum Op { LOOKUP, GETATTR, OPEN, READ, RELEASE, FLUSH, OPENDIR, READDIR, RELEASEDIR, FORGET, OP_COUNT };
 const char* const op_names[OP_COUNT] = {"LOOKUP", "GETATTR", "OPEN",    "READ",       "RELEASE",
@@ -65,7 +73,7 @@ struct stat attributes(fuse_ino_t ino) {
         st.st_mode = S_IFREG | 0444;
         st.st_nlink = 1;
     }
-    st.st_size = 0;
+    st.st_size = cached_replies ? static_cast<off_t>(nodes[ino].content.size()) : 0;
     st.st_blksize = 4096;
     return st;
 }
@@ -96,8 +104,18 @@ void do_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     if (!node) return (void)fuse_reply_err(req, ENOENT);
     if (node->dir) return (void)fuse_reply_err(req, EISDIR);
     if ((fi->flags & O_ACCMODE) != O_RDONLY) return (void)fuse_reply_err(req, EACCES);
-    fi->direct_io = 1;
     fi->noflush = 1;
+    if (!cached_replies) {
+        fi->direct_io = 1;
+        return (void)fuse_reply_open(req, fi);
+    }
+    // The content never changes here; a server whose content does would store each
+    // open's rendering (and the kernel extends i_size only: see fs/page_cache.hpp).
+    const std::string& content = node->content;
+    fuse_bufvec buf = FUSE_BUFVEC_INIT(content.size());
+    buf.buf[0].mem = const_cast<char*>(content.data());
+    if (!content.empty()) fuse_lowlevel_notify_store(session, ino, 0, &buf, fuse_buf_copy_flags{});
+    fi->keep_cache = 1;
     fuse_reply_open(req, fi);
 }
 
@@ -215,7 +233,7 @@ void own_loop(fuse_session* se, std::chrono::microseconds spin, bool timed_poll)
 [[noreturn]] void usage(const char* why) {
     std::fprintf(stderr,
                  "bare_fuse: %s\nusage: bare_fuse --mountpoint DIR --loop stock|own [--spin-us N] [--threads N] "
-                 "--file REL=SOURCE...\n",
+                 "[--reply direct|cached] --file REL=SOURCE...\n",
                  why);
     std::exit(2);
 }
@@ -223,7 +241,7 @@ void own_loop(fuse_session* se, std::chrono::microseconds spin, bool timed_poll)
 }  // namespace
 
 int main(int argc, char** argv) {
-    std::string mountpoint, loop = "own";
+    std::string mountpoint, loop = "own", reply = "direct";
     long spin_us = 50;
     int threads = 1;
     nodes.resize(2);  // 0 unused, 1 root
@@ -239,6 +257,7 @@ int main(int argc, char** argv) {
             else if (arg == "--loop") loop = value();
             else if (arg == "--spin-us") spin_us = std::stol(value());
             else if (arg == "--threads") threads = std::stoi(value());
+            else if (arg == "--reply") reply = value();
             else if (arg == "--file") {
                 std::string spec = value();
                 auto eq = spec.find('=');
@@ -254,6 +273,8 @@ int main(int argc, char** argv) {
         usage(e.what());
     }
     if (mountpoint.empty()) usage("--mountpoint is required");
+    if (reply != "direct" && reply != "cached") usage("--reply is direct or cached");
+    cached_replies = reply == "cached";
     if (loop != "stock" && loop != "own") usage("--loop is stock or own");
     if (threads < 1 || (loop == "stock" && threads != 1)) usage("--threads: >= 1, and 1 for the stock loop");
 
@@ -279,6 +300,7 @@ int main(int argc, char** argv) {
     fuse_session* se = fuse_session_new(&args, &ops, sizeof(ops), nullptr);
     fuse_opt_free_args(&args);
     if (!se) return 1;
+    session = se;
     if (fuse_set_signal_handlers(se) != 0) return 1;
     if (fuse_session_mount(se, mountpoint.c_str()) != 0) return 1;
 

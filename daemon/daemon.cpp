@@ -162,6 +162,9 @@ Daemon::Daemon(Options options)
                       [this](const std::string& id) { return trap_target(id); }, trapper_);
     // The executable by its magic link: an upgrade may have replaced the file.
     holder_.emplace(FdHolder::connect_or_spawn(options_.state_dir / "holder.sock", "/proc/self/exe"));
+    // The FUSE threads, and their epoll and eventfd, for the daemon's life: started now,
+    // not by the first mount, so a container leaves the daemon's descriptors as it found them.
+    fs::FuseLoop::shared(options_.threads);
     restore();
 }
 

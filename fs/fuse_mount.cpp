@@ -54,49 +54,8 @@ void report_receive_end(const std::filesystem::path& mountpoint, int res) {
         spdlog::error("{}: receiving a FUSE request: {}", mountpoint.string(), std::strerror(-res));
 }
 
-// How long a thread keeps receiving after a request: ECIFS_SPIN_US (µs, at most 1000).
-// Off (0) by default: on the 2-vCPU development VM, busy with other work, spinning
-// measured slower and costlier than not (BENCHMARKS.md); scripts/bench.sh measures a
-// daemon with ECIFS_SPIN_US=50 beside the default one on every run.
-std::chrono::microseconds spin_budget() {
-    static const std::chrono::microseconds budget = [] {
-        const char* env = std::getenv("ECIFS_SPIN_US");
-        long us = env && *env ? std::strtol(env, nullptr, 10) : 0;
-        return std::chrono::microseconds(std::clamp(us, 0L, 1000L));
-    }();
-    return budget;
-}
-
-// At most half the CPUs (at least one) spin at once.
-int spin_slots() {
-    static const int slots = std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / 2);
-    return slots;
-}
-
-// One spinning turn, however busy the mount: then the thread goes back to the loop.
-constexpr std::chrono::milliseconds max_spin_turn{2};
-
-std::atomic<int> spinning{0};
-
-// Containers served (one mount each), for the share of the pool threads one may hold.
+// Containers served (one mount each), for the share of the FUSE threads one may hold.
 std::atomic<unsigned> live_mounts{0};
-
-// A slot to spin in, if one is free and spinning is on; released on destruction.
-class SpinSlot {
-public:
-    SpinSlot() : held_(spin_budget().count() > 0 && spinning.fetch_add(1) < spin_slots()) {
-        if (!held_ && spin_budget().count() > 0) spinning.fetch_sub(1);
-    }
-    ~SpinSlot() {
-        if (held_) spinning.fetch_sub(1);
-    }
-    SpinSlot(const SpinSlot&) = delete;
-    SpinSlot& operator=(const SpinSlot&) = delete;
-    explicit operator bool() const { return held_; }
-
-private:
-    bool held_;
-};
 
 fuse_session* new_session(MountState* state) {
     std::vector<std::string> words = {"ecifs", "-o", mount_options};
@@ -115,8 +74,8 @@ FuseMount::FuseMount(boost::asio::io_context& io, unsigned pool_threads, std::fi
                      std::shared_ptr<const emulation::Container> container)
     : mountpoint_(std::move(mountpoint)),
       state_(std::move(container), NodeTable::instance(), io),
-      descriptor_(io),
-      pool_threads_(std::max(1u, pool_threads)) {
+      loop_(FuseLoop::shared(std::max(1u, pool_threads))),
+      pool_threads_(loop_.threads()) {
     live_mounts.fetch_add(1);
 }
 
@@ -146,10 +105,8 @@ void FuseMount::receive_init() {
     if (init_request_.empty()) throw std::runtime_error(fmt::format("{}: no FUSE INIT", mountpoint_.string()));
 }
 
-void FuseMount::serve_fd(int fd) {
-    ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
-    descriptor_.assign(fd);
-}
+// Non-blocking: a thread that finds the request taken by another goes back to the loop.
+void FuseMount::serve_fd(int fd) { ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK); }
 
 std::shared_ptr<FuseMount> FuseMount::create(boost::asio::io_context& io, unsigned pool_threads,
                                              std::filesystem::path mountpoint,
@@ -240,8 +197,11 @@ FuseMount::~FuseMount() {
 }
 
 void FuseMount::start() {
-    std::shared_lock lock(io_mutex_);
-    arm();
+    std::unique_lock lock(io_mutex_);
+    if (closed_ || loop_key_ != 0) return;
+    loop_key_ = loop_.add(fd(), [weak = weak_from_this()] {
+        if (auto self = weak.lock()) self->on_readable();
+    });
 }
 
 // Called with io_mutex_ held exclusively, so no request is being processed: none is
@@ -250,9 +210,7 @@ void FuseMount::start() {
 bool FuseMount::stop_serving() {
     if (closed_) return false;
     closed_ = true;
-    boost::system::error_code ignored;
-    descriptor_.cancel(ignored);
-    descriptor_.release();
+    if (loop_key_ != 0) loop_.remove(std::exchange(loop_key_, 0), fd());
     state_.events.stop();  // no poll notification may reach the session from now on
     return true;
 }
@@ -272,60 +230,23 @@ void FuseMount::leave() {
     stop_serving();
 }
 
-// Called with io_mutex_ held (shared). At most one wait is outstanding at a time.
+// Called with io_mutex_ held (shared): the fd's next event may come.
 void FuseMount::arm() {
-    if (closed_) return;
-    descriptor_.async_wait(boost::asio::posix::stream_descriptor::wait_read,
-                           [self = shared_from_this()](const boost::system::error_code& ec) {
-                               if (!ec) self->on_readable();
-                           });
+    if (!closed_ && loop_key_ != 0) loop_.rearm(loop_key_, fd());
 }
 
-// Receiving requests, with an optional adaptive spin (ECIFS_SPIN_US > 0). On an idle
-// small VM most of a FUSE round trip is waking a sleeping thread on the other CPU; so
-// after answering a request, the thread that answered may keep trying a non-blocking
-// receive for a short while (spin_budget(), restarted by every request it catches):
-// the next request of the same reader (READ after OPEN, the EOF READ, RELEASE, the next
-// OPEN) is then taken without a wake-up. The spin is bounded: it stops once no request
-// came for the budget, so an idle daemon uses no CPU; at most spin_slots() threads spin
-// at once; and one turn ends after max_spin_turn even while requests keep coming, so
-// stop() (which needs io_mutex_ exclusively) is never starved.
-//
-// While a thread spins on a mount it owns that mount's receiving: no wait is armed (so
-// at most one wait is ever outstanding); it re-arms when the spin ends. The fd stays
-// registered with the reactor, so a request that arrives during the spin still wakes
-// the thread sleeping in epoll_wait, which finds no wait and sleeps again. Taking the
-// fd out of the reactor for the spin (release/assign) would save that wake-up, but
-// Asio recycles a deregistered descriptor's state at once, and an event already
-// fetched for the old one then completes whatever wait the new owner has (a pidfd
-// watch then sees its process "exit"; see BENCHMARKS.md): churning the registration
-// on every spin made that frequent. A thread that does not spin (spinning off, or no
-// free slot) re-arms before processing, letting another pool thread take the next
-// request while it works.
+// A FUSE thread saw the fd readable (its one-shot event is spent until arm()).
 void FuseMount::on_readable() {
     thread_local ReceiveBuffer receive;
     std::shared_lock lock(io_mutex_);
     if (closed_) return;
-    int res = fuse_session_receive_buf(session_, &receive.buf);
-    if (res == -EAGAIN || res == -EINTR) return arm();  // another thread took it
-    if (res <= 0) return report_receive_end(mountpoint_, res);
-    SpinSlot slot;
-    if (!slot) return process_one(receive.buf);
-    const auto turn_end = std::chrono::steady_clock::now() + max_spin_turn;
-    for (;;) {
-        fuse_session_process_buf(session_, &receive.buf);
-        const auto now = std::chrono::steady_clock::now();
-        if (now >= turn_end) break;
-        const auto deadline = std::min(now + spin_budget(), turn_end);
-        do res = fuse_session_receive_buf(session_, &receive.buf);
-        while ((res == -EAGAIN || res == -EINTR) && std::chrono::steady_clock::now() < deadline);
-        if (res <= 0) break;
-    }
-    if (res > 0 || res == -EAGAIN || res == -EINTR) return arm();
-    report_receive_end(mountpoint_, res);
+    const int res = fuse_session_receive_buf(session_, &receive.buf);
+    if (res == -EAGAIN || res == -EINTR) return arm();
+    if (res <= 0) return report_receive_end(mountpoint_, res);  // unmounted: not re-armed
+    process_one(receive.buf);
 }
 
-// One container never holds every pool thread while there are others: a request that
+// One container never holds every FUSE thread while there are others: a request that
 // blocks (an executor's exchange, a walk of a large cgroup) or a flood of its readers
 // then queues behind its own requests, and another container's request finds a free
 // thread. Alone, a container may use them all.
@@ -333,9 +254,9 @@ unsigned FuseMount::max_busy_threads() const {
     return live_mounts.load() > 1 ? std::max(1u, pool_threads_ - 1) : pool_threads_;
 }
 
-// Below its share, another pool thread may take this mount's next request while this
-// one works (the wait is re-armed first); at its share, the next request waits until
-// this one is done. Either way at most one wait is outstanding.
+// Below its share, another FUSE thread may take this mount's next request while this
+// one works (the fd is re-armed first); at its share, the next request waits until
+// this one is done.
 void FuseMount::process_one(fuse_buf& request) {
     const bool share = busy_threads_.fetch_add(1) + 1 < max_busy_threads();
     if (share) arm();

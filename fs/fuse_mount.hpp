@@ -1,7 +1,7 @@
 #pragma once
-// One container's FUSE mount, served by the daemon's one io_context: the session's
-// /dev/fuse fd is an Asio descriptor, and a request is received and processed by
-// whichever pool thread sees it readable. No thread per mount.
+// One container's FUSE mount, served by the daemon's FUSE threads (fs/fuse_loop.hpp):
+// a request is received, processed and answered by the thread that saw the session's
+// /dev/fuse fd readable. No thread per mount.
 #include <fuse_lowlevel.h>
 
 #include <atomic>
@@ -12,8 +12,8 @@
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/posix/stream_descriptor.hpp>
 
+#include "fs/fuse_loop.hpp"
 #include "fs/mount_figures.hpp"
 #include "fs/operations.hpp"
 #include "sys/fd.hpp"
@@ -22,7 +22,8 @@ namespace ecifs::fs {
 
 class FuseMount : public std::enable_shared_from_this<FuseMount> {
 public:
-    // Creates `mountpoint` (one level) and mounts there; `pool_threads` serve `io`.
+    // Creates `mountpoint` (one level) and mounts there; `pool_threads` FUSE threads
+    // serve it (the daemon's loop, started by the first mount: FuseLoop::shared).
     // Throws std::runtime_error.
     // With a `journal`, the mount's dynamic inodes are written there (see
     // DynamicNodes::keep_journal) for a daemon that adopts it after a restart.
@@ -79,6 +80,7 @@ private:
     bool stop_serving();
     void receive_init();
     void serve_fd(int fd);
+    int fd() const { return fuse_session_fd(session_); }
     void arm();
     void on_readable();
     void process_one(fuse_buf& request);
@@ -87,7 +89,8 @@ private:
     std::filesystem::path mountpoint_;
     MountState state_;
     fuse_session* session_ = nullptr;
-    boost::asio::posix::stream_descriptor descriptor_;
+    FuseLoop& loop_;
+    uint64_t loop_key_ = 0;  // 0: not served (yet, or any more)
     // Shared while a request is received and processed; exclusive to close the fd.
     std::shared_mutex io_mutex_;
     bool closed_ = false;

@@ -11,10 +11,12 @@
 #                  (bench/results/strace-*.txt) and keep the bare servers' opcode counts
 #   --no-install   do not apt-get anything (lxcfs must be there)
 #   BENCH_BUILD_DIR=DIR   build directory (default build-bench/)
+#   BENCH_BASELINE_BIN=DIR   also measure the ecifs built in DIR (another commit's build
+#                  directory) as system "ecifs-before", side by side with this one
 #
 # It installs what it needs (scripts/setup.sh's packages and lxcfs), builds ecifs and the
-# bench programs, then on temporary paths starts: two ecifs daemons (the default, and one
-# with the adaptive receive spin on: ECIFS_SPIN_US=50), LXCFS, and the bare server twice
+# bench programs, then on temporary paths starts: the ecifs daemon (and the baseline's,
+# if asked), LXCFS, and the bare server twice
 # (libfuse's stock single-threaded loop; the ecifs-style loop: non-blocking fd, bounded
 # spin, poll). A `sleep` in its own child cgroup (memory 1 GiB, 1 CPU where the
 # controllers allow) is the pseudo-container's init. Everything it started is stopped by
@@ -166,22 +168,28 @@ pids+=("$init_pid")
 say "pseudo-container init: pid $init_pid in ${init_cgroups[*]:-the cgroups of its parent}"
 
 # ------------------------------------------------------------------ servers
-# start_ecifs NAME [ENV=VALUE...]: a daemon on temporary paths with container "bench".
+# start_ecifs NAME BIN_DIR: a daemon on temporary paths with container "bench".
 declare -A server_pid
 start_ecifs() {
-  local name=$1; shift
+  local name=$1 dir=$2
   mkdir -p "$tmp/$name"
-  env "$@" "$bin/ecifs" --foreground --state-dir "$tmp/$name/state" --socket "$tmp/$name/sock" \
+  "$dir/ecifs" --foreground --state-dir "$tmp/$name/state" --socket "$tmp/$name/sock" \
     --log-level warn 2> "$tmp/$name/log" &
   server_pid[$name]=$!
   pids+=("$!")
-  wait_for "$name's socket" "$bin/ecifsctl" --socket "$tmp/$name/sock" list
-  "$bin/ecifsctl" --socket "$tmp/$name/sock" prepare bench > /dev/null
-  "$bin/ecifsctl" --socket "$tmp/$name/sock" start bench "$init_pid" > /dev/null
+  wait_for "$name's socket" "$dir/ecifsctl" --socket "$tmp/$name/sock" list
+  "$dir/ecifsctl" --socket "$tmp/$name/sock" prepare bench > /dev/null
+  "$dir/ecifsctl" --socket "$tmp/$name/sock" start bench "$init_pid" > /dev/null
   wait_for "$name's mount" test -e "$tmp/$name/state/containers/bench/proc/meminfo"
 }
-start_ecifs ecifs
-start_ecifs ecifs-spin ECIFS_SPIN_US=50
+ecifs_names=(ecifs)
+start_ecifs ecifs "$bin"
+if [[ -n "${BENCH_BASELINE_BIN:-}" ]]; then
+  [[ -x "$BENCH_BASELINE_BIN/ecifs" ]] || { say "no ecifs in BENCH_BASELINE_BIN=$BENCH_BASELINE_BIN"; exit 1; }
+  baseline_commit=$(git -C "$BENCH_BASELINE_BIN" rev-parse --short HEAD 2> /dev/null || echo '?')
+  start_ecifs ecifs-before "$BENCH_BASELINE_BIN"
+  ecifs_names+=(ecifs-before)
+fi
 
 mkdir -p "$tmp/lxcfs"
 lxcfs -f -p "$tmp/lxcfs.pid" "$tmp/lxcfs" > "$tmp/lxcfs.log" 2>&1 &
@@ -194,20 +202,25 @@ files=(proc/meminfo proc/cpuinfo proc/stat proc/uptime proc/loadavg sys/devices/
        proc/sys/kernel/panic proc/sys/net/ipv4/ip_forward)
 bare_files=()
 for f in "${files[@]}"; do [[ -r /$f ]] && bare_files+=(--file "$f=/$f"); done
-for loop in stock own; do
-  mkdir -p "$tmp/bare-$loop"
-  "$bare" --mountpoint "$tmp/bare-$loop" --loop "$loop" "${bare_files[@]}" 2> "$tmp/bare-$loop.log" &
-  server_pid[bare-$loop]=$!
+# bare-cached: the floor of a one-round-trip read (content stored in the page cache at
+# OPEN; see bench/bare_fuse.cpp), on libfuse's stock loop.
+for variant in stock own cached; do
+  case $variant in cached) how=(--loop stock --reply cached) ;; *) how=(--loop "$variant") ;; esac
+  mkdir -p "$tmp/bare-$variant"
+  "$bare" --mountpoint "$tmp/bare-$variant" "${how[@]}" "${bare_files[@]}" 2> "$tmp/bare-$variant.log" &
+  server_pid[bare-$variant]=$!
   pids+=("$!")
-  wait_for "bare-$loop's mount" test -e "$tmp/bare-$loop/proc/meminfo"
+  wait_for "bare-$variant's mount" test -e "$tmp/bare-$variant/proc/meminfo"
 done
 
-systems=(--system native=/
-         --system "ecifs=$tmp/ecifs/state/containers/bench@${server_pid[ecifs]}"
-         --system "ecifs-spin=$tmp/ecifs-spin/state/containers/bench@${server_pid[ecifs-spin]}"
-         --system "lxcfs=$tmp/lxcfs@${server_pid[lxcfs]}"
+systems=(--system native=/)
+for name in "${ecifs_names[@]}"; do
+  systems+=(--system "$name=$tmp/$name/state/containers/bench@${server_pid[$name]}")
+done
+systems+=(--system "lxcfs=$tmp/lxcfs@${server_pid[lxcfs]}"
          --system "bare-stock=$tmp/bare-stock@${server_pid[bare-stock]}"
-         --system "bare-own=$tmp/bare-own@${server_pid[bare-own]}")
+         --system "bare-own=$tmp/bare-own@${server_pid[bare-own]}"
+         --system "bare-cached=$tmp/bare-cached@${server_pid[bare-cached]}")
 quick_flag=()
 (( quick )) && quick_flag=(--quick)
 
@@ -230,7 +243,7 @@ say "lifecycle"
 
 if (( profile )); then
   mkdir -p bench/results
-  for name in ecifs ecifs-spin lxcfs bare-stock bare-own; do
+  for name in "${ecifs_names[@]}" lxcfs bare-stock bare-own bare-cached; do
     case $name in
       ecifs*) path=$tmp/$name/state/containers/bench/proc/meminfo ;;
       *) path=$tmp/$name/proc/meminfo ;;
@@ -254,6 +267,7 @@ meta=(--meta "date=$(date -u +%Y-%m-%dT%H:%MZ)"
       --meta "libfuse=$(pkg-config --modversion fuse3)"
       --meta "LXCFS=$(lxcfs --version 2>&1 | head -1) (started with -f only, as Debian's service does)"
       --meta "ecifs=$(git rev-parse --short HEAD 2> /dev/null || echo '?')$(git diff --quiet HEAD -- 2> /dev/null || echo ' + local changes'), $build_dir (RelWithDebInfo), default --threads ($(nproc))"
+      --meta "baseline=${baseline_commit:+ecifs-before: $baseline_commit, $BENCH_BASELINE_BIN}${baseline_commit:-none}"
       --meta "cgroups=$(if [[ -f /sys/fs/cgroup/cgroup.controllers ]]; then echo v2; else echo v1/v2 hybrid; fi)"
       --meta "load average (1/5/15 min)=$load_before before, $load_after after (other work on the machine)"
       --meta "mode=$( (( quick )) && echo quick || echo full)")
@@ -279,7 +293,7 @@ else
 fi
 # The bare servers print their opcode counts when stopped (see cleanup); keep them.
 if (( profile )); then
-  for loop in stock own; do
+  for loop in stock own cached; do
     kill -TERM "${server_pid[bare-$loop]}"
     wait "${server_pid[bare-$loop]}" 2> /dev/null || true
     cp "$tmp/bare-$loop.log" "bench/results/opcodes-bare-$loop.txt"
