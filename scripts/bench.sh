@@ -267,7 +267,7 @@ meta=(--meta "date=$(date -u +%Y-%m-%dT%H:%MZ)"
       --meta "libfuse=$(pkg-config --modversion fuse3)"
       --meta "LXCFS=$(lxcfs --version 2>&1 | head -1) (started with -f only, as Debian's service does)"
       --meta "ecifs=$(git rev-parse --short HEAD 2> /dev/null || echo '?')$(git diff --quiet HEAD -- 2> /dev/null || echo ' + local changes'), $build_dir (RelWithDebInfo), default --threads ($(nproc))"
-      --meta "baseline=${baseline_commit:+ecifs-before: $baseline_commit, $BENCH_BASELINE_BIN}${baseline_commit:-none}"
+      --meta "baseline=$(if [[ -n "${baseline_commit:-}" ]]; then echo "ecifs-before: $baseline_commit, $BENCH_BASELINE_BIN"; else echo none; fi)"
       --meta "cgroups=$(if [[ -f /sys/fs/cgroup/cgroup.controllers ]]; then echo v2; else echo v1/v2 hybrid; fi)"
       --meta "load average (1/5/15 min)=$load_before before, $load_after after (other work on the machine)"
       --meta "mode=$( (( quick )) && echo quick || echo full)")
