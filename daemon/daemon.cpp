@@ -162,8 +162,9 @@ Daemon::Daemon(Options options)
                       [this](const std::string& id) { return trap_target(id); }, trapper_);
     // The executable by its magic link: an upgrade may have replaced the file.
     holder_.emplace(FdHolder::connect_or_spawn(options_.state_dir / "holder.sock", "/proc/self/exe"));
-    // The FUSE threads, and their epoll and eventfd, for the daemon's life: started now,
-    // not by the first mount, so a container leaves the daemon's descriptors as it found them.
+    // The FUSE threads' epoll and eventfd, for the daemon's life: made now, not by the
+    // first mount, so a container leaves the daemon's descriptors as it found them. The
+    // threads start in run(), after a detaching daemon has forked.
     fs::FuseLoop::shared(options_.threads);
     restore();
 }
@@ -196,6 +197,7 @@ void Daemon::run() {
     spdlog::info("ecifs serving on {} (state in {}, {} threads)", options_.socket_path.string(),
                  options_.state_dir.string(), options_.threads);
     if (options_.on_ready) options_.on_ready();
+    fs::FuseLoop::shared(options_.threads).start();
     std::vector<std::thread> pool;
     for (unsigned i = 1; i < options_.threads; ++i) pool.emplace_back([this] { io_.run(); });
     io_.run();

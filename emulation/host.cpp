@@ -43,7 +43,14 @@ double leading_number(std::string_view text, const std::string& what) {
 
 }  // namespace
 
-std::string Host::read_proc(const std::string& relative) const { return read_existing(proc_root / relative); }
+std::string Host::read_proc(const std::string& relative) const {
+    const bool single_record = relative == "meminfo" || relative == "stat" || relative == "uptime";
+    if (!single_record || !kept) return read_existing(proc_root / relative);
+    const auto path = (proc_root / relative).string();
+    std::string text;
+    if (const int err = kept->read(path, text)) throw std::system_error(err, std::generic_category(), path);
+    return text;
+}
 
 double Host::uptime_seconds() const { return leading_number(read_proc("uptime"), (proc_root / "uptime").string()); }
 

@@ -4,17 +4,24 @@
 #include <sys/types.h>
 
 #include <filesystem>
+#include <memory>
 #include <string>
 
 #include "cgroup/cgroup.hpp"
+#include "sys/files.hpp"
 
 namespace ecifs::emulation {
 
 struct Host {
     std::filesystem::path proc_root = "/proc";
     std::filesystem::path sys_root = "/sys";
+    // The host files every open of a view reads, kept open (shared by copies).
+    std::shared_ptr<sys::KeptFiles> kept = std::make_shared<sys::KeptFiles>();
 
     // The whole text of <proc_root>/<relative>; throws std::system_error on failure.
+    // meminfo, stat and uptime are read with one pread of a kept descriptor: each is a
+    // single_open seq_file, rendered afresh by a read at offset 0 and whole in one
+    // buffer (the others list records, and a short read need not be their end).
     std::string read_proc(const std::string& relative) const;
     double uptime_seconds() const;               // first field of /proc/uptime
     cgroup::CpuList online_cpus() const;         // /sys/devices/system/cpu/online

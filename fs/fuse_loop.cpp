@@ -26,7 +26,9 @@ FuseLoop& FuseLoop::shared(unsigned threads) {
 }
 
 FuseLoop::FuseLoop(unsigned threads)
-    : epoll_(::epoll_create1(EPOLL_CLOEXEC)), stop_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
+    : epoll_(::epoll_create1(EPOLL_CLOEXEC)),
+      stop_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)),
+      thread_count_(std::max(1u, threads)) {
     if (!epoll_) fail("epoll_create1");
     if (!stop_) fail("eventfd");
     // Level-triggered, never consumed: once written, every thread sees it.
@@ -34,7 +36,12 @@ FuseLoop::FuseLoop(unsigned threads)
     ev.events = EPOLLIN;
     ev.data.u64 = stop_key;
     if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, stop_.get(), &ev) != 0) fail("epoll_ctl(stop)");
-    for (unsigned i = 0; i < std::max(1u, threads); ++i) threads_.emplace_back([this] { run(); });
+}
+
+void FuseLoop::start() {
+    std::call_once(started_, [this] {
+        for (unsigned i = 0; i < thread_count_; ++i) threads_.emplace_back([this] { run(); });
+    });
 }
 
 FuseLoop::~FuseLoop() {

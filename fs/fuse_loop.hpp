@@ -31,15 +31,19 @@ public:
     // once it may take its next request. Holds the mount only while it is called.
     using Readable = std::function<void()>;
 
-    // The daemon's loop, started with `threads` threads by its first user (later
-    // callers share it whatever they ask).
+    // The daemon's loop, made for `threads` threads by its first user (later callers
+    // share it whatever they ask).
     static FuseLoop& shared(unsigned threads);
 
+    // Fds may be added at once; their events are served once start() is called.
     explicit FuseLoop(unsigned threads);
     ~FuseLoop();
     FuseLoop(const FuseLoop&) = delete;
     FuseLoop& operator=(const FuseLoop&) = delete;
 
+    // Start the threads (once; later calls do nothing). Not in the constructor: a
+    // daemon that detaches forks after setting up, and a fork keeps no threads.
+    void start();
     // Watch `fd` and call `readable` when it is; returns the mount's key. Throws
     // std::system_error.
     uint64_t add(int fd, Readable readable);
@@ -47,7 +51,7 @@ public:
     void rearm(uint64_t key, int fd);
     // Stop watching; an event already taken for it is dropped.
     void remove(uint64_t key, int fd);
-    unsigned threads() const { return static_cast<unsigned>(threads_.size()); }
+    unsigned threads() const { return thread_count_; }
 
 private:
     void run();
@@ -58,6 +62,8 @@ private:
     std::mutex mutex_;
     std::unordered_map<uint64_t, Readable> mounts_;
     uint64_t next_key_ = 1;  // 0 is the stop eventfd's
+    const unsigned thread_count_;
+    std::once_flag started_;
     std::vector<std::thread> threads_;
 };
 

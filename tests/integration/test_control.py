@@ -7,6 +7,7 @@ import os
 import re
 import resource
 import select
+import signal
 import socket
 import stat
 import subprocess
@@ -14,7 +15,8 @@ import time
 
 import pytest
 
-from conftest import (ECIFS, ECIFSCTL, REPO, exchange, fuse_mounts_under, proc_env, request, run_as, wait_for)
+from conftest import (ECIFS, ECIFSCTL, REPO, exchange, fuse_mounts_under, pid_alive, proc_env, request, run_as,
+                      wait_for)
 
 
 def assert_error(reply: dict, *words: str) -> None:
@@ -386,3 +388,39 @@ def test_daemon_rejects_bad_flags(binaries, work_dir):
                            capture_output=True, text=True, timeout=10)
         assert r.returncode != 0, args
     assert not (work_dir / "x.sock").exists()
+
+
+def test_a_detached_daemon_serves_its_views(work_dir):
+    """`ecifs` without --foreground forks to detach after setting up, and a fork keeps no
+    threads: the FUSE threads must start in the process that stays. (They once started
+    before the fork, and every read of a detached daemon's views hung: the package
+    test, which starts the installed daemon as a user would, found it.)"""
+    state, sock = work_dir / "detached-state", work_dir / "detached.sock"
+    sleeper = subprocess.Popen(["sleep", "300"])
+
+    def ctl(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([str(ECIFSCTL), "--socket", str(sock), *args], capture_output=True, text=True,
+                              timeout=30, env=proc_env())
+
+    daemon_pid = None
+    try:
+        r = subprocess.run([str(ECIFS), "--state-dir", str(state), "--socket", str(sock)], capture_output=True,
+                           text=True, timeout=60, env=proc_env())
+        assert r.returncode == 0, r.stderr
+        daemon_pid = json.loads(ctl("stats").stdout)["daemon"]["pid"]
+        assert ctl("prepare", "d1").returncode == 0
+        assert ctl("start", "d1", str(sleeper.pid)).returncode == 0
+        read = subprocess.run(["cat", str(state / "containers" / "d1" / "proc" / "uptime")], capture_output=True,
+                              text=True, timeout=20)
+        assert read.returncode == 0 and float(read.stdout.split()[0]) >= 0, read
+    finally:
+        if sock.exists():
+            subprocess.run([str(ECIFS), "--stop-all", "--socket", str(sock)], capture_output=True, timeout=60,
+                           env=proc_env())
+        sleeper.kill()
+        sleeper.wait()
+        stopped = daemon_pid is None or wait_for(lambda: not pid_alive(daemon_pid), 10)
+        if not stopped:
+            os.kill(daemon_pid, signal.SIGKILL)
+    assert daemon_pid and stopped
+    assert not fuse_mounts_under(state)

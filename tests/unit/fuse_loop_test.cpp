@@ -1,5 +1,6 @@
 // The FUSE threads' loop (fs/fuse_loop.hpp) on pipes: a readable fd is handed to one
-// thread, once per arming; a removed fd's events reach nobody.
+// thread, once per arming; a removed fd's events reach nobody; an fd added before the
+// threads start is served once they do.
 #include <gtest/gtest.h>
 
 #include <fcntl.h>
@@ -48,6 +49,7 @@ bool eventually(const std::function<bool()>& condition) {
 
 TEST(FuseLoop, OneCallPerArmingUntilRearmed) {
     FuseLoop loop(2);
+    loop.start();
     Pipe pipe;
     std::atomic<int> calls{0};
     uint64_t key = loop.add(pipe.read.get(), [&] { ++calls; });  // not drained: stays readable
@@ -62,6 +64,7 @@ TEST(FuseLoop, OneCallPerArmingUntilRearmed) {
 
 TEST(FuseLoop, ARemovedFdReachesNobody) {
     FuseLoop loop(2);
+    loop.start();
     Pipe first, second;
     std::atomic<int> first_calls{0}, second_calls{0};
     const uint64_t first_key = loop.add(first.read.get(), [&] { ++first_calls; });
@@ -82,6 +85,7 @@ TEST(FuseLoop, ARemovedFdReachesNobody) {
 
 TEST(FuseLoop, TwoReadableFdsAreServedAtOnce) {
     FuseLoop loop(2);
+    loop.start();
     Pipe a, b;
     std::atomic<int> inside{0}, most{0};
     auto slow = [&] {
@@ -96,4 +100,19 @@ TEST(FuseLoop, TwoReadableFdsAreServedAtOnce) {
     EXPECT_TRUE(eventually([&] { return most == 2; })) << "one thread served both";
     loop.remove(ka, a.read.get());
     loop.remove(kb, b.read.get());
+}
+
+TEST(FuseLoop, AnFdAddedBeforeTheThreadsStartIsServedOnceTheyDo) {
+    FuseLoop loop(1);
+    Pipe pipe;
+    std::atomic<int> calls{0};
+    const uint64_t key = loop.add(pipe.read.get(), [&] { ++calls; });
+    pipe.put();
+    std::this_thread::sleep_for(50ms);
+    EXPECT_EQ(calls, 0);
+    loop.start();
+    loop.start();  // once
+    EXPECT_TRUE(eventually([&] { return calls == 1; }));
+    EXPECT_EQ(loop.threads(), 1u);
+    loop.remove(key, pipe.read.get());
 }
