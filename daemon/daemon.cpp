@@ -166,10 +166,23 @@ Daemon::Daemon(Options options)
     // first mount, so a container leaves the daemon's descriptors as it found them. The
     // threads start in run(), after a detaching daemon has forked.
     fs::FuseLoop::shared(options_.threads);
+    open_host_files();
     restore();
 }
 
 Daemon::~Daemon() = default;
+
+// The host files every view reads are kept open for the daemon's life (Host::read_proc):
+// opened now, like the FUSE threads' descriptors, not by the first container's read.
+void Daemon::open_host_files() {
+    for (const char* file : {"meminfo", "stat", "uptime"}) {
+        try {
+            (void)emulation::real_host().read_proc(file);
+        } catch (const std::exception& e) {
+            spdlog::warn("cannot read the host's /proc/{}: {}", file, e.what());
+        }
+    }
+}
 
 // SIGHUP: what the options ask (logrotate's "reopen your log"); SIGTERM, SIGINT: stop
 // and leave the containers to the next daemon.

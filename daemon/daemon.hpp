@@ -86,6 +86,7 @@ private:
     void reap_idle_executors();
     void remove_stale_mounts();
     // daemon/restore.cpp: serving again what an earlier daemon served (docs/restart.md).
+    void open_host_files();
     void restore();
     bool adopt(const SavedContainer& record, std::map<std::string, sys::Fd>& held);
     void discard(const std::string& id);
