@@ -175,12 +175,10 @@ Daemon::~Daemon() = default;
 // The host files every view reads are kept open for the daemon's life (Host::read_proc):
 // opened now, like the FUSE threads' descriptors, not by the first container's read.
 void Daemon::open_host_files() {
-    for (const char* file : {"meminfo", "stat", "uptime"}) {
-        try {
-            (void)emulation::real_host().read_proc(file);
-        } catch (const std::exception& e) {
-            spdlog::warn("cannot read the host's /proc/{}: {}", file, e.what());
-        }
+    try {
+        emulation::real_host().open_kept_files();
+    } catch (const std::exception& e) {
+        spdlog::warn("cannot read the host's procfs: {}", e.what());
     }
 }
 

@@ -85,8 +85,8 @@ private:
     nlohmann::json stop_all();
     void reap_idle_executors();
     void remove_stale_mounts();
-    // daemon/restore.cpp: serving again what an earlier daemon served (docs/restart.md).
     void open_host_files();
+    // daemon/restore.cpp: serving again what an earlier daemon served (docs/restart.md).
     void restore();
     bool adopt(const SavedContainer& record, std::map<std::string, sys::Fd>& held);
     void discard(const std::string& id);

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <charconv>
 #include <cstdint>
@@ -41,15 +42,22 @@ double leading_number(std::string_view text, const std::string& what) {
     return value;
 }
 
+// The files read_proc keeps open: single_open seq_files (see Host::read_proc).
+constexpr std::array<std::string_view, 3> kept_proc_files = {"meminfo", "stat", "uptime"};
+
 }  // namespace
 
 std::string Host::read_proc(const std::string& relative) const {
-    const bool single_record = relative == "meminfo" || relative == "stat" || relative == "uptime";
+    const bool single_record = std::find(kept_proc_files.begin(), kept_proc_files.end(), relative) != kept_proc_files.end();
     if (!single_record || !kept) return read_existing(proc_root / relative);
     const auto path = (proc_root / relative).string();
     std::string text;
     if (const int err = kept->read(path, text)) throw std::system_error(err, std::generic_category(), path);
     return text;
+}
+
+void Host::open_kept_files() const {
+    for (const auto file : kept_proc_files) (void)read_proc(std::string(file));
 }
 
 double Host::uptime_seconds() const { return leading_number(read_proc("uptime"), (proc_root / "uptime").string()); }

@@ -23,6 +23,8 @@ struct Host {
     // single_open seq_file, rendered afresh by a read at offset 0 and whole in one
     // buffer (the others list records, and a short read need not be their end).
     std::string read_proc(const std::string& relative) const;
+    // Open the kept files now (a daemon's start), not at their first read.
+    void open_kept_files() const;
     double uptime_seconds() const;               // first field of /proc/uptime
     cgroup::CpuList online_cpus() const;         // /sys/devices/system/cpu/online
     // Boot-relative start time of a process in seconds (/proc/PID/stat field 22).
