@@ -45,6 +45,9 @@ struct CgroupPaths {
 // mount table <proc_root>/self/mountinfo. Throws std::runtime_error with a clear
 // message if the process is gone or no hierarchy can be found.
 CgroupPaths resolve_cgroup_paths(pid_t pid, const std::filesystem::path& proc_root = "/proc");
+// The process's cgroup in every mounted hierarchy /proc/PID/cgroup names (each v1
+// hierarchy, named controllers like name=systemd too, and v2), unmounted ones left out.
+std::vector<CgroupDir> hierarchy_dirs(pid_t pid, const std::filesystem::path& proc_root = "/proc");
 
 // A sorted set of CPU numbers, parsed from and printed as the kernel's list format ("0-3,6").
 // parse_cpu_list ignores surrounding whitespace and throws std::invalid_argument on junk.

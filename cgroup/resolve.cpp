@@ -133,4 +133,26 @@ CgroupPaths resolve_cgroup_paths(pid_t pid, const fs::path& proc_root) {
     return paths;
 }
 
+std::vector<CgroupDir> hierarchy_dirs(pid_t pid, const fs::path& proc_root) {
+    const auto file = proc_root / std::to_string(pid) / "cgroup";
+    const auto text = read_file_if_exists(file);
+    if (!text) throw std::runtime_error(fmt::format("the process is gone: no {}", file.string()));
+    const auto mounts = read_mountinfo(proc_root / "self" / "mountinfo");
+    std::vector<CgroupDir> dirs;
+    for_each_line(*text, [&](std::string_view line) {
+        const auto first = line.find(':');
+        const auto second = line.find(':', first + 1);
+        if (first == std::string_view::npos || second == std::string_view::npos) return;
+        const auto controllers = line.substr(first + 1, second - first - 1);
+        const auto path = line.substr(second + 1);
+        const bool v2 = line.substr(0, first) == "0" && controllers.empty();
+        if (!v2 && controllers.empty()) return;
+        // One controller names the hierarchy: "cpu,cpuacct" is mounted with both.
+        const auto name = v2 ? std::string_view() : split_on(controllers, ',').front();
+        if (auto dir = find_mount(mounts, v2 ? CgroupVersion::v2 : CgroupVersion::v1, name, path))
+            dirs.push_back(std::move(*dir));
+    });
+    return dirs;
+}
+
 }  // namespace ecifs::cgroup

@@ -25,7 +25,9 @@
 #include <fmt/core.h>
 #include <nlohmann/json.hpp>
 
+#include "cgroup/delegate.hpp"
 #include "control/protocol.hpp"
+#include "shim/cgroup_delegation.hpp"
 #include "shim/oci_config.hpp"
 #include "shim/runc_args.hpp"
 #include "shim/view_attach.hpp"
@@ -35,6 +37,7 @@
 namespace {
 
 namespace fs = std::filesystem;
+namespace cgroup = ecifs::cgroup;
 namespace control = ecifs::control;
 namespace shim = ecifs::shim;
 namespace sys = ecifs::sys;
@@ -267,11 +270,26 @@ void place_views(int init_pid, const json& state, std::span<const std::string> a
     for (const shim::View& view : list.views) bind_view(view, rootfs);
 }
 
-// start [ROOT_PATH SOURCE DESTINATION]...: tell the daemon the container's init, then
-// place the views given.
+// The container's cgroups become its root's (shim/cgroup_delegation.hpp), when
+// apply_ecifs asked for it: runc has made them and put the waiting init in them.
+void delegate_cgroups(int init_pid) {
+    const char* value = std::getenv(std::string(shim::delegate_env).c_str());
+    if (!value) return;
+    const auto root = shim::parse_delegate_value(value);
+    if (!root) throw Failure(fmt::format("{}={}: not UID:GID", shim::delegate_env, value));
+    try {
+        cgroup::delegate_cgroups(init_pid, root->uid, root->gid, cgroup::delegation_files());
+    } catch (const std::exception& e) {
+        throw Failure(fmt::format("giving the container's cgroups to its root: {}", e.what()));
+    }
+}
+
+// start [ROOT_PATH SOURCE DESTINATION]...: give the container its cgroups, tell the
+// daemon the container's init, then place the views given.
 void hook_start(const json& state, std::span<const std::string> place) {
     const int pid = state.value("pid", 0);
     if (pid <= 0) throw Failure("the OCI state has no pid of the container's init");
+    delegate_cgroups(pid);
     control::request(control::socket_path_from_env(), {{"op", "start"}, {"id", state["id"]}, {"pid", pid}});
     if (!place.empty()) place_views(pid, state, place);
 }

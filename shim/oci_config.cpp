@@ -1,18 +1,12 @@
 #include "shim/oci_config.hpp"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
-#include <fstream>
 
 #include <fmt/core.h>
 
-#include "sysctl/table.hpp"
 #include "seccomp/table.hpp"
+#include "shim/cgroup_delegation.hpp"
+#include "sysctl/table.hpp"
 
 namespace ecifs::shim {
 
@@ -277,27 +271,6 @@ void remove_annotation(json& config) {
     if (config["annotations"].empty()) config.erase("annotations");
 }
 
-// ---- files -------------------------------------------------------------------------
-
-void write_all(int fd, std::string_view data) {
-    while (!data.empty()) {
-        ssize_t n = ::write(fd, data.data(), data.size());
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) throw OciError(fmt::format("writing config.json: {}", std::strerror(errno)));
-        data.remove_prefix(static_cast<size_t>(n));
-    }
-}
-
-void write_temp(int fd, const struct stat& original, std::string_view text) {
-    if (::fchmod(fd, original.st_mode & 07777) != 0)
-        throw OciError(fmt::format("chmod of new config.json: {}", std::strerror(errno)));
-    // Keep the owner where we may (as root); otherwise the file becomes ours.
-    if (::fchown(fd, original.st_uid, original.st_gid) != 0 && errno != EPERM)
-        throw OciError(fmt::format("chown of new config.json: {}", std::strerror(errno)));
-    write_all(fd, text);
-    if (::fsync(fd) != 0) throw OciError(fmt::format("fsync of new config.json: {}", std::strerror(errno)));
-}
-
 }  // namespace
 
 RootIds container_root_ids(const json& config) {
@@ -342,6 +315,7 @@ void remove_ecifs(json& config) {
     remove_added_read_only_paths(config, record);
     restore_readonly_paths(config, record);
     restore_seccomp(config, record);
+    if (record.contains("cgroup")) undo_cgroup_delegation(config, record["cgroup"]);
     remove_ecifs_hooks(config);
     remove_annotation(config);
 }
@@ -390,8 +364,12 @@ void apply_ecifs(json& config, std::span<const View> views, const HookSetup& set
     // stdin. It tells the daemon, then places the views under /proc that runc refuses,
     // from inside the init's user and mount namespaces. Not a createContainer hook: runc
     // init would fork that in the container's pid namespace, where it takes a pid.
-    add_hook(config, "createRuntime",
-             hook(setup, "start", to_place.views.empty() ? std::vector<std::string>{} : place_args(to_place)));
+    json start = hook(setup, "start", to_place.views.empty() ? std::vector<std::string>{} : place_args(to_place));
+    if (json cgroup = delegate_cgroup(config); !cgroup.is_null()) {
+        record["cgroup"] = std::move(cgroup);
+        start["env"].push_back(delegate_env_entry(container_root_ids(config)));
+    }
+    add_hook(config, "createRuntime", std::move(start));
     add_hook(config, "poststop", hook(setup, "poststop"));
     if (!setup.seccomp_listener.empty()) record["seccomp"] = apply_seccomp(config, setup.seccomp_listener);
     object_at(config, "annotations")[std::string(managed_annotation)] = record.dump();
@@ -462,38 +440,6 @@ PlaceList parse_place_args(std::span<const std::string> args) {
 std::filesystem::path resolve_rootfs(const std::string& root_path, const std::filesystem::path& bundle) {
     std::filesystem::path root(root_path);
     return (root.is_absolute() ? root : bundle / root).lexically_normal();
-}
-
-json read_config(const std::filesystem::path& file) {
-    std::ifstream in(file);
-    if (!in) throw OciError(fmt::format("cannot read {}: {}", file.string(), std::strerror(errno)));
-    json config = json::parse(in, nullptr, false);
-    if (config.is_discarded() || !config.is_object())
-        throw OciError(fmt::format("{} is not a valid JSON object", file.string()));
-    return config;
-}
-
-void write_config_atomically(const std::filesystem::path& file, const json& config) {
-    struct stat original{};
-    if (::stat(file.c_str(), &original) != 0)
-        throw OciError(fmt::format("cannot stat {}: {}", file.string(), std::strerror(errno)));
-    std::string temp = (file.parent_path() / fmt::format(".{}.ecifs-XXXXXX", file.filename().string())).string();
-    int fd = ::mkostemp(temp.data(), O_CLOEXEC);
-    if (fd < 0) throw OciError(fmt::format("cannot create a file beside {}: {}", file.string(), std::strerror(errno)));
-    try {
-        write_temp(fd, original, config.dump(1, '\t') + "\n");
-        if (::close(fd) != 0) {
-            fd = -1;
-            throw OciError(fmt::format("closing new config.json: {}", std::strerror(errno)));
-        }
-        fd = -1;
-        if (::rename(temp.c_str(), file.c_str()) != 0)
-            throw OciError(fmt::format("cannot replace {}: {}", file.string(), std::strerror(errno)));
-    } catch (...) {
-        if (fd >= 0) ::close(fd);
-        ::unlink(temp.c_str());
-        throw;
-    }
 }
 
 }  // namespace ecifs::shim
