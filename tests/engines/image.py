@@ -11,7 +11,7 @@ in the container (a shell, coreutils, procps, getconf, awk) with the shared libr
 on stderr and in the image's history. ECIFS_IMAGE_FROM_HOST=1 makes that image
 without asking the archive (how the fallback itself is tried).
 
-    python3 tests/engines/image.py [--cache DIR]   prints the archive's path
+    python3 tests/engines/image.py [--cache DIR] [--systemd]   prints the archive's path
 """
 from __future__ import annotations
 
@@ -25,44 +25,72 @@ import sys
 import tarfile
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 DEFAULT_CACHE = Path(os.environ.get("ECIFS_IMAGE_CACHE", "/var/cache/ecifs-images"))
 SUITE = "bookworm"
-INCLUDE = ["procps"]
 # Documentation is never read by a test: leave it out (a third of the size).
 EXCLUDE = ["/usr/share/man/*", "/usr/share/doc/*", "/usr/share/locale/*", "/usr/share/info/*"]
-REPO_TAG = "ecifs-test/debian:bookworm"
 
 
-def recipe() -> dict:
-    return {"suite": SUITE, "variant": "essential", "include": INCLUDE, "exclude": EXCLUDE,
-            "tag": REPO_TAG, "format": 1}
+@dataclass(frozen=True)
+class Recipe:
+    name: str
+    tag: str
+    include: tuple[str, ...]
+    # Made from the host's own programs where the archive is out of reach (see above);
+    # an image whose point is a package it installs (systemd) has no such fallback.
+    host_fallback: bool = True
+
+    def as_dict(self) -> dict:
+        return {"suite": SUITE, "variant": "essential", "include": list(self.include), "exclude": EXCLUDE,
+                "tag": self.tag, "format": 1}
+
+    def hash(self) -> str:
+        return hashlib.sha256(json.dumps(self.as_dict(), sort_keys=True).encode()).hexdigest()[:12]
 
 
-def recipe_hash() -> str:
-    return hashlib.sha256(json.dumps(recipe(), sort_keys=True).encode()).hexdigest()[:12]
+# The engines' image: the essential packages plus procps (`free`, `sysctl`).
+DEFAULT = Recipe("debian", "ecifs-test/debian:bookworm", ("procps",))
+# A system container's: systemd as PID 1 (tests/engines/test_system_containers.py).
+SYSTEMD = Recipe("debian-systemd", "ecifs-test/debian-systemd:bookworm",
+                 ("procps", "systemd", "systemd-sysv", "dbus"), host_fallback=False)
+REPO_TAG = DEFAULT.tag
 
 
-def archive_path(cache: Path) -> Path:
-    return cache / f"debian-{SUITE}-{recipe_hash()}.docker.tar"
+def recipe(r: Recipe = DEFAULT) -> dict:
+    return r.as_dict()
+
+
+def recipe_hash(r: Recipe = DEFAULT) -> str:
+    return r.hash()
+
+
+def archive_path(cache: Path, r: Recipe = DEFAULT) -> Path:
+    return cache / f"{r.name}-{SUITE}-{r.hash()}.docker.tar"
+
+
+def rootfs_path(cache: Path, r: Recipe = DEFAULT) -> Path:
+    """The root filesystem the archive's layer holds, kept beside it (runc bundles)."""
+    return cache / f"{r.name}-{SUITE}-{r.hash()}.rootfs.tar"
 
 
 MMDEBSTRAP_TIMEOUT = 600
 
 
-def mmdebstrap(rootfs_tar: Path) -> None:
-    cmd = ["mmdebstrap", "--quiet", "--variant=essential", f"--include={','.join(INCLUDE)}"]
+def mmdebstrap(rootfs_tar: Path, r: Recipe = DEFAULT) -> None:
+    cmd = ["mmdebstrap", "--quiet", "--variant=essential", f"--include={','.join(r.include)}"]
     cmd += [f"--dpkgopt=path-exclude={p}" for p in EXCLUDE]
     cmd += [SUITE, str(rootfs_tar)]
     try:
-        r = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                           timeout=MMDEBSTRAP_TIMEOUT)
+        done = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                              timeout=MMDEBSTRAP_TIMEOUT)
     except (OSError, subprocess.TimeoutExpired) as e:
         raise RuntimeError(f"mmdebstrap could not run: {e}") from e
-    if r.returncode != 0:
-        raise RuntimeError(f"mmdebstrap failed (exit {r.returncode}); it needs Debian's archive:\n"
-                           f"{r.stdout}{r.stderr}")
+    if done.returncode != 0:
+        raise RuntimeError(f"mmdebstrap failed (exit {done.returncode}); it needs Debian's archive:\n"
+                           f"{done.stdout}{done.stderr}")
 
 
 # What the tests run inside the container, taken from the host when the archive is out
@@ -158,44 +186,48 @@ def add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:
     tar.addfile(info, io.BytesIO(data))
 
 
-def docker_archive(rootfs_tar: Path, out: Path, made_by: str) -> None:
-    """One layer (the root filesystem), its config, and manifest.json naming REPO_TAG."""
+def docker_archive(rootfs_tar: Path, out: Path, made_by: str, tag: str = REPO_TAG) -> None:
+    """One layer (the root filesystem), its config, and manifest.json naming `tag`."""
     diff_id = sha256_of(rootfs_tar)
     config = image_config(diff_id, made_by)
     config_name = hashlib.sha256(config).hexdigest() + ".json"
     layer_name = f"{diff_id}/layer.tar"
-    manifest = [{"Config": config_name, "RepoTags": [REPO_TAG], "Layers": [layer_name]}]
+    manifest = [{"Config": config_name, "RepoTags": [tag], "Layers": [layer_name]}]
     with tarfile.open(out, "w") as tar:
         add_bytes(tar, config_name, config)
         tar.add(rootfs_tar, arcname=layer_name)
         add_bytes(tar, "manifest.json", json.dumps(manifest).encode())
 
 
-def ensure_image(cache: Path = DEFAULT_CACHE) -> Path:
+def ensure_image(cache: Path = DEFAULT_CACHE, r: Recipe = DEFAULT) -> Path:
     """The cached archive, built first if missing (atomically: a half-built archive is
-    never found in the cache)."""
-    out = archive_path(cache)
-    if out.exists():
+    never found in the cache). Its root filesystem is kept too (rootfs_path)."""
+    out = archive_path(cache, r)
+    if out.exists() and rootfs_path(cache, r).exists():
         return out
     cache.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".build-", dir=cache) as tmp:
         rootfs = Path(tmp) / "rootfs.tar"
         started = time.monotonic()
         try:
-            if os.environ.get("ECIFS_IMAGE_FROM_HOST") == "1":
+            if os.environ.get("ECIFS_IMAGE_FROM_HOST") == "1" and r.host_fallback:
                 raise RuntimeError("ECIFS_IMAGE_FROM_HOST=1: not asking Debian's archive")
-            mmdebstrap(rootfs)
+            mmdebstrap(rootfs, r)
             made_by = "mmdebstrap"
         except RuntimeError as e:
+            if not r.host_fallback:
+                raise
             print(f"image.py: {e}\nimage.py: making the image from the host's own programs instead",
                   file=sys.stderr)
             rootfs.unlink(missing_ok=True)
             host_rootfs(rootfs)
             made_by = "the host's programs"
             # Under a name of its own, replaced every time: the next run asks the archive again.
-            out = cache / f"host-{recipe_hash()}.docker.tar"
+            out = cache / f"host-{r.hash()}.docker.tar"
         partial = Path(tmp) / out.name
-        docker_archive(rootfs, partial, made_by)
+        docker_archive(rootfs, partial, made_by, r.tag)
+        if made_by == "mmdebstrap":
+            os.replace(rootfs, rootfs_path(cache, r))
         os.replace(partial, out)
         print(f"image.py: built {out} ({made_by}) in {time.monotonic() - started:.0f}s", file=sys.stderr)
     return out
@@ -204,9 +236,10 @@ def ensure_image(cache: Path = DEFAULT_CACHE) -> Path:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
+    parser.add_argument("--systemd", action="store_true", help="the system container's image (systemd as PID 1)")
     args = parser.parse_args()
     try:
-        print(ensure_image(args.cache))
+        print(ensure_image(args.cache, SYSTEMD if args.systemd else DEFAULT))
     except RuntimeError as e:
         print(f"image.py: {e}", file=sys.stderr)
         return 1
