@@ -2,7 +2,7 @@
 # The cgroup v2 test route: boot a real Debian kernel with cgroup_no_v1=all under qemu
 # (software emulation) and run ecifs's binaries and the checks of tests/vm/ inside it.
 #
-#   scripts/vm-test.sh [BIN_DIR]   BIN_DIR holds ecifs and ecifsctl (default: build)
+#   scripts/vm-test.sh [BIN_DIR]   BIN_DIR holds ecifs, ecifsctl and ecifs-runc (default: build)
 #   scripts/vm-test.sh --can-run   exit 0 if this machine can run the route, else say why
 #
 # Exits 0 only if the guest printed "RESULT: PASS". The serial console goes to stdout and
@@ -14,7 +14,7 @@
 #   VM_KPKG=NAME     kernel package (default: the newest cached, else the newest
 #                    linux-image-6.1.0-N-cloud-amd64 apt offers)
 #   VM_TIMEOUT=SECS  deadline for the guest (default 300)
-#   VM_SMP=2 VM_MEM=1024
+#   VM_SMP=2 VM_MEM=1536    (the system container's image lives in the initramfs)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 repo=$PWD
@@ -32,7 +32,7 @@ PYTHON=/usr/bin/python3.11
 # can_run: print why this machine cannot run the route (and return 1), or return 0.
 can_run() {
   local missing=() c
-  for c in qemu-system-x86_64 cpio gzip gcc ldd objcopy dpkg apt-get apt-cache timeout flock; do
+  for c in qemu-system-x86_64 cpio gzip gcc ldd objcopy dpkg apt-get apt-cache timeout flock runc mmdebstrap; do
     command -v "$c" >/dev/null || missing+=("$c")
   done
   for c in "${HOST_TOOLS[@]}"; do [[ -x $c ]] || missing+=("$c"); done
@@ -77,7 +77,7 @@ fi
 
 bin_dir=${1:-build}
 [[ $bin_dir == /* ]] || bin_dir=$repo/$bin_dir
-for b in ecifs ecifsctl; do [[ -x $bin_dir/$b ]] || die "no $bin_dir/$b (build first: bash scripts/build.sh)"; done
+for b in ecifs ecifsctl ecifs-runc; do [[ -x $bin_dir/$b ]] || die "no $bin_dir/$b (build first: bash scripts/build.sh)"; done
 if ! why=$(can_run); then die "cannot run: $why"; fi
 
 cache=$(cache_dir)
@@ -155,8 +155,17 @@ R=$work/root
 mkdir -p "$R"/{bin,sbin,dev,proc,sys,tmp,run,root,etc,vm,usr/bin,usr/sbin,lib/modules}
 cp /bin/busybox "$R/bin/busybox"
 cp "$kdir/fuse.ko" "$R/lib/modules/fuse.ko"
-for b in ecifs ecifsctl; do objcopy --strip-debug "$bin_dir/$b" "$R/usr/bin/$b"; done
+for b in ecifs ecifsctl ecifs-runc; do objcopy --strip-debug "$bin_dir/$b" "$R/usr/bin/$b"; done
 for tool in "${HOST_TOOLS[@]}"; do cp -L "$tool" "$R/usr/bin/"; done
+# The system container (tests/vm/system.sh): runc, Debian's systemd image as its rootfs,
+# its config.json, and the failed units README.md explains.
+cp -L "$(command -v runc)" "$R/usr/bin/runc"
+mkdir -p "$R/system/rootfs"
+systemd_image=$("$PYTHON" tests/engines/image.py --systemd) || die "cannot build the systemd image"
+tar -xf "$(dirname "$systemd_image")/$(basename "$systemd_image" .docker.tar).rootfs.tar" -C "$R/system/rootfs" \
+  --exclude='./dev/*' --exclude='./usr/share/locale/*' --exclude='./usr/share/i18n/*'
+"$PYTHON" tests/vm/system_bundle.py "$R/system/config.json"
+sed -n '/^## System containers/,/^## [^S]/p' README.md | sed -n 's/^| `\([^`]*\)` |.*/\1/p' > "$R/system/explained"
 gcc -O2 -static -o "$R/usr/bin/memhog" tests/vm/memhog.c
 # Everything else is copied at its host path: one list, one `cpio -p` (dereferencing).
 copy_list=$work/copy.list
@@ -186,7 +195,7 @@ sort -u "$copy_list" | cpio -pdmL --quiet "$R"
 echo 'root:x:0:0:root:/root:/bin/sh' > "$R/etc/passwd"
 echo 'root:x:0:' > "$R/etc/group"
 cp tests/vm/init.sh "$R/init"
-cp tests/vm/lib.sh tests/vm/enter.sh tests/vm/box.sh tests/vm/ancestor.sh "$R/vm/"
+cp tests/vm/lib.sh tests/vm/enter.sh tests/vm/box.sh tests/vm/ancestor.sh tests/vm/system.sh "$R/vm/"
 chmod 755 "$R/init"
 # uncompressed: the kernel unpacks it faster than it would gunzip it under emulation
 (cd "$R" && find . | cpio -o -H newc -R 0:0 --quiet) > "$work/initramfs.cpio"
@@ -197,7 +206,7 @@ append="console=ttyS0 panic=-1 quiet cgroup_no_v1=all psi=1 rdinit=/init"
 t_boot=$SECONDS
 set +e
 timeout -k 5 "${VM_TIMEOUT:-300}" qemu-system-x86_64 \
-  -accel tcg,thread=multi -cpu max -smp "${VM_SMP:-2}" -m "${VM_MEM:-1024}" \
+  -accel tcg,thread=multi -cpu max -smp "${VM_SMP:-2}" -m "${VM_MEM:-1536}" \
   -nodefaults -no-user-config -display none -serial stdio -no-reboot \
   -kernel "$kdir/vmlinuz" -initrd "$work/initramfs.cpio" -append "$append" \
   -pidfile "$pidfile" </dev/null 2>&1 | tr -d '\r' | tee "$serial_log"
