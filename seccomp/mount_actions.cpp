@@ -217,9 +217,15 @@ struct Resolved {
     uint64_t mount_id = 0;
     bool mount_root = true;
 };
-std::optional<Resolved> resolve(const std::string& path, bool follow) {
+// `named`: the caller's file the path names as /proc/self/fd/N (Opened::named_*), if any.
+Fd open_path(const std::string& path, const Fd& named, bool follow = true) {
+    if (named) return Fd(::fcntl(named.get(), F_DUPFD_CLOEXEC, 0));
+    return Fd(::open(path.c_str(), O_PATH | O_CLOEXEC | (follow ? 0 : O_NOFOLLOW)));
+}
+
+std::optional<Resolved> resolve(const std::string& path, bool follow, const Fd& named = Fd()) {
     Resolved r;
-    r.fd = Fd(::open(path.c_str(), O_PATH | O_CLOEXEC | (follow ? 0 : O_NOFOLLOW)));
+    r.fd = open_path(path, named, follow);
     if (!r.fd) return std::nullopt;
     struct statx stx {};
     if (::statx(r.fd.get(), "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, STATX_MNT_ID, &stx) != 0 ||
@@ -268,7 +274,7 @@ bool covers_itself(int target, int mnt) {
 Reply new_mount(const Request& req, Opened& opened) {
     // mount(2) looks the target up first (following a final symlink), then checks the
     // caller may mount at all, then makes the filesystem: the same order of errors here.
-    Fd target(::open(req.path.c_str(), O_PATH | O_CLOEXEC));
+    Fd target = open_path(req.path, opened.named_path);
     if (!target) return failed(errno);
     Fd mnt;
     if (int err = make_filesystem(*req.fstype, req.source, req.flags, req.data.value_or(""), mnt, opened.pidns.get()))
@@ -314,7 +320,7 @@ void add_carried_mounts(int proc, Reply& r) {
 
 Reply bind(const Request& req, Opened& opened, bool may_act) {
     // mount(2) follows the source's symlinks.
-    auto source = resolve(req.path, true);
+    auto source = resolve(req.path, true, opened.named_path);
     if (!source) return let_kernel();
     std::vector<sc::MountEntry> mounts;
     if (int err = read_mounts(opened.proc.get(), mounts)) return failed(EIO, fmt::format("reading mountinfo: {}", std::strerror(err)));
@@ -324,7 +330,7 @@ Reply bind(const Request& req, Opened& opened, bool may_act) {
     if (!may_act) return refused_for_lsm();
     // As mount(2): the target's lookup first, then the clone (EPERM without CAP_SYS_ADMIN,
     // EINVAL for an unbindable source).
-    Fd target(::open(req.target->c_str(), O_PATH | O_CLOEXEC));
+    Fd target = open_path(*req.target, opened.named_target);
     if (!target) return failed(errno);
     const unsigned clone = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0);
     Fd tree(::open_tree(source->fd.get(), "", clone));
@@ -348,7 +354,7 @@ Reply bind(const Request& req, Opened& opened, bool may_act) {
 
 Reply move(const Request& req, Opened& opened, bool may_act) {
     // mount(2) follows the source's symlinks.
-    auto source = resolve(req.path, true);
+    auto source = resolve(req.path, true, opened.named_path);
     if (!source) return let_kernel();
     std::vector<sc::MountEntry> mounts;
     if (int err = read_mounts(opened.proc.get(), mounts)) return failed(EIO, fmt::format("reading mountinfo: {}", std::strerror(err)));
@@ -360,8 +366,12 @@ Reply move(const Request& req, Opened& opened, bool may_act) {
     }
     if (!may_act) return refused_for_lsm();
     // The mount we resolved, not the path again; its target as mount(2) looks it up.
-    if (move_mount(source->fd.get(), "", AT_FDCWD, req.target->c_str(), MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_SYMLINKS) != 0)
-        return failed(errno);
+    const int moved = opened.named_target
+                          ? move_mount(source->fd.get(), "", opened.named_target.get(), "",
+                                       MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH)
+                          : move_mount(source->fd.get(), "", AT_FDCWD, req.target->c_str(),
+                                       MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_SYMLINKS);
+    if (moved != 0) return failed(errno);
     Reply r;
     r.made = source->mount_id;  // the container's wherever it is now
     return r;

@@ -18,6 +18,10 @@ struct Opened {
     // new_mount of a procfs: the caller's pid namespace, given to the kernel as pidns=.
     // Invalid where the kernel lacks pidns= and the helper forked into that namespace.
     sys::Fd pidns;
+    // The caller's own files that req.path and req.target name as /proc/self/fd/N (runc
+    // and systemd mount on such paths): opened through `proc` before the helper became
+    // the caller, whose procfs shows no /proc/self to a process outside its pid namespace.
+    sys::Fd named_path, named_target;
 };
 
 // The call's reply. `may_act` is false for a caller an LSM label confines: what the

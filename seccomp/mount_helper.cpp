@@ -118,6 +118,22 @@ Fd own_procfs() {
 
 void send_reply(int socket_fd, const Reply& reply);
 
+// Opened::named_*: the caller's file a /proc/self/fd/N path names. Opened as host root,
+// before the helper becomes the caller: runc's init, which mounts that way, is not
+// dumpable, so the caller's own rights could not look at its descriptors. Only while the
+// thread is still the caller (its mount namespace is the one the helper joins), never a
+// host process that took its tid since.
+Fd open_named(int proc, uint32_t tid, int caller_mnt, const std::string& path) {
+    const auto n = seccomp::caller_fd_named(path);
+    if (!n || tid == 0) return Fd();
+    Fd task(::openat(proc, std::to_string(tid).c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    struct stat theirs {}, ours {};
+    if (!task || ::fstatat(task.get(), "ns/mnt", &theirs, 0) != 0 || ::fstat(caller_mnt, &ours) != 0 ||
+        theirs.st_ino != ours.st_ino || theirs.st_dev != ours.st_dev)
+        return Fd();
+    return Fd(::openat(task.get(), fmt::format("fd/{}", *n).c_str(), O_PATH | O_CLOEXEC));
+}
+
 // Unmount the new mount `id` (awaits_verdict), with what was placed on it: found by its
 // mount point in our mountinfo (we are at the caller's root), then checked by the id of
 // what that path opens, in case a mount of the caller's was stacked there meanwhile.
@@ -267,6 +283,8 @@ Reply serve(const Request& req, int socket_fd, int first_caller_fd, bool& replie
     }
     opened.proc = own_procfs();
     if (!opened.proc) return failed_errno("making the helper's procfs");
+    opened.named_path = open_named(opened.proc.get(), req.caller_tid, first_caller_fd + mnt_fd, req.path);
+    if (req.target) opened.named_target = open_named(opened.proc.get(), req.caller_tid, first_caller_fd + mnt_fd, *req.target);
     const bool fork_for_procfs = must_fork(req, first_caller_fd + pid_fd, opened);
     if (Reply r = become_caller(req, first_caller_fd, namespaces_for(req, fork_for_procfs)); r.error) return r;
     if (!fork_for_procfs) {
@@ -322,6 +340,7 @@ std::string encode(const Request& r) {
                     {"own", std::move(own)}};
     put_credentials(m, r.creds);
     m["confined"] = r.confined;
+    m["caller_tid"] = r.caller_tid;
     put_optional(m, "target", r.target);
     put_optional(m, "source", r.source);
     put_optional(m, "fstype", r.fstype);
@@ -348,6 +367,7 @@ std::optional<Request> decode_request(std::string_view bytes, std::string* error
             r.own.push_back(seccomp::OwnMount{wire::get_int<uint64_t>(o, "id"), wire::get_int<uint64_t>(o, "dressing_of")});
         r.creds = get_credentials(m);
         r.confined = wire::get_bool(m, "confined");
+        r.caller_tid = wire::get_int<uint32_t>(m, "caller_tid");
         return r;
     } catch (const wire::WireError& e) {
         if (error) *error = e.what();

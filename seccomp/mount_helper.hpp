@@ -86,6 +86,8 @@ struct Request {
     // The caller's, as the host sees them (kernel ids), read by the daemon (open_caller).
     sys::Credentials creds;
     bool confined = false;  // by an LSM label: the helper does nothing in its name (EPERM)
+    // The calling thread as the host sees it: whose descriptors a path /proc/self/fd/N names.
+    uint32_t caller_tid = 0;
     bool operator==(const Request&) const = default;
 };
 

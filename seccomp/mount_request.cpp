@@ -31,6 +31,7 @@ MountCall bind_or_move(const Notification& n, const TrapTarget& target, const Re
 
 MountCall mount_call(const Notification& n, const TrapTarget& target, const ReadArgument& read) {
     mh::Request request;
+    request.caller_tid = static_cast<uint32_t>(n.pid);
     request.flags = strip_magic(n.args[3]);
     const auto kind = mount_kind(request.flags);
     if (kind == MountKind::kernel) return {};
@@ -61,6 +62,7 @@ MountCall mount_call(const Notification& n, const TrapTarget& target, const Read
 
 MountCall umount_call(const Notification& n, uint64_t flags, const ReadArgument& read) {
     mh::Request request;
+    request.caller_tid = static_cast<uint32_t>(n.pid);
     request.op = mh::Op::umount;
     request.flags = flags;
     if (!read(n.args[0], max_path, request.path)) return answered();

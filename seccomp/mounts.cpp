@@ -3,6 +3,7 @@
 #include <sys/mount.h>
 
 #include <algorithm>
+#include <charconv>
 
 #include "sysctl/table.hpp"
 #include "sys/mountinfo.hpp"
@@ -60,6 +61,19 @@ MountKind mount_kind(uint64_t flags) {
 }
 
 bool carries_views_type(std::string_view fstype) { return fstype == "proc" || fstype == "sysfs"; }
+
+std::optional<int> caller_fd_named(std::string_view path) {
+    for (std::string_view prefix : {"/proc/self/fd/", "/proc/thread-self/fd/"}) {
+        if (!path.starts_with(prefix)) continue;
+        const std::string_view digits = path.substr(prefix.size());
+        int fd = 0;
+        const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), fd);
+        const bool decimal = !digits.empty() && digits[0] >= '0' && digits[0] <= '9';
+        if (decimal && ec == std::errc() && end == digits.data() + digits.size()) return fd;
+        return std::nullopt;
+    }
+    return std::nullopt;
+}
 
 std::vector<std::string> views_below(std::string_view fstype, std::span<const std::string_view> view_paths) {
     std::string_view top = fstype == "proc" ? "proc/" : fstype == "sysfs" ? "sys/" : "";

@@ -28,6 +28,11 @@ uint64_t strip_magic(uint64_t flags);
 
 // The filesystems that carry views: "proc" and "sysfs".
 bool carries_views_type(std::string_view fstype);
+
+// N of a path that names one of the caller's descriptors through its own procfs,
+// /proc/self/fd/N or /proc/thread-self/fd/N: runc mounts a procfs on the target it opened
+// that way, systemd binds onto one. nullopt for any other path.
+std::optional<int> caller_fd_named(std::string_view path);
 // The views of one such filesystem: for every entry of `view_paths` (registry paths such
 // as "proc/meminfo") under its top directory, the path below the mount ("meminfo").
 std::vector<std::string> views_below(std::string_view fstype, std::span<const std::string_view> view_paths);

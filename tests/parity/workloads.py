@@ -190,6 +190,11 @@ WORKLOADS = [
     W("mnt-rbind-sys", "mkdir -p /mnt/b && mount --rbind /sys /mnt/b; echo rc=$?; "
                        "cat /mnt/b/devices/system/cpu/online", config="system"),
     W("mnt-move-sys", "mkdir -p /mnt/m && mount --move /sys /mnt/m; echo rc=$?", config="system"),
+    # Onto /proc/self/fd/N of a descriptor of the target: runc's procfs mount, systemd's binds.
+    W("py-mount-proc-on-fd", f"mkdir -p /mnt/p && {PY} mount-on-fd proc /mnt/p proc nosuid,nodev,noexec; "
+                             "cat /mnt/p/sys/kernel/ostype; head -1 /mnt/p/meminfo", config="system", quick=True),
+    W("py-bind-proc-on-fd", f"mkdir -p /mnt/b && {PY} mount-on-fd /proc /mnt/b - bind,rec; "
+                            "cat /mnt/b/sys/kernel/ostype; head -1 /mnt/b/meminfo", config="system"),
     W("mnt-bind-proc-sys", "mkdir -p /mnt/b && mount --bind /proc/sys /mnt/b; echo rc=$?; cat /mnt/b/kernel/ostype",
       config="system"),
     W("mnt-move-view", "mkdir -p /mnt/m && touch /mnt/f && mount --move /proc/meminfo /mnt/f; echo rc=$?",

@@ -249,3 +249,13 @@ TEST(SeccompMounts, TheRuntimesMasksBelowACopy) {
 }
 
 }  // namespace
+
+TEST(CallerFdNamed, TheCallersOwnDescriptorsThroughItsProcfs) {
+    using ecifs::seccomp::caller_fd_named;
+    EXPECT_EQ(caller_fd_named("/proc/self/fd/6"), 6);
+    EXPECT_EQ(caller_fd_named("/proc/thread-self/fd/12"), 12);
+    for (const char* other : {"/proc/self/fd/", "/proc/self/fd/6/x", "/proc/self/fd/+6", "/proc/self/fd/-1",
+                              "/proc/1/fd/6", "/proc/self/fdinfo/6", "proc/self/fd/6", "/proc/self/fd/6a",
+                              "/proc/self/fd/99999999999", "/proc"})
+        EXPECT_FALSE(caller_fd_named(other)) << other;
+}

@@ -13,6 +13,9 @@
   pyprobe.py threads-read N PATH...      N threads read each PATH at once
   pyprobe.py threads-sysinfo N           N threads call sysinfo(2) at once (ctypes)
   pyprobe.py threads-write N PATH TEXT   N threads write TEXT to PATH at once
+  pyprobe.py mount-on-fd SOURCE DIR FSTYPE|- FLAG,...
+      mount(2) onto DIR named as /proc/self/fd/N of an O_PATH descriptor of it, as runc
+      mounts a procfs and systemd binds; prints rc=0 or the errno's name
 """
 from __future__ import annotations
 
@@ -207,6 +210,19 @@ def write_call(path: str, text: str):
     return fn
 
 
+MOUNT_FLAGS = {"nosuid": 2, "nodev": 4, "noexec": 8, "bind": 4096, "rec": 16384}
+
+
+def mount_on_fd(source: str, directory: str, fstype: str, flags: str) -> None:
+    libc = ctypes.CDLL(None, use_errno=True)
+    fd = os.open(directory, os.O_PATH)
+    bits = sum(MOUNT_FLAGS[f] for f in flags.split(",") if f)
+    rc = libc.mount(source.encode(), f"/proc/self/fd/{fd}".encode(), None if fstype == "-" else fstype.encode(),
+                    ctypes.c_ulong(bits), None)
+    print("rc=0" if rc == 0 else f"rc={errno.errorcode.get(ctypes.get_errno(), ctypes.get_errno())}")
+    os.close(fd)
+
+
 # ---- main -------------------------------------------------------------------------
 
 def main(argv: list[str]) -> int:
@@ -241,6 +257,8 @@ def main(argv: list[str]) -> int:
         in_threads(int(args[0]), sysinfo_call)
     elif cmd == "threads-write":
         in_threads(int(args[0]), write_call(args[1], args[2]))
+    elif cmd == "mount-on-fd":
+        mount_on_fd(*args)
     else:
         print(f"pyprobe: unknown command {cmd}", file=sys.stderr)
         return 2
