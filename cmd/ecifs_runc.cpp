@@ -191,7 +191,8 @@ void prepare_container(const shim::RuncArgs& args) {
     try {
         make_views_reachable(reply, prepared.fd);
         prepared.fd.reset();  // never handed on to the runtime
-        shim::apply_ecifs(config, shim::views_from_reply(reply), {self_exe(), socket.path, seccomp_listener(reply)});
+        shim::apply_ecifs(config, shim::views_from_reply(reply),
+                          {self_exe(), socket.path, seccomp_listener(reply), ::geteuid() == 0});
         shim::write_config_atomically(config_file, config);
     } catch (...) {
         // The daemon prepared a container that will never start: let it forget it.

@@ -58,7 +58,8 @@ json delegate_cgroup(json& config) {
 
 void undo_cgroup_delegation(json& config, const json& record) {
     if (!record.is_object()) return;
-    if (record.value("cgroupns", false) && config.contains("linux") && config["linux"].contains("namespaces")) {
+    if (record.contains("cgroupns") && record["cgroupns"] == true && config.contains("linux") &&
+        config["linux"].contains("namespaces") && config["linux"]["namespaces"].is_array()) {
         json& namespaces = config["linux"]["namespaces"];
         const auto it = std::find_if(namespaces.begin(), namespaces.end(), is_cgroup_namespace);
         if (it != namespaces.end()) namespaces.erase(it);

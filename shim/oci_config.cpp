@@ -365,7 +365,7 @@ void apply_ecifs(json& config, std::span<const View> views, const HookSetup& set
     // from inside the init's user and mount namespaces. Not a createContainer hook: runc
     // init would fork that in the container's pid namespace, where it takes a pid.
     json start = hook(setup, "start", to_place.views.empty() ? std::vector<std::string>{} : place_args(to_place));
-    if (json cgroup = delegate_cgroup(config); !cgroup.is_null()) {
+    if (json cgroup = setup.delegate_cgroup ? delegate_cgroup(config) : json(); !cgroup.is_null()) {
         record["cgroup"] = std::move(cgroup);
         start["env"].push_back(delegate_env_entry(container_root_ids(config)));
     }

@@ -61,6 +61,10 @@ struct HookSetup {
     std::string self_exe;  // absolute path of ecifs-runc, run by runc as the hook
     std::string socket;    // the daemon's control socket, given as ECIFS_SOCKET
     std::string seccomp_listener;  // the daemon's seccomp listener; empty: no seccomp rules
+    // Give a user-namespaced container its cgroup (cgroup_delegation.hpp). Off for a
+    // runtime run by another user than root, which could not chown the cgroup: runc's
+    // behaviour is kept there.
+    bool delegate_cgroup = true;
 };
 
 // Make `config`'s seccomp profile hand the trapped syscalls to `listener_path`

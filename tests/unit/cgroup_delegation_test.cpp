@@ -72,6 +72,15 @@ TEST(CgroupDelegationConfig, AContainerWithItsOwnCgroupNamespaceKeepsIt) {
     EXPECT_EQ(config, original);
 }
 
+TEST(CgroupDelegationConfig, ARuntimeNotRunAsRootKeepsRuncsCgroup) {
+    json config = rootless_spec();
+    const json original = config;
+    shim::apply_ecifs(config, {}, {"/usr/bin/ecifs-runc", "/run/ecifs/ecifs.sock", "", false});
+    EXPECT_EQ(config["mounts"], original["mounts"]);
+    EXPECT_EQ(config["linux"]["namespaces"], original["linux"]["namespaces"]);
+    EXPECT_FALSE(has(config["hooks"]["createRuntime"][0]["env"], "ECIFS_DELEGATE_CGROUP=1000:1000"));
+}
+
 TEST(CgroupDelegationConfig, TheHooksValueIsUidColonGid) {
     EXPECT_EQ(shim::parse_delegate_value("100000:100001")->gid, 100001u);
     for (const char* bad : {"", "1", "1:", ":1", "a:1", "1:2:3", "-1:5"})
