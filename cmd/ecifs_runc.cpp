@@ -321,7 +321,9 @@ void print_ecifs_help() {
               << "  " << seccomp_socket_env << "  the daemon's seccomp listener (default: what the daemon says)\n\n"
               << "On create/run the bundle's config.json gets the view mounts, the\n"
                  "'ecifs-hook' hooks and the seccomp listener with its rules (annotation\n"
-                 "io.ecifs.managed); the daemon must run.\n";
+                 "io.ecifs.managed); the daemon must run. A container with a user namespace\n"
+                 "also gets its own cgroup (a cgroup namespace, a writable cgroup mount, its\n"
+                 "cgroup's delegation files owned by its root): systemd can be its PID 1.\n";
 }
 
 }  // namespace
