@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <climits>
+#include <deque>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -332,14 +333,21 @@ std::optional<CgroupDir> unified_dir(const CgroupPaths& p) {
     return std::nullopt;
 }
 
-void collect_threads(const fs::path& dir, std::string_view file, std::vector<pid_t>& out) {
-    if (const auto text = read_file_if_exists(dir / file))
-        for_each_line(*text, [&](std::string_view line) {
-            if (const auto tid = whole_number<pid_t>(trim(line))) out.push_back(*tid);
-        });
-    std::error_code ec;  // a child cgroup removed meanwhile is simply skipped
-    for (const auto& entry : fs::directory_iterator(dir, ec))
-        if (entry.is_directory(ec) && !entry.is_symlink(ec)) collect_threads(entry.path(), file, out);
+// Breadth first, so that a bound cuts off the deepest cgroups, not a whole branch.
+void collect_threads(const fs::path& top, std::string_view file, std::vector<pid_t>& out, size_t max_cgroups) {
+    std::deque<fs::path> pending{top};
+    for (size_t walked = 0; !pending.empty() && walked < max_cgroups; ++walked) {
+        const fs::path dir = std::move(pending.front());
+        pending.pop_front();
+        if (const auto text = read_file_if_exists(dir / file))
+            for_each_line(*text, [&](std::string_view line) {
+                if (const auto tid = whole_number<pid_t>(trim(line))) out.push_back(*tid);
+            });
+        std::error_code ec;  // a child cgroup removed meanwhile is simply skipped
+        for (const auto& entry : fs::directory_iterator(dir, ec))
+            if (entry.is_directory(ec) && !entry.is_symlink(ec) && pending.size() < max_cgroups)
+                pending.push_back(entry.path());
+    }
 }
 
 }  // namespace
@@ -420,10 +428,10 @@ std::optional<CgroupDir> Cgroup::tasks_dir() const {
     return std::nullopt;
 }
 
-std::vector<pid_t> Cgroup::threads() const {
+std::vector<pid_t> Cgroup::threads(size_t max_cgroups) const {
     std::vector<pid_t> tids;
     if (const auto dir = tasks_dir())
-        collect_threads(dir->dir(), dir->version == CgroupVersion::v2 ? "cgroup.threads" : "tasks", tids);
+        collect_threads(dir->dir(), dir->version == CgroupVersion::v2 ? "cgroup.threads" : "tasks", tids, max_cgroups);
     return tids;
 }
 

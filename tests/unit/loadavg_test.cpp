@@ -215,6 +215,14 @@ TEST(CgroupThreads, EveryThreadOfTheCgroupAndItsDescendants) {
     EXPECT_TRUE(v2("/system.slice/gone.scope").threads().empty());
 }
 
+TEST(CgroupThreads, AtMostTheBoundsCgroupsTheShallowestFirst) {
+    // /docker/res holds 5001 and 5002, its child inner the rest (fixtures/cgroup-v1/pids).
+    auto res_only = v1("/docker/res").threads(1);
+    std::sort(res_only.begin(), res_only.end());
+    EXPECT_EQ(res_only, (std::vector<pid_t>{5001, 5002}));
+    EXPECT_TRUE(v1("/docker/res").threads(0).empty());
+}
+
 TEST(ShowLoadavg, RightFromTheFirstRead) {
     // Started 102.5 s ago with 3 active tasks: the first read folds 20 periods of them.
     for (const auto& cgroup : {v1("/docker/res"), v2("/system.slice/docker-res.scope")}) {
