@@ -204,11 +204,11 @@ def extract_rootfs(rootfs_tar: Path, rootfs: Path, host_id: int) -> None:
     os.chown(rootfs, host_id, host_id)
 
 
-def system_config(cid: str) -> dict:
+def system_config(cid: str, extra_caps: list[str]) -> dict:
     """runc's config for a system container as Docker writes it: the image's /sbin/init,
     a read-only cgroup mount, tmpfs on /run and /run/lock, Docker's capabilities."""
     cfg = integration.ecifs_bundle.make_config(["/sbin/init"], memory_limit=MEMORY, cgroups_path=f"/{cid}",
-                                               hostname="system")
+                                               hostname="system", extra_caps=extra_caps)
     cfg["mounts"] = [m for m in cfg["mounts"] if m["destination"] != "/usr"]  # the image has its own
     cfg["mounts"] += [
         {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
@@ -219,7 +219,10 @@ def system_config(cid: str) -> dict:
     return cfg
 
 
-def test_systemd_boots_under_plain_ecifs_runc(daemon, host_state, systemd_image, work_dir):
+# With CAP_SYS_ADMIN systemd sandboxes its services (systemd-logind, systemd-hostnamed):
+# their mount namespaces bind onto /proc/self/fd/N, which the trapper serves.
+@pytest.mark.parametrize("extra_caps", [[], ["CAP_SYS_ADMIN"]], ids=["docker-caps", "cap-sys-admin"])
+def test_systemd_boots_under_plain_ecifs_runc(daemon, host_state, systemd_image, work_dir, extra_caps):
     require_programs("runc")
     containers = integration.Containers(work_dir, daemon.socket, daemon)
     try:
@@ -227,7 +230,7 @@ def test_systemd_boots_under_plain_ecifs_runc(daemon, host_state, systemd_image,
         bundle = containers.dir / cid
         bundle.mkdir(mode=0o755)
         extract_rootfs(image.rootfs_path(image.DEFAULT_CACHE, image.SYSTEMD), bundle / "rootfs", HOST_ID)
-        integration.ecifs_bundle.write_config(bundle, system_config(cid))
+        integration.ecifs_bundle.write_config(bundle, system_config(cid, extra_caps))
         before = host_sysctls()
         containers.ids.append(cid)
         with open(containers.dir / f"{cid}.out", "w") as out:  # not pipes: the container keeps them
