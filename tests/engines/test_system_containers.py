@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import sys
 import tarfile
 import time
 from pathlib import Path
@@ -28,6 +29,9 @@ import pytest
 import image
 from conftest import EXAMPLES, integration, new_name, require_programs, wait_for
 from test_docker import dockerd  # noqa: F401  (the fixture)
+
+sys.path.insert(0, str(integration.REPO / "tests" / "vm"))
+import system_bundle  # noqa: E402  (the system container's config.json, shared with the v2 VM)
 
 BOOT_TIMEOUT = 60
 MEMORY = 512 << 20
@@ -204,21 +208,6 @@ def extract_rootfs(rootfs_tar: Path, rootfs: Path, host_id: int) -> None:
     os.chown(rootfs, host_id, host_id)
 
 
-def system_config(cid: str, extra_caps: list[str]) -> dict:
-    """runc's config for a system container as Docker writes it: the image's /sbin/init,
-    a read-only cgroup mount, tmpfs on /run and /run/lock, Docker's capabilities."""
-    cfg = integration.ecifs_bundle.make_config(["/sbin/init"], memory_limit=MEMORY, cgroups_path=f"/{cid}",
-                                               hostname="system", extra_caps=extra_caps)
-    cfg["mounts"] = [m for m in cfg["mounts"] if m["destination"] != "/usr"]  # the image has its own
-    cfg["mounts"] += [
-        {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
-         "options": ["ro", "nosuid", "noexec", "nodev"]},
-        {"destination": "/run", "type": "tmpfs", "source": "tmpfs", "options": ["rw", "nosuid", "nodev", "exec"]},
-        {"destination": "/run/lock", "type": "tmpfs", "source": "tmpfs", "options": ["rw", "nosuid", "nodev", "noexec"]},
-    ]
-    return cfg
-
-
 # With CAP_SYS_ADMIN systemd sandboxes its services (systemd-logind, systemd-hostnamed):
 # their mount namespaces bind onto /proc/self/fd/N, which the trapper serves.
 @pytest.mark.parametrize("extra_caps", [[], ["CAP_SYS_ADMIN"]], ids=["docker-caps", "cap-sys-admin"])
@@ -230,7 +219,7 @@ def test_systemd_boots_under_plain_ecifs_runc(daemon, host_state, systemd_image,
         bundle = containers.dir / cid
         bundle.mkdir(mode=0o755)
         extract_rootfs(image.rootfs_path(image.DEFAULT_CACHE, image.SYSTEMD), bundle / "rootfs", HOST_ID)
-        integration.ecifs_bundle.write_config(bundle, system_config(cid, extra_caps))
+        integration.ecifs_bundle.write_config(bundle, system_bundle.system_config(MEMORY, f"/{cid}", extra_caps))
         before = host_sysctls()
         containers.ids.append(cid)
         with open(containers.dir / f"{cid}.out", "w") as out:  # not pipes: the container keeps them

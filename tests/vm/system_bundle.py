@@ -1,11 +1,14 @@
 #!/usr/bin/python3
-"""Write the config.json of the guest's system container (tests/vm/system.sh): Debian's
-systemd as PID 1, user-namespaced (container 0 is host 100000), 256 MiB, a read-only
-cgroup mount and tmpfs on /run and /run/lock, as Docker writes it; ecifs-runc makes it
-the container's own cgroup. The same config as tests/engines/test_system_containers.py.
+"""The config.json of a system container: Debian's systemd as PID 1, user-namespaced
+(container 0 is host 100000), a read-only cgroup mount and tmpfs on /run and /run/lock,
+Docker's capabilities, as Docker writes it; ecifs-runc makes the cgroup the container's
+own. Written for the cgroup v2 guest (tests/vm/system.sh, 256 MiB); imported by
+tests/engines/test_system_containers.py.
 
     system_bundle.py CONFIG_JSON
 """
+from __future__ import annotations
+
 import json
 import sys
 from pathlib import Path
@@ -14,9 +17,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "integration"))
 import ecifs_bundle  # noqa: E402
 
 
-def main() -> int:
-    cfg = ecifs_bundle.make_config(["/sbin/init"], memory_limit=256 << 20, cgroups_path="/system",
-                                   hostname="system")
+def system_config(memory: int, cgroups_path: str, extra_caps: list[str] | None = None) -> dict:
+    cfg = ecifs_bundle.make_config(["/sbin/init"], memory_limit=memory, cgroups_path=cgroups_path,
+                                   hostname="system", extra_caps=extra_caps)
     cfg["mounts"] = [m for m in cfg["mounts"] if m["destination"] != "/usr"]  # the image has its own
     cfg["mounts"] += [
         {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
@@ -24,7 +27,11 @@ def main() -> int:
         {"destination": "/run", "type": "tmpfs", "source": "tmpfs", "options": ["rw", "nosuid", "nodev", "exec"]},
         {"destination": "/run/lock", "type": "tmpfs", "source": "tmpfs", "options": ["rw", "nosuid", "nodev", "noexec"]},
     ]
-    Path(sys.argv[1]).write_text(json.dumps(cfg, indent=1) + "\n")
+    return cfg
+
+
+def main() -> int:
+    Path(sys.argv[1]).write_text(json.dumps(system_config(256 << 20, "/system"), indent=1) + "\n")
     return 0
 
 
