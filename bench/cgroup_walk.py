@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -67,22 +65,12 @@ def main() -> int:
     ap.add_argument("--cgroups", type=int, default=20000, help="cgroups the maker makes (default 20000)")
     ap.add_argument("--seconds", type=float, default=12, help="seconds of reads (default 12: two samples)")
     a = ap.parse_args()
-    work = Path(tempfile.mkdtemp(prefix=it.NAME_PREFIX + "-walk-", dir="/tmp"))
-    os.chmod(work, 0o755)
-    daemon = it.Daemon(work)
-    mgr = None
-    try:
-        daemon.start(log_level="warn")
-        mgr = it.Containers(work, daemon.socket, daemon)
+    # On exit runc removes the maker's cgroup with every cgroup below it.
+    with integration_fixtures.daemon_and_containers("walk") as mgr:
         neighbour, maker = start(mgr), start(mgr)
         before = {"neighbour": latencies(neighbour, a.seconds), "maker": latencies(maker, a.seconds)}
         maker.exec(f"python3 /tmp/maker.py {a.cgroups}", timeout=600)
         after = {"maker": latencies(maker, a.seconds), "neighbour": latencies(neighbour, a.seconds)}
-    finally:
-        if mgr:
-            mgr.cleanup()  # runc removes the maker's cgroup with every cgroup below it
-        daemon.cleanup()
-        it.safe_rmtree(work)
     print(f"/proc/loadavg reads every 50 ms for {a.seconds:.0f} s; host load {open('/proc/loadavg').read().split()[0]}")
     print(f"| reader | maker has 0 cgroups: median / max ms | maker has {a.cgroups}: median / max ms |")
     print("|---|---:|---:|")

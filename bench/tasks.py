@@ -13,11 +13,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -107,13 +105,7 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=5, help="rounds, the containers taking turns (default 5)")
     ap.add_argument("--json", help="write the figures here")
     a = ap.parse_args()
-    work = Path(tempfile.mkdtemp(prefix=it.NAME_PREFIX + "-tasks-", dir="/tmp"))
-    os.chmod(work, 0o755)
-    daemon = it.Daemon(work)
-    mgr = None
-    try:
-        daemon.start(log_level="warn")
-        mgr = it.Containers(work, daemon.socket, daemon)
+    with integration_fixtures.daemon_and_containers("tasks") as mgr:
         containers = {"small": start(mgr, 0), "big": start(mgr, a.threads)}
         tasks = {name: tasks_of(c) for name, c in containers.items()}
         load = open("/proc/loadavg").read().split()[:3]
@@ -121,11 +113,6 @@ def main() -> int:
         samples = measure(containers, a.count, a.rounds)
         took = time.monotonic() - t0
         figures = {name: {what: summary(ns) for what, ns in s.items()} for name, s in samples.items()}
-    finally:
-        if mgr:
-            mgr.cleanup()
-        daemon.cleanup()
-        it.safe_rmtree(work)
     print(f"tasks per container: small {tasks['small']}, big {tasks['big']}; host load {' '.join(load)}; "
           f"{a.rounds} rounds x {a.count} per file, {took:.0f} s")
     print(f"| what | {tasks['small']} tasks: median / p99 µs | {tasks['big']} tasks: median / p99 µs | big/small (medians) |")

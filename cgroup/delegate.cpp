@@ -23,8 +23,7 @@ bool holds_only(const fs::path& dir, pid_t pid) {
     if (!procs) return false;
     bool only = false, other = false;
     sys::for_each_line(*procs, [&](std::string_view line) {
-        if (sys::trim(line).empty()) return;
-        (sys::trim(line) == std::to_string(pid) ? only : other) = true;
+        if (!sys::trim(line).empty()) (sys::whole_number<pid_t>(sys::trim(line)) == pid ? only : other) = true;
     });
     return only && !other;
 }

@@ -35,23 +35,38 @@ struct ProcCgroups {
     std::optional<std::string> v2;
 };
 
-ProcCgroups read_proc_cgroup(const fs::path& file) {
+// One line of /proc/PID/cgroup: hierarchy-id:controllers:path.
+struct CgroupLine {
+    bool v2 = false;  // "0::path", the unified hierarchy
+    std::string_view controllers, path;
+};
+
+// Each line of <proc_root>/PID/cgroup; throws std::runtime_error if the process is gone.
+template <class Fn>
+void for_each_cgroup_line(const fs::path& file, Fn&& fn) {
     const auto text = read_file_if_exists(file);
     if (!text) throw std::runtime_error(fmt::format("the process is gone: no {}", file.string()));
-    ProcCgroups cgroups;
-    // hierarchy-id:controllers:path, cut at the first two ':' only: the path may hold more
-    // (systemd's "…slice:cri-containerd:<id>").
+    // Cut at the first two ':' only: the path may hold more (systemd's "…slice:cri-containerd:<id>").
     for_each_line(*text, [&](std::string_view line) {
         const auto first = line.find(':');
         const auto second = line.find(':', first + 1);
         if (first == std::string_view::npos || second == std::string_view::npos) return;
         const auto controllers = line.substr(first + 1, second - first - 1);
-        const std::string path(line.substr(second + 1));
-        if (line.substr(0, first) == "0" && controllers.empty()) {
-            cgroups.v2 = path;
+        const bool v2 = line.substr(0, first) == "0" && controllers.empty();
+        if (!v2 && controllers.empty()) return;
+        fn(CgroupLine{v2, controllers, line.substr(second + 1)});
+    });
+}
+
+ProcCgroups read_proc_cgroup(const fs::path& file) {
+    ProcCgroups cgroups;
+    for_each_cgroup_line(file, [&](const CgroupLine& line) {
+        if (line.v2) {
+            cgroups.v2 = std::string(line.path);
             return;
         }
-        for (const auto controller : split_on(controllers, ',')) cgroups.v1.emplace(controller, path);
+        for (const auto controller : split_on(line.controllers, ','))
+            cgroups.v1.emplace(controller, std::string(line.path));
     });
     return cgroups;
 }
@@ -134,22 +149,12 @@ CgroupPaths resolve_cgroup_paths(pid_t pid, const fs::path& proc_root) {
 }
 
 std::vector<CgroupDir> hierarchy_dirs(pid_t pid, const fs::path& proc_root) {
-    const auto file = proc_root / std::to_string(pid) / "cgroup";
-    const auto text = read_file_if_exists(file);
-    if (!text) throw std::runtime_error(fmt::format("the process is gone: no {}", file.string()));
     const auto mounts = read_mountinfo(proc_root / "self" / "mountinfo");
     std::vector<CgroupDir> dirs;
-    for_each_line(*text, [&](std::string_view line) {
-        const auto first = line.find(':');
-        const auto second = line.find(':', first + 1);
-        if (first == std::string_view::npos || second == std::string_view::npos) return;
-        const auto controllers = line.substr(first + 1, second - first - 1);
-        const auto path = line.substr(second + 1);
-        const bool v2 = line.substr(0, first) == "0" && controllers.empty();
-        if (!v2 && controllers.empty()) return;
+    for_each_cgroup_line(proc_root / std::to_string(pid) / "cgroup", [&](const CgroupLine& line) {
         // One controller names the hierarchy: "cpu,cpuacct" is mounted with both.
-        const auto name = v2 ? std::string_view() : split_on(controllers, ',').front();
-        if (auto dir = find_mount(mounts, v2 ? CgroupVersion::v2 : CgroupVersion::v1, name, path))
+        const auto name = line.v2 ? std::string_view() : split_on(line.controllers, ',').front();
+        if (auto dir = find_mount(mounts, line.v2 ? CgroupVersion::v2 : CgroupVersion::v1, name, line.path))
             dirs.push_back(std::move(*dir));
     });
     return dirs;

@@ -161,8 +161,8 @@ for tool in "${HOST_TOOLS[@]}"; do cp -L "$tool" "$R/usr/bin/"; done
 # its config.json, and the failed units README.md explains.
 cp -L "$(command -v runc)" "$R/usr/bin/runc"
 mkdir -p "$R/system/rootfs"
-systemd_image=$("$PYTHON" tests/engines/image.py --systemd) || die "cannot build the systemd image"
-tar -xf "$(dirname "$systemd_image")/$(basename "$systemd_image" .docker.tar).rootfs.tar" -C "$R/system/rootfs" \
+systemd_rootfs=$("$PYTHON" tests/engines/image.py --systemd --rootfs) || die "cannot build the systemd image"
+tar -xf "$systemd_rootfs" -C "$R/system/rootfs" \
   --exclude='./dev/*' --exclude='./usr/share/locale/*' --exclude='./usr/share/i18n/*'
 "$PYTHON" tests/vm/system_bundle.py "$R/system/config.json"
 sed -n '/^## System containers/,/^## [^S]/p' README.md | sed -n 's/^| `\([^`]*\)` |.*/\1/p' > "$R/system/explained"

@@ -3,7 +3,7 @@
 #include <sys/mount.h>
 
 #include <algorithm>
-#include <charconv>
+#include <climits>
 
 #include "sysctl/table.hpp"
 #include "sys/mountinfo.hpp"
@@ -65,12 +65,9 @@ bool carries_views_type(std::string_view fstype) { return fstype == "proc" || fs
 std::optional<int> caller_fd_named(std::string_view path) {
     for (std::string_view prefix : {"/proc/self/fd/", "/proc/thread-self/fd/"}) {
         if (!path.starts_with(prefix)) continue;
-        const std::string_view digits = path.substr(prefix.size());
-        int fd = 0;
-        const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), fd);
-        const bool decimal = !digits.empty() && digits[0] >= '0' && digits[0] <= '9';
-        if (decimal && ec == std::errc() && end == digits.data() + digits.size()) return fd;
-        return std::nullopt;
+        const auto fd = sys::whole_number<unsigned>(path.substr(prefix.size()));
+        if (!fd || *fd > INT_MAX) return std::nullopt;
+        return static_cast<int>(*fd);
     }
     return std::nullopt;
 }

@@ -31,7 +31,9 @@ bool carries_views_type(std::string_view fstype);
 
 // N of a path that names one of the caller's descriptors through its own procfs,
 // /proc/self/fd/N or /proc/thread-self/fd/N: runc mounts a procfs on the target it opened
-// that way, systemd binds onto one. nullopt for any other path.
+// that way, systemd binds onto one. nullopt for any other path, also one that goes on
+// past the descriptor: the helper follows that one magic link as host root, before it
+// becomes the caller, and must look up nothing of the container's beyond it.
 std::optional<int> caller_fd_named(std::string_view path);
 // The views of one such filesystem: for every entry of `view_paths` (registry paths such
 // as "proc/meminfo") under its top directory, the path below the mount ("meminfo").

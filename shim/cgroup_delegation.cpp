@@ -2,9 +2,10 @@
 #include "shim/cgroup_delegation.hpp"
 
 #include <algorithm>
-#include <charconv>
 
 #include <fmt/core.h>
+
+#include "sys/text.hpp"
 
 namespace ecifs::shim {
 
@@ -21,25 +22,15 @@ bool is_cgroup_mount(const json& m) {
            m["options"].is_array();
 }
 
-template <typename Number>
-std::optional<Number> number(std::string_view text) {
-    Number n{};
-    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
-    if (ec != std::errc() || end != text.data() + text.size() || text.empty()) return std::nullopt;
-    return n;
-}
-
 }  // namespace
 
 json delegate_cgroup(json& config) {
     const RootIds root = container_root_ids(config);
     if (root.uid == 0) return nullptr;
     json record = {{"cgroupns", false}, {"writable", json::array()}};
-    json& linux = config["linux"];
-    json& namespaces = linux["namespaces"];
-    if (!std::any_of(namespaces.begin(), namespaces.end(),
-                     [](const json& ns) { return ns.is_object() && ns.value("type", std::string()) == "cgroup"; })) {
-        namespaces.push_back({{"type", "cgroup"}});
+    json& linux = config["linux"];  // a user namespace: the object and its "namespaces" list exist
+    if (!has_namespace(linux, "cgroup")) {
+        linux["namespaces"].push_back({{"type", "cgroup"}});
         record["cgroupns"] = true;
     }
     // Recorded by index: ecifs's own mounts come after the config's, and go first on undo.
@@ -82,8 +73,8 @@ std::string delegate_env_entry(const RootIds& root) { return fmt::format("{}={}:
 std::optional<RootIds> parse_delegate_value(std::string_view text) {
     const auto colon = text.find(':');
     if (colon == std::string_view::npos) return std::nullopt;
-    const auto uid = number<uid_t>(text.substr(0, colon));
-    const auto gid = number<gid_t>(text.substr(colon + 1));
+    const auto uid = sys::whole_number<uid_t>(text.substr(0, colon));
+    const auto gid = sys::whole_number<gid_t>(text.substr(colon + 1));
     if (!uid || !gid) return std::nullopt;
     return RootIds{*uid, *gid};
 }

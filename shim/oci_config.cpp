@@ -26,13 +26,6 @@ std::string clean_path(std::string_view path) {
 
 // ---- user namespace ----------------------------------------------------------------
 
-bool has_user_namespace(const json& linux) {
-    const json* namespaces = linux.contains("namespaces") ? &linux["namespaces"] : nullptr;
-    if (!namespaces || !namespaces->is_array()) return false;
-    return std::any_of(namespaces->begin(), namespaces->end(), [](const json& ns) {
-        return ns.is_object() && ns.value("type", std::string()) == "user";
-    });
-}
 
 // The host id that container id 0 maps to in an OCI id mapping list.
 uint32_t host_id_of_root(const json& linux, const char* key) {
@@ -108,7 +101,7 @@ json drop_covered_readonly_paths(json& config, std::span<const View> views) {
     json dropped = json::array();
     if (!config.contains("linux") || !config["linux"].is_object()) return dropped;
     json& linux = config["linux"];
-    if (!has_user_namespace(linux)) return dropped;
+    if (!has_namespace(linux, "user")) return dropped;
     if (!linux.contains("readonlyPaths") || !linux["readonlyPaths"].is_array()) return dropped;
     json kept = json::array();
     for (const json& p : linux["readonlyPaths"]) {
@@ -273,10 +266,18 @@ void remove_annotation(json& config) {
 
 }  // namespace
 
+bool has_namespace(const json& linux, std::string_view type) {
+    const json* namespaces = linux.is_object() && linux.contains("namespaces") ? &linux["namespaces"] : nullptr;
+    if (!namespaces || !namespaces->is_array()) return false;
+    return std::any_of(namespaces->begin(), namespaces->end(), [&](const json& ns) {
+        return ns.is_object() && ns.value("type", std::string()) == type;
+    });
+}
+
 RootIds container_root_ids(const json& config) {
     if (!config.contains("linux") || !config["linux"].is_object()) return {};
     const json& linux = config["linux"];
-    if (!has_user_namespace(linux)) return {};
+    if (!has_namespace(linux, "user")) return {};
     return {host_id_of_root(linux, "uidMappings"), host_id_of_root(linux, "gidMappings")};
 }
 

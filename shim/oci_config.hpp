@@ -41,6 +41,8 @@ struct RootIds {
     gid_t gid = 0;
 };
 RootIds container_root_ids(const nlohmann::json& config);
+// Whether config.json's `linux` object lists a namespace of this type ("user", "cgroup").
+bool has_namespace(const nlohmann::json& linux, std::string_view type);
 
 // One view from the daemon's prepare reply: a path inside the container's ecifs mount
 // and where it goes in the container.

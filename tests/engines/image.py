@@ -11,7 +11,8 @@ in the container (a shell, coreutils, procps, getconf, awk) with the shared libr
 on stderr and in the image's history. ECIFS_IMAGE_FROM_HOST=1 makes that image
 without asking the archive (how the fallback itself is tried).
 
-    python3 tests/engines/image.py [--cache DIR] [--systemd]   prints the archive's path
+    python3 tests/engines/image.py [--cache DIR] [--systemd] [--rootfs]
+                                   prints the archive's path (--rootfs: its root filesystem's)
 """
 from __future__ import annotations
 
@@ -57,14 +58,6 @@ DEFAULT = Recipe("debian", "ecifs-test/debian:bookworm", ("procps",))
 SYSTEMD = Recipe("debian-systemd", "ecifs-test/debian-systemd:bookworm",
                  ("procps", "systemd", "systemd-sysv", "dbus"), host_fallback=False)
 REPO_TAG = DEFAULT.tag
-
-
-def recipe(r: Recipe = DEFAULT) -> dict:
-    return r.as_dict()
-
-
-def recipe_hash(r: Recipe = DEFAULT) -> str:
-    return r.hash()
 
 
 def archive_path(cache: Path, r: Recipe = DEFAULT) -> Path:
@@ -237,9 +230,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
     parser.add_argument("--systemd", action="store_true", help="the system container's image (systemd as PID 1)")
+    parser.add_argument("--rootfs", action="store_true", help="print the kept root filesystem's path instead")
     args = parser.parse_args()
+    r = SYSTEMD if args.systemd else DEFAULT
     try:
-        print(ensure_image(args.cache, SYSTEMD if args.systemd else DEFAULT))
+        archive = ensure_image(args.cache, r)
+        print(rootfs_path(args.cache, r) if args.rootfs else archive)
     except RuntimeError as e:
         print(f"image.py: {e}", file=sys.stderr)
         return 1

@@ -16,6 +16,7 @@ reason (the table's first column): the test and the README cannot drift apart.
 """
 from __future__ import annotations
 
+import functools
 import os
 import re
 import subprocess
@@ -27,7 +28,7 @@ from pathlib import Path
 import pytest
 
 import image
-from conftest import EXAMPLES, integration, new_name, require_programs, wait_for
+from conftest import integration, new_name, require_programs, wait_for
 from test_docker import dockerd  # noqa: F401  (the fixture)
 
 sys.path.insert(0, str(integration.REPO / "tests" / "vm"))
@@ -118,6 +119,7 @@ def check_system_container(system: System, host_sysctls_before: dict[str, str]) 
     return state
 
 
+@functools.cache
 def image_sysctls() -> dict[str, str]:
     """What the image's /usr/lib/sysctl.d sets (Debian 12: kernel.pid_max, fs.protected_*)."""
     settings = {}
@@ -138,23 +140,6 @@ def host_sysctls() -> dict[str, str]:
 
 def read_host_sysctl(name: str) -> str:
     return Path("/proc/sys", *name.split(".")).read_text().strip()
-
-
-def host_cgroups_of(pid: int) -> list[Path]:
-    """The cgroup `pid` is in, in each mounted v1 hierarchy and v2, as the host sees it."""
-    mounts = {}
-    for line in Path("/proc/self/mountinfo").read_text().splitlines():
-        fields = line.split(" - ")
-        if len(fields) == 2 and fields[1].split()[0] in ("cgroup", "cgroup2"):
-            mounts[(fields[1].split()[0], tuple(sorted(fields[1].split()[2].split(","))))] = line.split()[4]
-    dirs = []
-    for line in Path(f"/proc/{pid}/cgroup").read_text().splitlines():
-        hierarchy, controllers, path = line.split(":", 2)
-        for (fstype, options), point in mounts.items():
-            wanted = "cgroup2" if hierarchy == "0" else "cgroup"
-            if fstype == wanted and (wanted == "cgroup2" or set(controllers.split(",")) <= set(options)):
-                dirs.append(Path(point + path))
-    return dirs
 
 
 # ---------------------------------------------------------------------------------
@@ -178,15 +163,16 @@ def test_systemd_boots_in_docker_with_runtime_ecifs(daemon, host_state, systemd_
                       "--memory", "512m", "--tmpfs", "/run", "--tmpfs", "/run/lock",
                       image.SYSTEMD.tag, "/sbin/init", timeout=300).stdout.strip()
     assert cid in daemon.listing(), "the container did not go through ecifs"
-    inspect = dockerd.cli("inspect", "-f", "{{.HostConfig.Privileged}} {{.HostConfig.CapAdd}} {{.State.Pid}}", name)
-    privileged, cap_add, pid = inspect.stdout.split()
-    assert (privileged, cap_add) == ("false", "[]")
+    inspect = dockerd.cli("inspect", "-f", "{{.HostConfig.Privileged}} {{.HostConfig.CapAdd}}", name)
+    assert inspect.stdout.split() == ["false", "[]"]
+    # cgroupfs driver: /<cgroup-parent>/<id> in every hierarchy.
+    host_cgroups = [d / cid for d in integration.cgroup_dirs(dockerd.cgroup_parent) if (d / cid).is_dir()]
 
     def run(script: str):
         r = dockerd.cli("exec", name, "sh", "-c", script, check=False, timeout=60)
         return r.returncode, r.stdout, r.stderr
 
-    check_system_container(System(run, host_cgroups_of(int(pid))), before)
+    check_system_container(System(run, host_cgroups), before)
     dockerd.cli("rm", "-f", name, timeout=120)
     assert wait_for(lambda: cid not in daemon.listing(), 10), "ecifs still serves the removed container"
 
@@ -226,13 +212,12 @@ def test_systemd_boots_under_plain_ecifs_runc(daemon, host_state, systemd_image,
             r = containers.shim("run", "-d", "-b", str(bundle), cid, capture_output=False, stdout=out,
                                 stderr=subprocess.STDOUT)
         assert r.returncode == 0, (containers.dir / f"{cid}.out").read_text(errors="replace")
-        pid = int(integration.Container(containers, cid, bundle).pid)
 
         def run(script: str):
             r = containers.runc("exec", cid, "sh", "-c", script)
             return r.returncode, r.stdout, r.stderr
 
-        check_system_container(System(run, host_cgroups_of(pid)), before)
+        check_system_container(System(run, integration.Container(containers, cid, bundle).cgroup_dirs()), before)
     finally:
         problems = containers.cleanup()
     assert not problems, problems
