@@ -1,6 +1,8 @@
 #include "shim/oci_config.hpp"
 
 #include <algorithm>
+#include <cstdint>
+#include <optional>
 
 #include <fmt/core.h>
 
@@ -27,15 +29,24 @@ std::string clean_path(std::string_view path) {
 // ---- user namespace ----------------------------------------------------------------
 
 
+// A mapping's id field as runc reads it (a uint32); nullopt when missing or not one (a
+// float, a negative, a string: json's own conversion of those is undefined or throws).
+std::optional<uint32_t> id_field(const json& mapping, const char* key) {
+    if (!mapping.contains(key) || !mapping[key].is_number_integer()) return std::nullopt;
+    const json& field = mapping[key];
+    if (!field.is_number_unsigned() && field.get<int64_t>() < 0) return std::nullopt;
+    const auto value = field.get<uint64_t>();
+    if (value > UINT32_MAX) return std::nullopt;
+    return static_cast<uint32_t>(value);
+}
+
 // The host id that container id 0 maps to in an OCI id mapping list.
 uint32_t host_id_of_root(const json& linux, const char* key) {
     if (linux.contains(key) && linux[key].is_array()) {
         for (const json& m : linux[key]) {
             if (!m.is_object()) continue;
-            uint64_t container_id = m.value("containerID", uint64_t{1});
-            uint64_t size = m.value("size", uint64_t{0});
-            if (container_id == 0 && size > 0 && m.contains("hostID"))
-                return m["hostID"].get<uint32_t>();
+            const auto host_id = id_field(m, "hostID");
+            if (id_field(m, "containerID") == 0u && id_field(m, "size").value_or(0) > 0 && host_id) return *host_id;
         }
     }
     throw OciError(fmt::format(

@@ -73,6 +73,18 @@ TEST(OciConfig, UserNamespaceWithoutRootMappingIsAnError) {
     EXPECT_THROW(container_root_ids(config), OciError);
 }
 
+// Found by fuzz/oci_config.cpp: a hostID of 1e129 was converted to a uint32 (undefined),
+// a string one threw json's type_error instead of OciError.
+TEST(OciConfig, AnIdThatIsNoUint32MapsNothing) {
+    for (const json& bad : {json(1e129), json(-1), json("100000"), json(4294967296ull), json(1.5)}) {
+        json config = rootless_spec();
+        config["linux"]["uidMappings"] = json::array({{{"containerID", 0}, {"hostID", bad}, {"size", 1}}});
+        EXPECT_THROW(container_root_ids(config), OciError) << bad;
+        config["linux"]["uidMappings"] = json::array({{{"containerID", bad}, {"hostID", 100000}, {"size", 1}}});
+        EXPECT_THROW(container_root_ids(config), OciError) << bad;
+    }
+}
+
 TEST(OciConfig, RuncAcceptsBindOnlyForItsProcList) {
     EXPECT_TRUE(runc_accepts_bind("/proc/meminfo"));
     EXPECT_TRUE(runc_accepts_bind("/proc/uptime"));
