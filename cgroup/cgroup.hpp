@@ -45,6 +45,12 @@ struct CgroupPaths {
 // mount table <proc_root>/self/mountinfo. Throws std::runtime_error with a clear
 // message if the process is gone or no hierarchy can be found.
 CgroupPaths resolve_cgroup_paths(pid_t pid, const std::filesystem::path& proc_root = "/proc");
+// The text of <proc_root>/PID/cgroup; throws std::runtime_error if the process is gone.
+std::string read_proc_cgroup(pid_t pid, const std::filesystem::path& proc_root = "/proc");
+// The same from a /proc/PID/cgroup text read earlier: a container's cgroup is where its
+// init was at its start, also after the init moved below it (systemd's init.scope), so
+// the daemon keeps that text for a restart (daemon/saved_state.hpp).
+CgroupPaths resolve_cgroup_paths(std::string_view proc_cgroup, const std::filesystem::path& proc_root = "/proc");
 // The process's cgroup in every mounted hierarchy /proc/PID/cgroup names (each v1
 // hierarchy, named controllers like name=systemd too, and v2), unmounted ones left out.
 std::vector<CgroupDir> hierarchy_dirs(pid_t pid, const std::filesystem::path& proc_root = "/proc");

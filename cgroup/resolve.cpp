@@ -41,13 +41,11 @@ struct CgroupLine {
     std::string_view controllers, path;
 };
 
-// Each line of <proc_root>/PID/cgroup; throws std::runtime_error if the process is gone.
+// Each line of a /proc/PID/cgroup text.
 template <class Fn>
-void for_each_cgroup_line(const fs::path& file, Fn&& fn) {
-    const auto text = read_file_if_exists(file);
-    if (!text) throw std::runtime_error(fmt::format("the process is gone: no {}", file.string()));
+void for_each_cgroup_line(std::string_view text, Fn&& fn) {
     // Cut at the first two ':' only: the path may hold more (systemd's "…slice:cri-containerd:<id>").
-    for_each_line(*text, [&](std::string_view line) {
+    for_each_line(text, [&](std::string_view line) {
         const auto first = line.find(':');
         const auto second = line.find(':', first + 1);
         if (first == std::string_view::npos || second == std::string_view::npos) return;
@@ -58,9 +56,9 @@ void for_each_cgroup_line(const fs::path& file, Fn&& fn) {
     });
 }
 
-ProcCgroups read_proc_cgroup(const fs::path& file) {
+ProcCgroups parse_proc_cgroup(std::string_view text) {
     ProcCgroups cgroups;
-    for_each_cgroup_line(file, [&](const CgroupLine& line) {
+    for_each_cgroup_line(text, [&](const CgroupLine& line) {
         if (line.v2) {
             cgroups.v2 = std::string(line.path);
             return;
@@ -121,8 +119,19 @@ std::vector<fs::path> CgroupDir::self_and_ancestors() const {
     return levels;
 }
 
+std::string read_proc_cgroup(pid_t pid, const fs::path& proc_root) {
+    const auto file = proc_root / std::to_string(pid) / "cgroup";
+    auto text = read_file_if_exists(file);
+    if (!text) throw std::runtime_error(fmt::format("the process is gone: no {}", file.string()));
+    return std::move(*text);
+}
+
 CgroupPaths resolve_cgroup_paths(pid_t pid, const fs::path& proc_root) {
-    const auto cgroups = read_proc_cgroup(proc_root / std::to_string(pid) / "cgroup");
+    return resolve_cgroup_paths(read_proc_cgroup(pid, proc_root), proc_root);
+}
+
+CgroupPaths resolve_cgroup_paths(std::string_view proc_cgroup, const fs::path& proc_root) {
+    const auto cgroups = parse_proc_cgroup(proc_cgroup);
     const auto mounts = read_mountinfo(proc_root / "self" / "mountinfo");
     const auto v2 = cgroups.v2 ? find_mount(mounts, CgroupVersion::v2, "", *cgroups.v2) : std::nullopt;
     const auto in_v2 = v2 ? v2_controllers(*v2) : std::set<std::string, std::less<>>{};
@@ -144,14 +153,15 @@ CgroupPaths resolve_cgroup_paths(pid_t pid, const fs::path& proc_root) {
     paths.pids = pick("pids", "pids");
     paths.unified = v2;
     if (!paths.memory && !paths.cpu && !paths.cpuacct && !paths.cpuset && !paths.blkio && !paths.pids)
-        throw std::runtime_error(fmt::format("no mounted cgroup hierarchy holds process {}", pid));
+        throw std::runtime_error(fmt::format("no mounted cgroup hierarchy holds the cgroups {}",
+                                             fmt::join(split_on(proc_cgroup, '\n'), " ")));
     return paths;
 }
 
 std::vector<CgroupDir> hierarchy_dirs(pid_t pid, const fs::path& proc_root) {
     const auto mounts = read_mountinfo(proc_root / "self" / "mountinfo");
     std::vector<CgroupDir> dirs;
-    for_each_cgroup_line(proc_root / std::to_string(pid) / "cgroup", [&](const CgroupLine& line) {
+    for_each_cgroup_line(read_proc_cgroup(pid, proc_root), [&](const CgroupLine& line) {
         // One controller names the hierarchy: "cpu,cpuacct" is mounted with both.
         const auto name = line.v2 ? std::string_view() : split_on(line.controllers, ',').front();
         if (auto dir = find_mount(mounts, line.v2 ? CgroupVersion::v2 : CgroupVersion::v1, name, line.path))

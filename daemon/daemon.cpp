@@ -401,12 +401,14 @@ json Daemon::start(const json& request) {
                                                 it->second.record.creator, id));
     emulation::InitFacts facts;
     facts.pid = pid;
-    facts.cgroup = cgroup::Cgroup(cgroup::resolve_cgroup_paths(pid));
+    const std::string init_cgroup = cgroup::read_proc_cgroup(pid);
+    facts.cgroup = cgroup::Cgroup(cgroup::resolve_cgroup_paths(init_cgroup));
     facts.start_seconds = it->second.container->host().process_start_seconds(pid);
     SavedContainer record = it->second.record;
     record.started = true;
     record.init_pid = pid;
     record.init_start = facts.start_seconds;
+    record.init_cgroup = init_cgroup;
     saved_.save(record);
     it->second.record = std::move(record);
     it->second.watch = watch(id, pid);

@@ -82,7 +82,9 @@ bool Daemon::adopt(const SavedContainer& record, std::map<std::string, sys::Fd>&
     if (record.started) {
         emulation::InitFacts facts;
         facts.pid = pid;
-        facts.cgroup = cgroup::Cgroup(cgroup::resolve_cgroup_paths(pid));
+        // Where the init was at the start, not where it is now (systemd moved it below).
+        facts.cgroup = cgroup::Cgroup(cgroup::resolve_cgroup_paths(
+            record.init_cgroup.empty() ? cgroup::read_proc_cgroup(pid) : record.init_cgroup));
         facts.start_seconds = entry.container->host().process_start_seconds(pid);
         entry.container->set_init(std::move(facts));
     }

@@ -38,7 +38,7 @@ json to_json(const SavedContainer& c) {
     return {{"version", SavedState::version}, {"id", c.id}, {"root_uid", c.root_uid}, {"root_gid", c.root_gid},
             {"creator", c.creator}, {"creator_start", c.creator_start}, {"masked_paths", c.masked_paths},
             {"readonly_paths", c.readonly_paths}, {"started", c.started}, {"init_pid", c.init_pid},
-            {"init_start", c.init_start}, {"fuse_init", init_hex}};
+            {"init_start", c.init_start}, {"init_cgroup", c.init_cgroup}, {"fuse_init", init_hex}};
 }
 
 std::string from_hex(const std::string& hex) {
@@ -63,6 +63,7 @@ SavedContainer from_json(const json& j) {
     c.started = j.at("started").get<bool>();
     c.init_pid = j.at("init_pid").get<pid_t>();
     c.init_start = j.at("init_start").get<double>();
+    c.init_cgroup = j.value("init_cgroup", std::string());
     c.fuse_init = from_hex(j.at("fuse_init").get<std::string>());
     return c;
 }

@@ -33,6 +33,10 @@ struct SavedContainer {
     bool started = false;
     pid_t init_pid = 0;
     double init_start = 0;          // boot-relative seconds, /proc/PID/stat field 22
+    // The init's /proc/PID/cgroup at the start: the container's cgroup, which a restart
+    // cannot read from the init again once it moved below it (systemd's init.scope).
+    // Empty in a record of a daemon before it: then the init's present cgroup is taken.
+    std::string init_cgroup;
     std::string fuse_init;          // the kernel's INIT request, as it came
 };
 

@@ -119,6 +119,25 @@ def check_system_container(system: System, host_sysctls_before: dict[str, str]) 
     return state
 
 
+def tasks_compared(system: System) -> tuple[int, int]:
+    """The container's tasks as /proc/loadavg counts them, and as ps does (threads of its
+    pid namespace) in the same breath."""
+    out = system.sh("ps -eL --no-headers | wc -l; cat /proc/loadavg").split()
+    return int(out[4].split("/")[1]), int(out[0])
+
+
+def check_after_a_daemon_restart(system: System, daemon) -> None:
+    """The daemon killed and started again: the container's views are its whole cgroup's,
+    not the cgroup its init is in now (systemd's init.scope, below the container's); its
+    services still start (their mount namespaces go through the new daemon's trapper)."""
+    daemon.kill()
+    daemon.start()
+    counted, listed = tasks_compared(system)
+    assert abs(counted - listed) <= 3, f"/proc/loadavg counts {counted} tasks, ps lists {listed} threads"
+    assert int(system.sh("grep ^MemTotal: /proc/meminfo").split()[1]) == MEMORY // 1024
+    system.sh("systemctl restart systemd-hostnamed && systemctl is-active systemd-hostnamed")
+
+
 @functools.cache
 def image_sysctls() -> dict[str, str]:
     """What the image's /usr/lib/sysctl.d sets (Debian 12: kernel.pid_max, fs.protected_*)."""
@@ -172,7 +191,9 @@ def test_systemd_boots_in_docker_with_runtime_ecifs(daemon, host_state, systemd_
         r = dockerd.cli("exec", name, "sh", "-c", script, check=False, timeout=60)
         return r.returncode, r.stdout, r.stderr
 
-    check_system_container(System(run, host_cgroups), before)
+    system = System(run, host_cgroups)
+    check_system_container(system, before)
+    check_after_a_daemon_restart(system, daemon)
     dockerd.cli("rm", "-f", name, timeout=120)
     assert wait_for(lambda: cid not in daemon.listing(), 10), "ecifs still serves the removed container"
 
@@ -217,7 +238,9 @@ def test_systemd_boots_under_plain_ecifs_runc(daemon, host_state, systemd_image,
             r = containers.runc("exec", cid, "sh", "-c", script)
             return r.returncode, r.stdout, r.stderr
 
-        check_system_container(System(run, integration.Container(containers, cid, bundle).cgroup_dirs()), before)
+        system = System(run, integration.Container(containers, cid, bundle).cgroup_dirs())
+        check_system_container(system, before)
+        check_after_a_daemon_restart(system, daemon)
     finally:
         problems = containers.cleanup()
     assert not problems, problems

@@ -85,6 +85,22 @@ TEST(ResolveCgroupPaths, HybridHostLikeTheDevMachinesUsesEveryV1Hierarchy) {
     expect_dir(paths.pids, CgroupVersion::v1, "/sys/fs/cgroup/pids", "/docker/abc");
 }
 
+// A container's cgroup is where its init was at the start: resolved again from the text
+// the daemon kept, after systemd moved the init into init.scope.
+TEST(ResolveCgroupPaths, FromAKeptTextAfterTheInitMovedBelow) {
+    ProcTree proc("hybrid");
+    const std::string at_start = read_proc_cgroup(4242, proc.root());
+    std::string moved = at_start;
+    for (size_t at; (at = moved.find("/docker/abc\n")) != std::string::npos;) moved.replace(at, 12, "/docker/abc/init.scope\n");
+    std::ofstream(proc.root() / "4242" / "cgroup") << moved;
+    expect_dir(resolve_cgroup_paths(4242, proc.root()).memory, CgroupVersion::v1, "/sys/fs/cgroup/memory",
+               "/docker/abc/init.scope");
+    const auto kept = resolve_cgroup_paths(at_start, proc.root());
+    expect_dir(kept.memory, CgroupVersion::v1, "/sys/fs/cgroup/memory", "/docker/abc");
+    expect_dir(kept.pids, CgroupVersion::v1, "/sys/fs/cgroup/pids", "/docker/abc");
+    EXPECT_THROW(resolve_cgroup_paths(std::string_view("junk"), proc.root()), std::runtime_error);
+}
+
 TEST(ResolveCgroupPaths, HybridHostWithCoMountsMountRootsAndAV2OnlyController) {
     ProcTree proc("hybrid-systemd");
     const auto paths = resolve_cgroup_paths(4242, proc.root());

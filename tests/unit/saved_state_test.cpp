@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "seccomp/pending.hpp"
 #include "temp_dir.hpp"
@@ -26,6 +27,7 @@ SavedContainer sample() {
     c.started = true;
     c.init_pid = 4300;
     c.init_start = 1235.01;
+    c.init_cgroup = "4:memory:/box\n0::/box\n";
     c.fuse_init = std::string("\x68\x00\x00\x00\x1a\x00\xff", 7);
     return c;
 }
@@ -45,7 +47,21 @@ TEST(SavedState, ARecordComesBackAsItWasSaved) {
     EXPECT_EQ(c.init_start, 1235.01);
     EXPECT_EQ(c.masked_paths, sample().masked_paths);
     EXPECT_EQ(c.fuse_init, sample().fuse_init);
+    EXPECT_EQ(c.init_cgroup, sample().init_cgroup);
     EXPECT_EQ(state.load_values("web-1").at("kernel/panic"), "7\n");
+}
+
+TEST(SavedState, ARecordOfAnEarlierDaemonHasNoInitCgroup) {
+    const auto dir = testing_support::unique_temp_dir("saved") / "records";
+    SavedState state(dir);
+    state.save(sample());
+    std::ifstream in(dir / "web-1.json");
+    auto record = nlohmann::json::parse(in);
+    record.erase("init_cgroup");
+    std::ofstream(dir / "web-1.json") << record.dump();
+    const auto loaded = state.load_all();
+    ASSERT_EQ(loaded.containers.size(), 1u);
+    EXPECT_TRUE(loaded.containers.front().init_cgroup.empty());
 }
 
 TEST(SavedState, ACorruptFileIsAnErrorNamingItNotACrash) {
